@@ -1,0 +1,40 @@
+# Shared compile settings. Every target gets the same warnings and the same definitions, so
+# that the precompiled header (which must match them) can be reused everywhere.
+
+add_library(tollgate_options INTERFACE)
+target_compile_options(tollgate_options INTERFACE
+  -Wall -Wextra -Wpedantic -Wno-missing-field-initializers
+  $<$<CXX_COMPILER_ID:GNU>:-fdiagnostics-color=always>)
+target_compile_definitions(tollgate_options INTERFACE
+  # Beast, Asio and JSON are compiled once (src/http/boost_sources.cpp), not in every TU.
+  BOOST_ASIO_SEPARATE_COMPILATION
+  BOOST_BEAST_SEPARATE_COMPILATION
+  BOOST_ASIO_NO_DEPRECATED
+  BOOST_ASIO_DISABLE_BOOST_COROUTINE
+  SPDLOG_FMT_EXTERNAL)
+target_include_directories(tollgate_options INTERFACE
+  ${PROJECT_SOURCE_DIR}/include ${PROJECT_SOURCE_DIR}/src)
+target_link_libraries(tollgate_options INTERFACE Boost::headers Threads::Threads fmt::fmt)
+
+# One precompiled header, built once and reused by every C++ target.
+add_library(tollgate_pch OBJECT ${PROJECT_SOURCE_DIR}/src/common/pch.cpp)
+target_link_libraries(tollgate_pch PUBLIC tollgate_options)
+target_precompile_headers(tollgate_pch PUBLIC ${PROJECT_SOURCE_DIR}/src/common/pch.hpp)
+
+function(tollgate_use_pch target)
+  target_precompile_headers(${target} REUSE_FROM tollgate_pch)
+  target_link_libraries(${target} PRIVATE tollgate_options)
+endfunction()
+
+# tollgate_embed(<target> <function> <base_dir> <files...>): compiles the files' bytes into
+# <target>, reachable through `std::span<const EmbeddedFile> <function>()`.
+function(tollgate_embed target function base_dir)
+  set(output ${CMAKE_CURRENT_BINARY_DIR}/${function}.cpp)
+  add_custom_command(
+    OUTPUT ${output}
+    COMMAND ${CMAKE_COMMAND} -DOUTPUT=${output} -DFUNCTION=${function} -DBASE_DIR=${base_dir}
+            "-DFILES=${ARGN}" -P ${PROJECT_SOURCE_DIR}/cmake/embed_files.cmake
+    DEPENDS ${ARGN} ${PROJECT_SOURCE_DIR}/cmake/embed_files.cmake
+    COMMENT "Embedding ${function}")
+  target_sources(${target} PRIVATE ${output})
+endfunction()

@@ -1,0 +1,47 @@
+// OpenSSL-backed primitives; the rest of the code never calls OpenSSL directly for these.
+#include "common/crypto.hpp"
+
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+#include <openssl/sha.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <vector>
+
+namespace tollgate {
+
+void random_bytes(std::span<std::uint8_t> out) {
+  if (RAND_bytes(out.data(), static_cast<int>(out.size())) != 1) {
+    std::fputs("fatal: the OS random number generator failed\n", stderr);
+    std::abort();
+  }
+}
+
+std::string to_hex(std::span<const std::uint8_t> bytes) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out(bytes.size() * 2, '\0');
+  for (std::size_t i = 0; i < bytes.size(); ++i) {
+    out[2 * i] = kDigits[bytes[i] >> 4];
+    out[2 * i + 1] = kDigits[bytes[i] & 0xf];
+  }
+  return out;
+}
+
+std::string random_hex(std::size_t bytes) {
+  std::vector<std::uint8_t> buffer(bytes);
+  random_bytes(buffer);
+  return to_hex(buffer);
+}
+
+Sha256 sha256(std::string_view data) {
+  Sha256 digest;
+  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), digest.data());
+  return digest;
+}
+
+bool constant_time_equal(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+}  // namespace tollgate

@@ -1,0 +1,29 @@
+// Boost.JSON helpers for request bodies: parse with a clear INVALID_REQUEST, typed field
+// access that names the field in its error.
+#pragma once
+
+#include <boost/json.hpp>
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "common/result.hpp"
+
+namespace tollgate::json {
+
+namespace bj = boost::json;
+
+// Parses text that must be a JSON object.
+Result<bj::object> parse_object(std::string_view text);
+// Parses any JSON value; INVALID_REQUEST with the parser's reason on failure.
+Result<bj::value> parse(std::string_view text);
+
+// Required string field. Missing, null or not a string -> INVALID_REQUEST.
+Result<std::string> required_string(const bj::object& obj, std::string_view field);
+// Optional string field: missing or null -> nullopt; present but not a string -> error.
+Result<std::optional<std::string>> optional_string(const bj::object& obj, std::string_view field);
+
+std::string serialize(const bj::value& value);
+
+}  // namespace tollgate::json

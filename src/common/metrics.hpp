@@ -1,0 +1,39 @@
+// Process metrics in Prometheus text format (GET /metrics): counters with labels and a
+// latency histogram per route. Values never carry secrets: labels are routes, statuses,
+// scopes and error codes.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace tollgate {
+
+class Metrics {
+ public:
+  // One HTTP exchange: tollgate_http_requests_total{route,status} and
+  // tollgate_http_request_duration_seconds{route}.
+  void observe_request(std::string_view route, unsigned status, std::chrono::microseconds latency);
+  // tollgate_<name>_total{<label>="<value>"} += delta.
+  void add(std::string_view name, std::string_view label, std::string_view value, std::int64_t delta = 1);
+  // Gauges set from outside (open connections, ...).
+  void set_gauge(std::string_view name, std::int64_t value);
+  std::string render() const;
+
+ private:
+  struct Histogram {
+    std::vector<std::uint64_t> buckets;  // cumulative at render time
+    std::uint64_t count = 0;
+    std::int64_t sum_micros = 0;
+  };
+  mutable std::mutex mutex_;
+  std::map<std::string, std::map<std::string, std::int64_t>> counters_;  // name -> labels -> value
+  std::map<std::string, Histogram> latency_;                             // route -> histogram
+  std::map<std::string, std::int64_t> gauges_;
+};
+
+}  // namespace tollgate

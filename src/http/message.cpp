@@ -1,0 +1,134 @@
+// Helpers on requests and responses.
+#include "http/message.hpp"
+
+#include <boost/json/serialize.hpp>
+
+#include <algorithm>
+
+namespace tollgate::http {
+namespace {
+
+bool iequals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+}  // namespace
+
+std::optional<std::string_view> Headers::get(std::string_view name) const {
+  for (const auto& h : items_) {
+    if (iequals(h.name, name)) return std::string_view(h.value);
+  }
+  return std::nullopt;
+}
+
+void Headers::set(std::string name, std::string value) {
+  std::erase_if(items_, [&](const Header& h) { return iequals(h.name, name); });
+  items_.push_back({std::move(name), std::move(value)});
+}
+
+void Headers::add(std::string name, std::string value) { items_.push_back({std::move(name), std::move(value)}); }
+
+std::optional<std::string> Request::query_param(std::string_view name) const {
+  std::string_view rest = query;
+  while (!rest.empty()) {
+    std::size_t amp = rest.find('&');
+    std::string_view pair = rest.substr(0, amp);
+    rest = amp == std::string_view::npos ? std::string_view{} : rest.substr(amp + 1);
+    std::size_t eq = pair.find('=');
+    std::string key = percent_decode(pair.substr(0, eq), true);
+    if (key == name) return percent_decode(eq == std::string_view::npos ? "" : pair.substr(eq + 1), true);
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> Request::cookie(std::string_view name) const {
+  auto header_value = header("Cookie");
+  if (!header_value) return std::nullopt;
+  std::string_view rest = *header_value;
+  while (!rest.empty()) {
+    std::size_t semi = rest.find(';');
+    std::string_view pair = trim(rest.substr(0, semi));
+    rest = semi == std::string_view::npos ? std::string_view{} : rest.substr(semi + 1);
+    std::size_t eq = pair.find('=');
+    if (eq != std::string_view::npos && trim(pair.substr(0, eq)) == name) return std::string(trim(pair.substr(eq + 1)));
+  }
+  return std::nullopt;
+}
+
+Response Response::json(unsigned status, const boost::json::value& body) {
+  Response r;
+  r.status = status;
+  r.headers.set("Content-Type", "application/json");
+  r.body = boost::json::serialize(body);
+  return r;
+}
+
+Response Response::text(unsigned status, std::string body, std::string content_type) {
+  Response r;
+  r.status = status;
+  r.headers.set("Content-Type", std::move(content_type));
+  r.body = std::move(body);
+  return r;
+}
+
+Response Response::error(ErrorCode code, std::string_view message) {
+  boost::json::object inner{{"code", to_string(code)}, {"message", message}};
+  return json(http_status(code), boost::json::object{{"error", std::move(inner)}});
+}
+
+Response Response::no_content() {
+  Response r;
+  r.status = 204;
+  return r;
+}
+
+std::string percent_decode(std::string_view text, bool plus_is_space) {
+  std::string out;
+  out.reserve(text.size());
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (c == '%' && i + 2 < text.size()) {
+      int hi = hex_value(text[i + 1]);
+      int lo = hex_value(text[i + 2]);
+      if (hi >= 0 && lo >= 0) {
+        out.push_back(static_cast<char>(hi * 16 + lo));
+        i += 2;
+        continue;
+      }
+    }
+    out.push_back(plus_is_space && c == '+' ? ' ' : c);
+  }
+  return out;
+}
+
+std::string percent_encode(std::string_view text) {
+  static constexpr char kDigits[] = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : text) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out.push_back('%');
+      out.push_back(kDigits[c >> 4]);
+      out.push_back(kDigits[c & 15]);
+    }
+  }
+  return out;
+}
+
+}  // namespace tollgate::http

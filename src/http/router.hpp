@@ -1,0 +1,35 @@
+// Maps method + path to a handler. Patterns are literal segments and `{name}` parameters:
+// "/api/v1/keys/{id}". Unknown path -> 404 NOT_FOUND; known path, other method -> 405.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "http/message.hpp"
+
+namespace tollgate::http {
+
+class Router {
+ public:
+  void add(std::string method, std::string pattern, Handler handler);
+  // Prefix routes match the pattern and anything below it ("/mcp/{name}" also serves
+  // nothing deeper; "/" as a prefix catches everything, used for the dashboard).
+  void add_prefix(std::string method, std::string prefix, Handler handler);
+
+  // Dispatches: fills request.route and request.params, runs the handler.
+  boost::asio::awaitable<Response> operator()(Request& request) const;
+
+ private:
+  struct Route {
+    std::string method;  // "*" matches any
+    std::string pattern;
+    std::vector<std::string> segments;
+    bool prefix = false;
+    Handler handler;
+  };
+  bool match(const Route& route, const std::vector<std::string_view>& path_segments, Request& request) const;
+
+  std::vector<Route> routes_;
+};
+
+}  // namespace tollgate::http

@@ -1,0 +1,67 @@
+// The one HTTP/1.1 server (Boost.Beast over Asio coroutines), used by the platform, the
+// gateway and every MCP server. Each limit is a named field below; what happens one past
+// it is tested (tests/integration/http_limits_test.cpp).
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/io_context.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "common/result.hpp"
+#include "http/message.hpp"
+
+namespace tollgate::http {
+
+struct ServerLimits {
+  std::size_t max_body_bytes = 1 << 20;        // larger bodies: 413 PAYLOAD_TOO_LARGE, connection closed
+  std::size_t max_header_bytes = 16 << 10;     // larger header block: 431 HEADERS_TOO_LARGE
+  int header_timeout_ms = 10'000;              // first byte -> end of headers, else the connection is closed
+  int body_timeout_ms = 30'000;                // end of headers -> end of body, else 408 and close
+  int idle_timeout_ms = 60'000;                // keep-alive connection with no request, then closed
+  int write_timeout_ms = 30'000;               // a peer that stops reading our response is dropped
+  std::size_t max_connections = 10'000;        // past it: 503 and close
+  int shutdown_grace_ms = 5'000;               // in-flight requests get this long on SIGTERM
+};
+
+// What the server reports after each response (access log, metrics).
+struct Exchange {
+  const Request& request;
+  unsigned status;
+  std::size_t response_bytes;
+  std::chrono::microseconds duration;
+};
+using ExchangeObserver = std::function<void(const Exchange&)>;
+
+class Server {
+ public:
+  Server(boost::asio::io_context& io, ServerLimits limits, Handler handler, ExchangeObserver observer = {});
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Binds and starts accepting. `port` 0 picks a free port; port() tells which.
+  Status listen(const std::string& host, std::uint16_t port);
+  std::uint16_t port() const;
+  std::string host() const;
+  std::size_t open_connections() const;
+
+  // Graceful stop: no new connections, idle keep-alive connections closed at once, requests
+  // in flight finish; after the grace period the rest are closed. Thread-safe, idempotent.
+  void stop();
+  bool stopping() const;
+
+ private:
+  class Impl;
+  std::shared_ptr<Impl> impl_;
+};
+
+// Runs `io` on `threads` threads until it stops; SIGINT/SIGTERM call `on_signal` once.
+void run_with_signals(boost::asio::io_context& io, int threads, const std::function<void()>& on_signal);
+
+}  // namespace tollgate::http

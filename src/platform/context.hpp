@@ -1,0 +1,58 @@
+// Internal to src/platform: the state every REST handler shares, and helpers they all use.
+#pragma once
+
+#include <boost/asio.hpp>
+
+#include "common/json.hpp"
+#include "common/metrics.hpp"
+#include "http/router.hpp"
+#include "keys/verifier.hpp"
+#include "platform/platform.hpp"
+#include "platform/rate_limiter.hpp"
+#include "store/store.hpp"
+
+namespace tollgate::platform {
+
+struct Context {
+  Context(boost::asio::io_context& io, store::Store& store, Metrics& metrics, PlatformOptions options)
+      : io(io), store(store), metrics(metrics), options(std::move(options)), verifier(store),
+        login_limiter(this->options.login_failures_per_window, this->options.login_window) {}
+
+  // Runs CPU-heavy work (argon2id) off the I/O threads and resumes on the caller's.
+  // `fn` is taken by reference and should be a named local of the caller: GCC 12 miscopies
+  // closures with non-trivial captures that are temporaries of a co_await expression.
+  template <typename Fn>
+  boost::asio::awaitable<std::invoke_result_t<Fn&>> offload(Fn&& fn) {
+    using T = std::invoke_result_t<Fn&>;
+    std::optional<T> out;
+    co_await boost::asio::co_spawn(
+        blocking,
+        [&]() -> boost::asio::awaitable<void> {
+          out.emplace(fn());
+          co_return;
+        },
+        boost::asio::use_awaitable);
+    co_return std::move(*out);
+  }
+
+  boost::asio::io_context& io;
+  store::Store& store;
+  Metrics& metrics;
+  PlatformOptions options;
+  keys::KeyVerifier verifier;
+  RateLimiter login_limiter;
+  boost::asio::thread_pool blocking{2};
+};
+
+// Account endpoints: the account of the session (cookie or `Authorization: Bearer sess_...`).
+// `write` enforces CSRF for cookie sessions. Errors: UNAUTHENTICATED, SCOPE_DENIED (an API
+// key was presented), CSRF_FAILED.
+Result<store::Account> authenticate(Context& ctx, const http::Request& request, bool write);
+
+// Body -> JSON object, or the INVALID_REQUEST response to send.
+Result<boost::json::object> body_object(const http::Request& request);
+
+void add_auth_routes(http::Router& router, std::shared_ptr<Context> ctx);
+void add_key_routes(http::Router& router, std::shared_ptr<Context> ctx);
+
+}  // namespace tollgate::platform

@@ -1,0 +1,143 @@
+// Agent keys (/api/v1/keys) and provider keys (/api/v1/provider-keys): create (the only
+// response that ever holds the full key), list (display form only), delete (immediate and
+// permanent). Keys of another account are NOT_FOUND, never "forbidden", so ids leak nothing.
+#include <fmt/format.h>
+
+#include "common/log.hpp"
+#include "keys/key.hpp"
+#include "platform/context.hpp"
+
+namespace tollgate::platform {
+namespace {
+
+namespace bj = boost::json;
+using http::Request;
+using http::Response;
+
+constexpr std::size_t kMaxKeyNameChars = 64;
+
+// Counts UTF-8 code points; Boost.JSON has already rejected invalid UTF-8.
+std::size_t utf8_length(std::string_view s) {
+  return static_cast<std::size_t>(std::count_if(s.begin(), s.end(), [](char c) { return (c & 0xC0) != 0x80; }));
+}
+
+Result<std::string> parse_name(const bj::object& body) {
+  auto name = json::required_string(body, "name");
+  if (!name) return name.error();
+  bool blank = std::all_of(name->begin(), name->end(), [](char c) { return c == ' ' || c == '\t'; });
+  if (name->empty() || blank) return Error{ErrorCode::kInvalidRequest, "'name' must not be empty."};
+  if (utf8_length(*name) > kMaxKeyNameChars) {
+    return Error{ErrorCode::kInvalidRequest, fmt::format("'name' must be at most {} characters.", kMaxKeyNameChars)};
+  }
+  for (unsigned char c : *name) {
+    if (c < 0x20 || c == 0x7f) return Error{ErrorCode::kInvalidRequest, "'name' must not contain control characters."};
+  }
+  return name;
+}
+
+Result<std::optional<store::SpendLimit>> parse_spend_limit(const bj::object& body) {
+  auto it = body.find("spend_limit");
+  if (it == body.end() || it->value().is_null()) return std::optional<store::SpendLimit>();
+  auto bad = [] {
+    return Error{ErrorCode::kInvalidRequest,
+                 "'spend_limit' must be null or {\"amount\": \"5.00\", \"period\": \"day\" | \"month\" | \"total\"}."};
+  };
+  if (!it->value().is_object()) return bad();
+  const auto& limit = it->value().as_object();
+  auto amount = json::required_string(limit, "amount");
+  auto period = json::required_string(limit, "period");
+  if (!amount || !period) return bad();
+  auto micros = parse_money(*amount, "spend_limit.amount");
+  if (!micros) return micros.error();
+  if (*micros <= 0) return Error{ErrorCode::kInvalidRequest, "'spend_limit.amount' must be greater than zero."};
+  auto parsed_period = store::parse_period(*period);
+  if (!parsed_period) return bad();
+  return std::optional<store::SpendLimit>(store::SpendLimit{*micros, *parsed_period});
+}
+
+bj::value spend_limit_json(const std::optional<store::SpendLimit>& limit) {
+  if (!limit) return nullptr;
+  return bj::object{{"amount", format_money(limit->amount_micros)}, {"period", store::to_string(limit->period)}};
+}
+
+void add_routes_for(http::Router& router, std::shared_ptr<Context> ctx, const std::string& base, keys::Scope scope) {
+  router.add("POST", base, [ctx, scope](Request& request) -> boost::asio::awaitable<Response> {
+    auto account = authenticate(*ctx, request, /*write=*/true);
+    if (!account) co_return Response::error(account.error());
+    auto body = body_object(request);
+    if (!body) co_return Response::error(body.error());
+    auto name = parse_name(*body);
+    if (!name) co_return Response::error(name.error());
+    auto limit = parse_spend_limit(*body);
+    if (!limit) co_return Response::error(limit.error());
+    if (limit->has_value() && scope == keys::Scope::kProvider) {
+      co_return Response::error(ErrorCode::kInvalidRequest, "'spend_limit' applies to agent keys only.");
+    }
+    auto existing = ctx->store.list_keys(account->id, scope);
+    if (!existing) co_return Response::error(existing.error());
+    if (existing->size() >= ctx->options.max_keys_per_account) {
+      co_return Response::error(ErrorCode::kInvalidRequest,
+                                fmt::format("An account can have at most {} keys of this kind; delete one first.",
+                                            ctx->options.max_keys_per_account));
+    }
+
+    std::string secret = keys::generate_api_key();
+    store::NewKey key{"key_" + random_hex(10), account->id, *name, scope, keys::hash_secret(secret),
+                      keys::last4(secret), now_micros(), *limit};
+    auto st = ctx->store.insert_key(key);
+    if (!st.ok()) co_return Response::error(st.error());
+    ctx->metrics.add("keys_created", "scope", keys::to_string(scope));
+    spdlog::info("key created: {} {} for {}", key.id, keys::display(key.last4), key.account_id);
+    bj::object out{{"id", key.id},
+                   {"name", key.name},
+                   {"key", secret},
+                   {"display", keys::display(key.last4)},
+                   {"scope", keys::to_string(scope)},
+                   {"created_at", format_rfc3339(key.created_at)},
+                   {"spend_limit", spend_limit_json(key.spend_limit)}};
+    co_return Response::json(201, out);
+  });
+
+  router.add("GET", base, [ctx, scope](Request& request) -> boost::asio::awaitable<Response> {
+    auto account = authenticate(*ctx, request, /*write=*/false);
+    if (!account) co_return Response::error(account.error());
+    auto list = ctx->store.list_keys(account->id, scope);
+    if (!list) co_return Response::error(list.error());
+    bj::array items;
+    for (const auto& k : *list) {
+      std::optional<UnixMicros> last_used = k.last_used_at;
+      if (auto pending = ctx->verifier.pending_last_used(k.id)) last_used = std::max(last_used.value_or(0), *pending);
+      items.push_back(bj::object{{"id", k.id},
+                                 {"name", k.name},
+                                 {"display", keys::display(k.last4)},
+                                 {"scope", keys::to_string(k.scope)},
+                                 {"created_at", format_rfc3339(k.created_at)},
+                                 {"last_used_at", last_used ? bj::value(format_rfc3339(*last_used)) : bj::value(nullptr)},
+                                 {"spend_limit", spend_limit_json(k.spend_limit)}});
+    }
+    co_return Response::json(200, bj::object{{"keys", std::move(items)}});
+  });
+
+  router.add("DELETE", base + "/{id}", [ctx, scope](Request& request) -> boost::asio::awaitable<Response> {
+    auto account = authenticate(*ctx, request, /*write=*/true);
+    if (!account) co_return Response::error(account.error());
+    const std::string& id = request.params["id"];
+    auto st = ctx->store.delete_key(account->id, id, scope);
+    if (!st.ok()) {
+      if (st.code() == ErrorCode::kNotFound) co_return Response::error(ErrorCode::kNotFound, "No such key in this account.");
+      co_return Response::error(st.error());
+    }
+    ctx->metrics.add("keys_deleted", "scope", keys::to_string(scope));
+    spdlog::info("key deleted: {} by {}", id, account->id);
+    co_return Response::no_content();
+  });
+}
+
+}  // namespace
+
+void add_key_routes(http::Router& router, std::shared_ptr<Context> ctx) {
+  add_routes_for(router, ctx, "/api/v1/keys", keys::Scope::kAgent);
+  add_routes_for(router, ctx, "/api/v1/provider-keys", keys::Scope::kProvider);
+}
+
+}  // namespace tollgate::platform

@@ -1,0 +1,88 @@
+// Wires the platform together: routes, common response headers, the last-use flush timer,
+// /healthz and /metrics.
+#include "platform/platform.hpp"
+
+#include "common/log.hpp"
+#include "platform/context.hpp"
+
+namespace tollgate::platform {
+
+namespace asio = boost::asio;
+using http::Request;
+using http::Response;
+
+struct Platform::State {
+  State(asio::io_context& io, store::Store& store, Metrics& metrics, PlatformOptions options)
+      : ctx(std::make_shared<Context>(io, store, metrics, std::move(options))), strand(asio::make_strand(io)),
+        flush_timer(strand) {}
+
+  std::shared_ptr<Context> ctx;
+  http::Router router;
+  asio::strand<asio::io_context::executor_type> strand;  // the flush timer's
+  asio::steady_timer flush_timer;
+  std::atomic<bool> stopped{false};
+};
+
+namespace {
+
+asio::awaitable<void> flush_loop(std::shared_ptr<Platform::State> state);
+
+}  // namespace
+
+Platform::Platform(asio::io_context& io, store::Store& store, Metrics& metrics, PlatformOptions options)
+    : state_(std::make_shared<State>(io, store, metrics, std::move(options))) {
+  auto ctx = state_->ctx;
+  http::Router& router = state_->router;
+
+  router.add("GET", "/healthz", [ctx](Request&) -> asio::awaitable<Response> {
+    // Liveness plus a cheap store round trip, so a load balancer sees a dead database.
+    auto probe = ctx->store.find_key(Sha256{});
+    if (!probe) co_return Response::error(probe.error());
+    co_return Response::json(200, boost::json::object{{"status", "ok"}, {"store", ctx->store.backend_name()}});
+  });
+  router.add("GET", "/metrics", [ctx](Request&) -> asio::awaitable<Response> {
+    co_return Response::text(200, ctx->metrics.render(), "text/plain; version=0.0.4");
+  });
+  add_auth_routes(router, ctx);
+  add_key_routes(router, ctx);
+
+  asio::co_spawn(state_->strand, flush_loop(state_), asio::detached);
+}
+
+Platform::~Platform() { shutdown(); }
+
+http::Handler Platform::handler() {
+  auto state = state_;
+  return [state](Request& request) -> asio::awaitable<Response> {
+    Response response = co_await state->router(request);
+    // API responses are per-account and must never be cached by a browser or proxy.
+    if (request.path.starts_with("/api/")) response.headers.set("Cache-Control", "no-store");
+    response.headers.set("X-Content-Type-Options", "nosniff");
+    response.headers.set("Referrer-Policy", "no-referrer");
+    co_return response;
+  };
+}
+
+void Platform::shutdown() {
+  if (state_->stopped.exchange(true)) return;
+  asio::post(state_->strand, [state = state_] { state->flush_timer.cancel(); });
+  auto st = state_->ctx->verifier.flush_last_used();
+  if (!st.ok()) spdlog::warn("could not record key last-use times at shutdown: {}", st.error().message);
+  state_->ctx->blocking.join();
+}
+
+namespace {
+
+asio::awaitable<void> flush_loop(std::shared_ptr<Platform::State> state) {
+  while (!state->stopped) {
+    state->flush_timer.expires_after(state->ctx->options.last_used_flush_interval);
+    auto [ec] = co_await state->flush_timer.async_wait(asio::as_tuple(asio::use_awaitable));
+    if (ec || state->stopped) co_return;
+    auto st = state->ctx->verifier.flush_last_used();
+    if (!st.ok()) spdlog::warn("could not record key last-use times: {}", st.error().message);
+  }
+}
+
+}  // namespace
+
+}  // namespace tollgate::platform

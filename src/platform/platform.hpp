@@ -1,0 +1,43 @@
+// The platform (`tollgate serve`): REST API, dashboard, /healthz, /metrics, on one Store.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "common/metrics.hpp"
+#include "http/message.hpp"
+#include "store/store.hpp"
+
+namespace tollgate::platform {
+
+struct PlatformOptions {
+  // How the platform is reached from outside (dashboard Setup page, cookie Secure flag).
+  std::string public_url = "http://127.0.0.1:8080";
+  std::chrono::hours session_ttl{24 * 30};
+  std::chrono::milliseconds last_used_flush_interval{1000};
+  std::size_t max_keys_per_account = 500;   // per scope; one more is INVALID_REQUEST
+  int login_failures_per_window = 10;       // per email and per IP; one more is RATE_LIMITED
+  std::chrono::seconds login_window{15 * 60};
+  bool demo = false;
+};
+
+class Platform {
+ public:
+  Platform(boost::asio::io_context& io, store::Store& store, Metrics& metrics, PlatformOptions options);
+  ~Platform();
+
+  // The root handler: every route of API.md plus the dashboard.
+  http::Handler handler();
+  // Flushes pending state (key last-use times). Call after the server stopped.
+  void shutdown();
+
+  struct State;  // defined in platform.cpp
+
+ private:
+  std::shared_ptr<State> state_;
+};
+
+}  // namespace tollgate::platform

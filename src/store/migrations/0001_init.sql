@@ -1,0 +1,72 @@
+-- Accounts, sessions, keys, and the double-entry ledger.
+-- One file for both backends: {{BLOB}} and {{SERIAL_PK}} are replaced per dialect
+-- (src/store/migrations.cpp). Times are int64 microseconds since the Unix epoch; money is
+-- int64 micro-dollars.
+
+CREATE TABLE accounts (
+  id            TEXT PRIMARY KEY,
+  email         TEXT NOT NULL UNIQUE,      -- lowercased before storing
+  password_hash TEXT NOT NULL,             -- argon2id (libsodium crypto_pwhash_str)
+  is_admin      BOOLEAN NOT NULL,
+  created_at    BIGINT NOT NULL
+);
+
+CREATE TABLE sessions (
+  token_hash  {{BLOB}} PRIMARY KEY,        -- SHA-256 of sess_...; the token itself is never stored
+  account_id  TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+  created_at  BIGINT NOT NULL,
+  expires_at  BIGINT NOT NULL
+);
+CREATE INDEX sessions_account ON sessions(account_id);
+
+CREATE TABLE api_keys (
+  id                  TEXT PRIMARY KEY,
+  account_id          TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+  name                TEXT NOT NULL,
+  scope               TEXT NOT NULL,       -- agent:connect | provider:charge
+  key_hash            {{BLOB}} NOT NULL UNIQUE,  -- SHA-256 of sk_live_...; the key itself is never stored
+  last4               TEXT NOT NULL,
+  created_at          BIGINT NOT NULL,
+  last_used_at        BIGINT,
+  spend_limit_micros  BIGINT,              -- NULL: no limit
+  spend_period        TEXT,                -- day | month | total
+  period_start        BIGINT NOT NULL DEFAULT 0,
+  period_spent_micros BIGINT NOT NULL DEFAULT 0
+);
+CREATE INDEX api_keys_account ON api_keys(account_id, scope, created_at);
+
+CREATE TABLE ledger_accounts (
+  id             TEXT PRIMARY KEY,         -- credits:<account> | earnings:<account> | platform:<name>
+  account_id     TEXT,
+  balance_micros BIGINT NOT NULL DEFAULT 0
+);
+INSERT INTO ledger_accounts (id, account_id, balance_micros) VALUES ('platform:deposits', NULL, 0);
+
+-- Immutable: rows are inserted, never updated or deleted.
+CREATE TABLE transfers (
+  seq                 {{SERIAL_PK}},
+  id                  TEXT NOT NULL UNIQUE,
+  kind                TEXT NOT NULL,       -- deposit | charge | refund
+  debit_account       TEXT NOT NULL REFERENCES ledger_accounts(id),
+  credit_account      TEXT NOT NULL REFERENCES ledger_accounts(id),
+  amount_micros       BIGINT NOT NULL CHECK (amount_micros > 0),
+  payer_account_id    TEXT,
+  payee_account_id    TEXT,
+  key_id              TEXT,
+  key_last4           TEXT,
+  tool                TEXT,
+  idempotency_key     TEXT,
+  request_fingerprint TEXT,
+  refund_of           TEXT,
+  note                TEXT,
+  created_at          BIGINT NOT NULL,
+  CHECK (debit_account <> credit_account)
+);
+CREATE UNIQUE INDEX transfers_idempotency ON transfers(payee_account_id, idempotency_key)
+  WHERE idempotency_key IS NOT NULL;
+-- A charge is refunded at most once, whatever the application does.
+CREATE UNIQUE INDEX transfers_refund_of ON transfers(refund_of) WHERE refund_of IS NOT NULL;
+CREATE INDEX transfers_payer ON transfers(payer_account_id, seq);
+CREATE INDEX transfers_payee ON transfers(payee_account_id, seq);
+CREATE INDEX transfers_debit ON transfers(debit_account);
+CREATE INDEX transfers_credit ON transfers(credit_account);

@@ -1,0 +1,515 @@
+// SQLite implementation of Store. Reads run on pooled connections in autocommit mode (WAL
+// gives each statement a consistent snapshot); writes take `BEGIN IMMEDIATE` so that two
+// writers queue on the database lock instead of deadlocking on an upgrade.
+#include "store/sqlite/sqlite_store.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <filesystem>
+#include <stdexcept>
+#include <thread>
+
+#include "store/migrations.hpp"
+#include "store/sqlite/connection.hpp"
+
+namespace tollgate::store {
+namespace {
+
+using sqlite::Connection;
+using sqlite::ConnectionPool;
+using sqlite::Statement;
+
+// Enough for every server thread plus the charge committer; SQLite readers are cheap.
+constexpr std::size_t kMaxConnections = 16;
+// Bounded retries of a ledger transaction that lost an idempotency race.
+constexpr int kMaxLedgerAttempts = 3;
+
+Error unavailable(Connection& conn, std::string_view what) {
+  spdlog::error("sqlite: {} failed: {}", what, conn.last_error());
+  return Error{ErrorCode::kPlatformUnavailable, "The database is unavailable; nothing was changed. Try again shortly."};
+}
+
+Error unavailable(std::string_view what, std::string_view why) {
+  spdlog::error("sqlite: {} failed: {}", what, why);
+  return Error{ErrorCode::kPlatformUnavailable, "The database is unavailable; nothing was changed. Try again shortly."};
+}
+
+// Rolls back on scope exit unless committed.
+class WriteTxn {
+ public:
+  explicit WriteTxn(Connection& conn) : conn_(conn) { began_ = conn_.exec("BEGIN IMMEDIATE") == SQLITE_OK; }
+  ~WriteTxn() { if (began_ && !done_) conn_.exec("ROLLBACK"); }
+  bool began() const { return began_; }
+  bool commit() {
+    done_ = conn_.exec("COMMIT") == SQLITE_OK;
+    return done_;
+  }
+
+ private:
+  Connection& conn_;
+  bool began_ = false;
+  bool done_ = false;
+};
+
+Transfer read_transfer(const Statement& s) {
+  // Column order of kTransferColumns.
+  Transfer t;
+  t.seq = s.int64(0);
+  t.id = s.text(1);
+  t.kind = parse_transfer_kind(s.text(2)).value_or(TransferKind::kDeposit);
+  t.debit_account = s.text(3);
+  t.credit_account = s.text(4);
+  t.amount_micros = s.int64(5);
+  t.payer_account_id = s.text(6);
+  t.payee_account_id = s.text(7);
+  t.key_id = s.text(8);
+  t.key_last4 = s.text(9);
+  t.tool = s.text(10);
+  t.idempotency_key = s.text(11);
+  t.request_fingerprint = s.text(12);
+  t.refund_of = s.text(13);
+  t.note = s.text(14);
+  t.created_at = s.int64(15);
+  return t;
+}
+
+#define TRANSFER_COLUMNS                                                                           \
+  "seq, id, kind, debit_account, credit_account, amount_micros, payer_account_id, payee_account_id, " \
+  "key_id, key_last4, tool, idempotency_key, request_fingerprint, refund_of, note, created_at"
+
+std::optional<SpendLimit> read_spend_limit(const Statement& s, int amount_col, int period_col) {
+  if (s.is_null(amount_col)) return std::nullopt;
+  return SpendLimit{s.int64(amount_col), parse_period(s.text(period_col)).value_or(Period::kTotal)};
+}
+
+class SqliteLedgerTxn final : public LedgerTxn {
+ public:
+  explicit SqliteLedgerTxn(Connection& conn) : conn_(conn), txn_(conn) {}
+  bool began() const { return txn_.began(); }
+  bool committed() const { return committed_; }
+  bool retryable() const { return retryable_; }
+
+  Result<std::vector<BalanceUpdate>> lock_balances(const std::vector<std::string>& ids) override {
+    std::vector<BalanceUpdate> out;
+    for (const auto& id : ids) {
+      auto s = conn_.prepare("SELECT balance_micros FROM ledger_accounts WHERE id = ?1");
+      s.bind(1, id);
+      if (s.step()) out.push_back({id, s.int64(0)});
+      if (s.failed()) return unavailable(conn_, "lock_balances");
+    }
+    return out;
+  }
+
+  Result<std::vector<LockedKey>> lock_keys(const std::vector<std::string>& ids) override {
+    std::vector<LockedKey> out;
+    for (const auto& id : ids) {
+      auto s = conn_.prepare(
+          "SELECT id, account_id, spend_limit_micros, spend_period, period_start, period_spent_micros "
+          "FROM api_keys WHERE id = ?1");
+      s.bind(1, id);
+      if (s.step()) {
+        out.push_back({s.text(0), s.text(1), read_spend_limit(s, 2, 3), s.int64(4), s.int64(5)});
+      }
+      if (s.failed()) return unavailable(conn_, "lock_keys");
+    }
+    return out;
+  }
+
+  Result<std::vector<Transfer>> find_by_idempotency(std::string_view payee,
+                                                    const std::vector<std::string>& idempotency_keys) override {
+    std::vector<Transfer> out;
+    for (const auto& key : idempotency_keys) {
+      auto s = conn_.prepare("SELECT " TRANSFER_COLUMNS
+                             " FROM transfers WHERE payee_account_id = ?1 AND idempotency_key = ?2");
+      s.bind(1, payee).bind(2, key);
+      if (s.step()) out.push_back(read_transfer(s));
+      if (s.failed()) return unavailable(conn_, "find_by_idempotency");
+    }
+    return out;
+  }
+
+  Result<std::optional<Transfer>> find_transfer(std::string_view id) override {
+    auto s = conn_.prepare("SELECT " TRANSFER_COLUMNS " FROM transfers WHERE id = ?1");
+    s.bind(1, id);
+    if (s.step()) return std::optional<Transfer>(read_transfer(s));
+    if (s.failed()) return unavailable(conn_, "find_transfer");
+    return std::optional<Transfer>();
+  }
+
+  Result<std::optional<std::string>> find_refund_of(std::string_view charge_id) override {
+    auto s = conn_.prepare("SELECT id FROM transfers WHERE refund_of = ?1");
+    s.bind(1, charge_id);
+    if (s.step()) return std::optional<std::string>(s.text(0));
+    if (s.failed()) return unavailable(conn_, "find_refund_of");
+    return std::optional<std::string>();
+  }
+
+  Status insert_transfers(std::vector<Transfer>& transfers) override {
+    for (auto& t : transfers) {
+      auto s = conn_.prepare(
+          "INSERT INTO transfers (id, kind, debit_account, credit_account, amount_micros, payer_account_id, "
+          "payee_account_id, key_id, key_last4, tool, idempotency_key, request_fingerprint, refund_of, note, "
+          "created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15) RETURNING seq");
+      s.bind(1, t.id).bind(2, to_string(t.kind)).bind(3, t.debit_account).bind(4, t.credit_account);
+      s.bind(5, t.amount_micros).bind(6, t.payer_account_id).bind(7, t.payee_account_id).bind(8, t.key_id);
+      s.bind(9, t.key_last4).bind(10, t.tool).bind(11, t.idempotency_key).bind(12, t.request_fingerprint);
+      s.bind(13, t.refund_of).bind(14, t.note).bind(15, t.created_at);
+      if (s.step()) t.seq = s.int64(0);
+      if (s.failed()) {
+        if (s.rc() == SQLITE_CONSTRAINT || conn_.extended_error() == SQLITE_CONSTRAINT_UNIQUE) {
+          retryable_ = true;
+          return Error{ErrorCode::kIdempotencyConflict, "a concurrent request used the same idempotency key"};
+        }
+        return unavailable(conn_, "insert_transfers");
+      }
+      s.step();  // drain RETURNING so the statement completes
+    }
+    return ok_status();
+  }
+
+  Status set_balances(const std::vector<BalanceUpdate>& updates) override {
+    for (const auto& u : updates) {
+      auto s = conn_.prepare("UPDATE ledger_accounts SET balance_micros = ?2 WHERE id = ?1");
+      s.bind(1, u.ledger_account).bind(2, u.balance_micros);
+      s.step();
+      if (s.failed()) return unavailable(conn_, "set_balances");
+    }
+    return ok_status();
+  }
+
+  Status set_key_spend(const std::vector<KeySpend>& updates) override {
+    for (const auto& u : updates) {
+      auto s = conn_.prepare("UPDATE api_keys SET period_start = ?2, period_spent_micros = ?3 WHERE id = ?1");
+      s.bind(1, u.key_id).bind(2, u.period_start).bind(3, u.period_spent_micros);
+      s.step();
+      if (s.failed()) return unavailable(conn_, "set_key_spend");
+    }
+    return ok_status();
+  }
+
+  Status commit() override {
+    if (!txn_.commit()) return unavailable(conn_, "commit");
+    committed_ = true;
+    return ok_status();
+  }
+
+ private:
+  Connection& conn_;
+  WriteTxn txn_;
+  bool committed_ = false;
+  bool retryable_ = false;
+};
+
+class SqliteStore final : public Store {
+ public:
+  explicit SqliteStore(std::string path) : pool_(std::move(path), kMaxConnections) {}
+
+  void migrate() {
+    auto conn = pool_.acquire();
+    if (conn->exec("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, "
+                   "applied_at BIGINT NOT NULL)") != SQLITE_OK) {
+      throw std::runtime_error("cannot create schema_migrations: " + conn->last_error());
+    }
+    for (const Migration& m : migrations_for(Dialect::kSqlite)) {
+      WriteTxn txn(*conn);
+      if (!txn.began()) throw std::runtime_error("cannot start migration: " + conn->last_error());
+      auto check = conn->prepare("SELECT 1 FROM schema_migrations WHERE version = ?1");
+      check.bind(1, std::int64_t{m.version});
+      bool applied = check.step();
+      if (applied) continue;
+      if (conn->exec(m.sql) != SQLITE_OK) {
+        throw std::runtime_error("migration " + m.name + " failed: " + conn->last_error());
+      }
+      auto record = conn->prepare("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?1, ?2, ?3)");
+      record.bind(1, std::int64_t{m.version}).bind(2, m.name).bind(3, now_micros());
+      record.step();
+      if (record.failed() || !txn.commit()) throw std::runtime_error("cannot record migration " + m.name);
+      spdlog::info("sqlite: applied migration {}", m.name);
+    }
+  }
+
+  std::string_view backend_name() const override { return "sqlite"; }
+
+  Result<Account> create_account(std::string_view email, std::string_view password_hash) override {
+    return with_conn([&](Connection& conn) -> Result<Account> {
+      WriteTxn txn(conn);
+      if (!txn.began()) return unavailable(conn, "begin");
+      auto count = conn.prepare("SELECT COUNT(*) FROM accounts");
+      if (!count.step()) return unavailable(conn, "count accounts");
+      Account account{"acc_" + random_hex(10), std::string(email), count.int64(0) == 0, now_micros()};
+      auto insert = conn.prepare(
+          "INSERT INTO accounts (id, email, password_hash, is_admin, created_at) VALUES (?1, ?2, ?3, ?4, ?5)");
+      insert.bind(1, account.id).bind(2, account.email).bind(3, password_hash);
+      insert.bind(4, std::int64_t{account.is_admin}).bind(5, account.created_at);
+      insert.step();
+      if (insert.failed()) {
+        if (conn.extended_error() == SQLITE_CONSTRAINT_UNIQUE)
+          return Error{ErrorCode::kEmailTaken, "An account with this email already exists; sign in instead."};
+        return unavailable(conn, "insert account");
+      }
+      for (const std::string& ledger : {credits_account(account.id), earnings_account(account.id)}) {
+        auto s = conn.prepare("INSERT INTO ledger_accounts (id, account_id, balance_micros) VALUES (?1, ?2, 0)");
+        s.bind(1, ledger).bind(2, account.id);
+        s.step();
+        if (s.failed()) return unavailable(conn, "insert ledger account");
+      }
+      if (!txn.commit()) return unavailable(conn, "commit account");
+      return account;
+    });
+  }
+
+  Result<std::optional<AccountCredentials>> find_account_by_email(std::string_view email) override {
+    return with_conn([&](Connection& conn) -> Result<std::optional<AccountCredentials>> {
+      auto s = conn.prepare("SELECT id, email, is_admin, created_at, password_hash FROM accounts WHERE email = ?1");
+      s.bind(1, email);
+      if (s.step()) {
+        return std::optional<AccountCredentials>(
+            AccountCredentials{Account{s.text(0), s.text(1), s.int64(2) != 0, s.int64(3)}, s.text(4)});
+      }
+      if (s.failed()) return unavailable(conn, "find account");
+      return std::optional<AccountCredentials>();
+    });
+  }
+
+  Status create_session(const Sha256& hash, std::string_view account_id, UnixMicros expires_at) override {
+    return with_conn([&](Connection& conn) -> Status {
+      auto s = conn.prepare("INSERT INTO sessions (token_hash, account_id, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)");
+      s.bind(1, hash).bind(2, account_id).bind(3, now_micros()).bind(4, expires_at);
+      s.step();
+      if (s.failed()) return unavailable(conn, "create session");
+      return ok_status();
+    });
+  }
+
+  Result<std::optional<Account>> find_session(const Sha256& hash, UnixMicros now) override {
+    return with_conn([&](Connection& conn) -> Result<std::optional<Account>> {
+      auto s = conn.prepare(
+          "SELECT a.id, a.email, a.is_admin, a.created_at FROM sessions s JOIN accounts a ON a.id = s.account_id "
+          "WHERE s.token_hash = ?1 AND s.expires_at > ?2");
+      s.bind(1, hash).bind(2, now);
+      if (s.step()) return std::optional<Account>(Account{s.text(0), s.text(1), s.int64(2) != 0, s.int64(3)});
+      if (s.failed()) return unavailable(conn, "find session");
+      return std::optional<Account>();
+    });
+  }
+
+  Status delete_session(const Sha256& hash) override {
+    return with_conn([&](Connection& conn) -> Status {
+      auto s = conn.prepare("DELETE FROM sessions WHERE token_hash = ?1");
+      s.bind(1, hash);
+      s.step();
+      if (s.failed()) return unavailable(conn, "delete session");
+      return ok_status();
+    });
+  }
+
+  Status insert_key(const NewKey& key) override {
+    return with_conn([&](Connection& conn) -> Status {
+      auto s = conn.prepare(
+          "INSERT INTO api_keys (id, account_id, name, scope, key_hash, last4, created_at, spend_limit_micros, "
+          "spend_period) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
+      s.bind(1, key.id).bind(2, key.account_id).bind(3, key.name).bind(4, keys::to_string(key.scope));
+      s.bind(5, key.hash).bind(6, key.last4).bind(7, key.created_at);
+      if (key.spend_limit) {
+        s.bind(8, key.spend_limit->amount_micros).bind(9, to_string(key.spend_limit->period));
+      } else {
+        s.bind_null(8).bind_null(9);
+      }
+      s.step();
+      if (s.failed()) return unavailable(conn, "insert key");
+      return ok_status();
+    });
+  }
+
+  Result<std::vector<KeyRecord>> list_keys(std::string_view account_id, keys::Scope scope) override {
+    return with_conn([&](Connection& conn) -> Result<std::vector<KeyRecord>> {
+      auto s = conn.prepare(
+          "SELECT id, account_id, name, last4, created_at, last_used_at, spend_limit_micros, spend_period "
+          "FROM api_keys WHERE account_id = ?1 AND scope = ?2 ORDER BY created_at DESC, id");
+      s.bind(1, account_id).bind(2, keys::to_string(scope));
+      std::vector<KeyRecord> out;
+      while (s.step()) {
+        out.push_back(KeyRecord{s.text(0), s.text(1), s.text(2), scope, s.text(3), s.int64(4), s.optional_int64(5),
+                                read_spend_limit(s, 6, 7)});
+      }
+      if (s.failed()) return unavailable(conn, "list keys");
+      return out;
+    });
+  }
+
+  Status delete_key(std::string_view account_id, std::string_view key_id, keys::Scope scope) override {
+    return with_conn([&](Connection& conn) -> Status {
+      auto s = conn.prepare("DELETE FROM api_keys WHERE id = ?1 AND account_id = ?2 AND scope = ?3");
+      s.bind(1, key_id).bind(2, account_id).bind(3, keys::to_string(scope));
+      s.step();
+      if (s.failed()) return unavailable(conn, "delete key");
+      if (sqlite3_changes(conn.handle()) == 0) return Error{ErrorCode::kNotFound, "No such key."};
+      return ok_status();
+    });
+  }
+
+  Result<std::optional<KeyIdentity>> find_key(const Sha256& hash) override {
+    return with_conn([&](Connection& conn) -> Result<std::optional<KeyIdentity>> {
+      auto s = conn.prepare("SELECT id, account_id, scope, last4 FROM api_keys WHERE key_hash = ?1");
+      s.bind(1, hash);
+      if (s.step()) {
+        auto scope = s.text(2) == keys::to_string(keys::Scope::kProvider) ? keys::Scope::kProvider : keys::Scope::kAgent;
+        return std::optional<KeyIdentity>(KeyIdentity{s.text(0), s.text(1), scope, s.text(3)});
+      }
+      if (s.failed()) return unavailable(conn, "find key");
+      return std::optional<KeyIdentity>();
+    });
+  }
+
+  Status record_key_use(const std::vector<KeyUse>& uses) override {
+    if (uses.empty()) return ok_status();
+    return with_conn([&](Connection& conn) -> Status {
+      WriteTxn txn(conn);
+      if (!txn.began()) return unavailable(conn, "begin");
+      for (const auto& use : uses) {
+        auto s = conn.prepare(
+            "UPDATE api_keys SET last_used_at = ?2 WHERE id = ?1 AND (last_used_at IS NULL OR last_used_at < ?2)");
+        s.bind(1, use.key_id).bind(2, use.used_at);
+        s.step();
+        if (s.failed()) return unavailable(conn, "record key use");
+      }
+      if (!txn.commit()) return unavailable(conn, "commit key use");
+      return ok_status();
+    });
+  }
+
+  Status run_ledger_txn(const std::function<Status(LedgerTxn&)>& work) override {
+    return with_conn([&](Connection& conn) -> Status {
+      for (int attempt = 1;; ++attempt) {
+        SqliteLedgerTxn txn(conn);
+        if (!txn.began()) return unavailable(conn, "begin ledger transaction");
+        Status status = work(txn);
+        if (status.ok() && !txn.committed()) return unavailable("ledger transaction", "work did not commit");
+        if (status.ok() || !txn.retryable() || attempt == kMaxLedgerAttempts) return status;
+      }
+    });
+  }
+
+  Result<Wallet> wallet(std::string_view account_id) override {
+    return with_conn([&](Connection& conn) -> Result<Wallet> {
+      auto s = conn.prepare("SELECT id, balance_micros FROM ledger_accounts WHERE id IN (?1, ?2)");
+      std::string credits = credits_account(account_id), earnings = earnings_account(account_id);
+      s.bind(1, credits).bind(2, earnings);
+      Wallet w;
+      while (s.step()) (s.text(0) == credits ? w.balance_micros : w.earnings_micros) = s.int64(1);
+      if (s.failed()) return unavailable(conn, "wallet");
+      return w;
+    });
+  }
+
+  Result<TransactionPage> transactions(std::string_view account_id, std::optional<std::int64_t> before_seq,
+                                       int limit) override {
+    return with_conn([&](Connection& conn) -> Result<TransactionPage> {
+      // Two index range scans (as payer, as payee) merged; a self-transfer cannot exist.
+      auto s = conn.prepare(
+          "SELECT " TRANSFER_COLUMNS " FROM (SELECT * FROM transfers WHERE payer_account_id = ?1 AND seq < ?2 "
+          "ORDER BY seq DESC LIMIT ?3) UNION ALL SELECT " TRANSFER_COLUMNS
+          " FROM (SELECT * FROM transfers WHERE payee_account_id = ?1 AND seq < ?2 AND "
+          "(payer_account_id IS NULL OR payer_account_id <> ?1) ORDER BY seq DESC LIMIT ?3) ORDER BY seq DESC LIMIT ?3");
+      s.bind(1, account_id).bind(2, before_seq.value_or(std::numeric_limits<std::int64_t>::max()));
+      s.bind(3, std::int64_t{limit} + 1);
+      TransactionPage page;
+      while (s.step()) page.transfers.push_back(read_transfer(s));
+      if (s.failed()) return unavailable(conn, "transactions");
+      if (page.transfers.size() > static_cast<std::size_t>(limit)) {
+        page.transfers.resize(limit);
+        page.next_cursor = page.transfers.back().seq;
+      }
+      return page;
+    });
+  }
+
+  Result<UsageReport> usage(std::string_view account_id, UsageRole role, UnixMicros from, UnixMicros to) override {
+    return with_conn([&](Connection& conn) -> Result<UsageReport> {
+      // Net of refunds: a refunded charge counts neither in amount nor in calls.
+      UsageReport report;
+      bool spent = role == UsageRole::kSpent;
+      auto run = [&](Statement s, std::vector<UsageRow>& rows) -> Status {
+        s.bind(1, account_id).bind(2, from).bind(3, to);
+        while (s.step()) rows.push_back({s.text(0), s.int64(1), s.int64(2)});
+        if (s.failed()) return unavailable(conn, "usage");
+        return ok_status();
+      };
+#define USAGE_FROM(who)                                                                              \
+  " FROM transfers c WHERE c.kind = 'charge' AND c." who " = ?1 AND c.created_at >= ?2 AND c.created_at < ?3 " \
+  "AND NOT EXISTS (SELECT 1 FROM transfers r WHERE r.refund_of = c.id)"
+      Status st = spent ? run(conn.prepare("SELECT c.key_id, SUM(c.amount_micros), COUNT(*)" USAGE_FROM("payer_account_id")
+                                           " GROUP BY c.key_id ORDER BY 2 DESC"), report.by_key)
+                        : run(conn.prepare("SELECT c.payer_account_id, SUM(c.amount_micros), COUNT(*)" USAGE_FROM("payee_account_id")
+                                           " GROUP BY c.payer_account_id ORDER BY 2 DESC"), report.by_key);
+      if (!st.ok()) return st.error();
+      st = spent ? run(conn.prepare("SELECT c.tool, SUM(c.amount_micros), COUNT(*)" USAGE_FROM("payer_account_id")
+                                    " GROUP BY c.tool ORDER BY 2 DESC"), report.by_tool)
+                 : run(conn.prepare("SELECT c.tool, SUM(c.amount_micros), COUNT(*)" USAGE_FROM("payee_account_id")
+                                    " GROUP BY c.tool ORDER BY 2 DESC"), report.by_tool);
+      if (!st.ok()) return st.error();
+      st = spent ? run(conn.prepare("SELECT c.created_at / 86400000000, SUM(c.amount_micros), COUNT(*)" USAGE_FROM("payer_account_id")
+                                    " GROUP BY 1 ORDER BY 1"), report.by_day)
+                 : run(conn.prepare("SELECT c.created_at / 86400000000, SUM(c.amount_micros), COUNT(*)" USAGE_FROM("payee_account_id")
+                                    " GROUP BY 1 ORDER BY 1"), report.by_day);
+#undef USAGE_FROM
+      if (!st.ok()) return st.error();
+      return report;
+    });
+  }
+
+  Result<LedgerReport> verify_ledger() override {
+    return with_conn([&](Connection& conn) -> Result<LedgerReport> {
+      // One read transaction so every query sees the same snapshot.
+      if (conn.exec("BEGIN") != SQLITE_OK) return unavailable(conn, "begin verify");
+      LedgerReport report;
+      auto counts = conn.prepare("SELECT (SELECT COUNT(*) FROM ledger_accounts), (SELECT COUNT(*) FROM transfers), "
+                                 "(SELECT COALESCE(SUM(balance_micros), 0) FROM ledger_accounts)");
+      if (counts.step()) {
+        report.accounts = counts.int64(0);
+        report.transfers = counts.int64(1);
+        report.balance_sum_micros = counts.int64(2);
+      }
+      auto mismatched = conn.prepare(
+          "SELECT a.id FROM ledger_accounts a WHERE a.balance_micros <> "
+          "COALESCE((SELECT SUM(amount_micros) FROM transfers WHERE credit_account = a.id), 0) - "
+          "COALESCE((SELECT SUM(amount_micros) FROM transfers WHERE debit_account = a.id), 0)");
+      while (mismatched.step()) report.mismatched_accounts.push_back(mismatched.text(0));
+      auto invalid = conn.prepare("SELECT id FROM transfers WHERE amount_micros <= 0 OR debit_account = credit_account");
+      while (invalid.step()) report.invalid_transfers.push_back(invalid.text(0));
+      bool failed = counts.failed() || mismatched.failed() || invalid.failed();
+      conn.exec("COMMIT");
+      if (failed) return unavailable(conn, "verify ledger");
+      return report;
+    });
+  }
+
+ private:
+  // Runs `fn` on a pooled connection; a connection that cannot be opened is reported as
+  // PLATFORM_UNAVAILABLE instead of escaping as an exception.
+  template <typename Fn>
+  auto with_conn(Fn&& fn) -> decltype(fn(std::declval<Connection&>())) {
+    std::optional<ConnectionPool::Lease> lease;
+    try {
+      lease.emplace(pool_.acquire());
+    } catch (const std::exception& e) {
+      return unavailable("open connection", e.what());
+    }
+    return fn(**lease);
+  }
+
+  ConnectionPool pool_;
+};
+
+}  // namespace
+
+std::unique_ptr<Store> open_sqlite_store(std::string_view path) {
+  if (path.empty() || path == ":memory:") throw std::runtime_error("sqlite: a file path is required");
+  std::filesystem::path file{std::string(path)};
+  if (file.has_parent_path()) std::filesystem::create_directories(file.parent_path());
+  auto store = std::make_unique<SqliteStore>(file.string());
+  store->migrate();
+  return store;
+}
+
+}  // namespace tollgate::store

@@ -1,0 +1,241 @@
+// The Store: everything Tollgate persists, behind one interface with two implementations
+// (sqlite/ and postgres/). Calls are synchronous and thread-safe; each backend keeps its own
+// connection pool. Errors: PLATFORM_UNAVAILABLE when the database cannot be reached,
+// NOT_FOUND / EMAIL_TAKEN / ... for the cases named per method.
+//
+// Money-moving operations are split in two layers so that the rules live in one place:
+// src/ledger holds the rules (balance checks, spending limits, idempotency) and drives a
+// LedgerTxn, whose bulk primitives each backend implements (one round trip per primitive
+// on PostgreSQL, whatever the batch size).
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/clock.hpp"
+#include "common/crypto.hpp"
+#include "common/money.hpp"
+#include "common/result.hpp"
+#include "keys/key.hpp"
+
+namespace tollgate::store {
+
+// ---- accounts and sessions -------------------------------------------------------------
+
+struct Account {
+  std::string id;
+  std::string email;
+  bool is_admin = false;
+  UnixMicros created_at = 0;
+};
+
+struct AccountCredentials {
+  Account account;
+  std::string password_hash;  // argon2id string from libsodium
+};
+
+// ---- keys -------------------------------------------------------------------------------
+
+enum class Period { kDay, kMonth, kTotal };
+std::string_view to_string(Period period);
+std::optional<Period> parse_period(std::string_view text);
+
+struct SpendLimit {
+  Micros amount_micros = 0;
+  Period period = Period::kTotal;
+};
+
+struct NewKey {
+  std::string id;
+  std::string account_id;
+  std::string name;
+  keys::Scope scope = keys::Scope::kAgent;
+  Sha256 hash{};
+  std::string last4;
+  UnixMicros created_at = 0;
+  std::optional<SpendLimit> spend_limit;
+};
+
+struct KeyRecord {
+  std::string id;
+  std::string account_id;
+  std::string name;
+  keys::Scope scope = keys::Scope::kAgent;
+  std::string last4;
+  UnixMicros created_at = 0;
+  std::optional<UnixMicros> last_used_at;
+  std::optional<SpendLimit> spend_limit;
+};
+
+// What a lookup by hash yields: enough to authorise, nothing more.
+struct KeyIdentity {
+  std::string key_id;
+  std::string account_id;
+  keys::Scope scope = keys::Scope::kAgent;
+  std::string last4;
+};
+
+struct KeyUse {
+  std::string key_id;
+  UnixMicros used_at = 0;
+};
+
+// ---- ledger -----------------------------------------------------------------------------
+
+// Ledger account ids are derived, so that a batch can sort them into the global lock order
+// (all credits, then all keys, then all earnings) without a lookup.
+std::string credits_account(std::string_view account_id);   // "credits:acc_..."
+std::string earnings_account(std::string_view account_id);  // "earnings:acc_..."
+inline constexpr std::string_view kDepositsAccount = "platform:deposits";
+
+enum class TransferKind { kDeposit, kCharge, kRefund };
+std::string_view to_string(TransferKind kind);
+std::optional<TransferKind> parse_transfer_kind(std::string_view text);
+
+// One immutable double-entry transfer: `amount_micros` (> 0) leaves `debit_account` and
+// arrives in `credit_account`.
+struct Transfer {
+  std::string id;
+  TransferKind kind = TransferKind::kDeposit;
+  std::string debit_account;
+  std::string credit_account;
+  Micros amount_micros = 0;
+  std::string payer_account_id;  // account whose ledger account is debited ("" for platform)
+  std::string payee_account_id;  // account whose ledger account is credited
+  std::string key_id;            // agent key charged (charges and their refunds)
+  std::string key_last4;
+  std::string tool;
+  std::string idempotency_key;   // charges only, unique per payee (the provider)
+  std::string request_fingerprint;
+  std::string refund_of;         // refunds: the charge's id
+  std::string note;
+  UnixMicros created_at = 0;
+  std::int64_t seq = 0;          // assigned by the store, orders transfers
+};
+
+// A key's row as a charge sees it, locked for the transaction.
+struct LockedKey {
+  std::string key_id;
+  std::string account_id;
+  std::optional<SpendLimit> spend_limit;
+  UnixMicros period_start = 0;   // start of the period `period_spent_micros` counts
+  Micros period_spent_micros = 0;
+};
+
+struct KeySpend {
+  std::string key_id;
+  UnixMicros period_start = 0;
+  Micros period_spent_micros = 0;
+};
+
+struct BalanceUpdate {
+  std::string ledger_account;
+  Micros balance_micros = 0;
+};
+
+// Primitives for one database transaction that moves money. Every lock_* call locks in the
+// order of its (sorted) input; callers lock credits, then keys, then earnings.
+class LedgerTxn {
+ public:
+  virtual ~LedgerTxn() = default;
+  // Locks and returns balances of existing ledger accounts (missing ones are absent).
+  virtual Result<std::vector<BalanceUpdate>> lock_balances(const std::vector<std::string>& sorted_ids) = 0;
+  // Locks and returns the keys that still exist.
+  virtual Result<std::vector<LockedKey>> lock_keys(const std::vector<std::string>& sorted_ids) = 0;
+  // Charges already recorded under (payee, idempotency key).
+  virtual Result<std::vector<Transfer>> find_by_idempotency(std::string_view payee_account_id,
+                                                            const std::vector<std::string>& idempotency_keys) = 0;
+  virtual Result<std::optional<Transfer>> find_transfer(std::string_view transfer_id) = 0;
+  // Id of the refund of `charge_id`, if any.
+  virtual Result<std::optional<std::string>> find_refund_of(std::string_view charge_id) = 0;
+  // Inserts transfers; fills in `seq`. A duplicate (payee, idempotency key) is a conflict
+  // that fails the transaction with kIdempotencyConflict so the caller can retry.
+  virtual Status insert_transfers(std::vector<Transfer>& transfers) = 0;
+  virtual Status set_balances(const std::vector<BalanceUpdate>& updates) = 0;
+  virtual Status set_key_spend(const std::vector<KeySpend>& updates) = 0;
+  virtual Status commit() = 0;
+};
+
+// ---- reads for the wallet and usage pages -----------------------------------------------
+
+struct Wallet {
+  Micros balance_micros = 0;
+  Micros earnings_micros = 0;
+};
+
+struct TransactionPage {
+  std::vector<Transfer> transfers;
+  std::optional<std::int64_t> next_cursor;  // seq to continue below
+};
+
+struct UsageRow {
+  std::string group;  // key id, tool name or "YYYY-MM-DD"
+  Micros amount_micros = 0;
+  std::int64_t calls = 0;
+};
+
+struct UsageReport {
+  std::vector<UsageRow> by_key;
+  std::vector<UsageRow> by_tool;
+  std::vector<UsageRow> by_day;
+};
+
+enum class UsageRole { kSpent, kEarned };
+
+struct LedgerReport {
+  std::int64_t accounts = 0;
+  std::int64_t transfers = 0;
+  Micros balance_sum_micros = 0;
+  // Ledger accounts whose stored balance differs from the sum of their transfers.
+  std::vector<std::string> mismatched_accounts;
+  // Transfers that break a rule (non-positive amount, same account on both sides).
+  std::vector<std::string> invalid_transfers;
+};
+
+// ---- the interface -----------------------------------------------------------------------
+
+class Store {
+ public:
+  virtual ~Store() = default;
+  virtual std::string_view backend_name() const = 0;
+
+  // Accounts. The first account ever created is admin. EMAIL_TAKEN if the email exists.
+  // Creates the account's credits and earnings ledger accounts in the same transaction.
+  virtual Result<Account> create_account(std::string_view email, std::string_view password_hash) = 0;
+  virtual Result<std::optional<AccountCredentials>> find_account_by_email(std::string_view email) = 0;
+
+  // Sessions are stored by hash; expired ones never match.
+  virtual Status create_session(const Sha256& hash, std::string_view account_id, UnixMicros expires_at) = 0;
+  virtual Result<std::optional<Account>> find_session(const Sha256& hash, UnixMicros now) = 0;
+  virtual Status delete_session(const Sha256& hash) = 0;
+
+  // Keys.
+  virtual Status insert_key(const NewKey& key) = 0;
+  virtual Result<std::vector<KeyRecord>> list_keys(std::string_view account_id, keys::Scope scope) = 0;
+  // NOT_FOUND if the key does not exist, is of another scope, or belongs to another account.
+  virtual Status delete_key(std::string_view account_id, std::string_view key_id, keys::Scope scope) = 0;
+  virtual Result<std::optional<KeyIdentity>> find_key(const Sha256& hash) = 0;
+  // Records last-use times in one write (see keys/usage_tracker.hpp).
+  virtual Status record_key_use(const std::vector<KeyUse>& uses) = 0;
+
+  // Money. `work` runs inside one transaction; it must call txn.commit() to keep anything.
+  // The store retries `work` from the start (a fresh transaction) when the database reports
+  // a deadlock, a serialization failure or an idempotency race, up to a bounded count.
+  virtual Status run_ledger_txn(const std::function<Status(LedgerTxn&)>& work) = 0;
+  virtual Result<Wallet> wallet(std::string_view account_id) = 0;
+  virtual Result<TransactionPage> transactions(std::string_view account_id, std::optional<std::int64_t> before_seq,
+                                               int limit) = 0;
+  virtual Result<UsageReport> usage(std::string_view account_id, UsageRole role, UnixMicros from,
+                                    UnixMicros to) = 0;
+  virtual Result<LedgerReport> verify_ledger() = 0;
+};
+
+// Opens "sqlite:PATH" or "postgres://..." / "postgresql://...", runs pending migrations,
+// and returns the store. Throws std::runtime_error on failure (startup only).
+std::unique_ptr<Store> open_store(std::string_view url);
+
+}  // namespace tollgate::store
