@@ -35,6 +35,7 @@ function(tollgate_embed target function base_dir)
     COMMAND ${CMAKE_COMMAND} -DOUTPUT=${output} -DFUNCTION=${function} -DBASE_DIR=${base_dir}
             "-DFILES=${ARGN}" -P ${PROJECT_SOURCE_DIR}/cmake/embed_files.cmake
     DEPENDS ${ARGN} ${PROJECT_SOURCE_DIR}/cmake/embed_files.cmake
-    COMMENT "Embedding ${function}")
+    COMMENT "Embedding ${function}"
+    VERBATIM)  # keeps the ;-separated file list one argument
   target_sources(${target} PRIVATE ${output})
 endfunction()

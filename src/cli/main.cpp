@@ -9,6 +9,7 @@ int main(int argc, char** argv) {
   int exit_code = 0;
   tollgate::cli::add_serve_command(app, exit_code);
   tollgate::cli::add_account_commands(app, exit_code);
+  tollgate::cli::add_wallet_commands(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -74,6 +74,8 @@ Result<Response> start_session(Context& ctx, const Request& request, const store
   return r;
 }
 
+}  // namespace
+
 std::optional<std::string_view> bearer_token(const Request& request) {
   auto header = request.header("Authorization");
   if (!header) return std::nullopt;
@@ -83,6 +85,8 @@ std::optional<std::string_view> bearer_token(const Request& request) {
   while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
   return value;
 }
+
+namespace {
 
 Error unauthenticated() {
   return Error{ErrorCode::kUnauthenticated, "Sign in first: this endpoint needs a session (the dashboard cookie or "

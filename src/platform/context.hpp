@@ -7,6 +7,8 @@
 #include "common/metrics.hpp"
 #include "http/router.hpp"
 #include "keys/verifier.hpp"
+#include "ledger/charge_batcher.hpp"
+#include "ledger/ledger.hpp"
 #include "platform/platform.hpp"
 #include "platform/rate_limiter.hpp"
 #include "store/store.hpp"
@@ -16,7 +18,9 @@ namespace tollgate::platform {
 struct Context {
   Context(boost::asio::io_context& io, store::Store& store, Metrics& metrics, PlatformOptions options)
       : io(io), store(store), metrics(metrics), options(std::move(options)), verifier(store),
-        login_limiter(this->options.login_failures_per_window, this->options.login_window) {}
+        login_limiter(this->options.login_failures_per_window, this->options.login_window),
+        invalid_token_limiter(this->options.invalid_tokens_per_minute, std::chrono::seconds(60)), ledger(store),
+        batcher(ledger, this->options.batcher) {}
 
   // Runs CPU-heavy work (argon2id) off the I/O threads and resumes on the caller's.
   // `fn` is taken by reference and should be a named local of the caller: GCC 12 miscopies
@@ -41,6 +45,10 @@ struct Context {
   PlatformOptions options;
   keys::KeyVerifier verifier;
   RateLimiter login_limiter;
+  // Failed key verifications on the charge API, per provider key or client address.
+  RateLimiter invalid_token_limiter;
+  ledger::Ledger ledger;
+  ledger::ChargeBatcher batcher;
   boost::asio::thread_pool blocking{2};
 };
 
@@ -54,5 +62,13 @@ Result<boost::json::object> body_object(const http::Request& request);
 
 void add_auth_routes(http::Router& router, std::shared_ptr<Context> ctx);
 void add_key_routes(http::Router& router, std::shared_ptr<Context> ctx);
+void add_charge_routes(http::Router& router, std::shared_ptr<Context> ctx);
+void add_wallet_routes(http::Router& router, std::shared_ptr<Context> ctx);
+// The dashboard (web/) and GET /api/v1/setup; its catch-all GET must be the last route.
+void add_dashboard_routes(http::Router& router, std::shared_ptr<Context> ctx);
+
+// The bearer token of `Authorization: Bearer X`: nullopt without the header, "" when the
+// header is not a bearer token.
+std::optional<std::string_view> bearer_token(const http::Request& request);
 
 }  // namespace tollgate::platform

@@ -45,6 +45,9 @@ Platform::Platform(asio::io_context& io, store::Store& store, Metrics& metrics, 
   });
   add_auth_routes(router, ctx);
   add_key_routes(router, ctx);
+  add_charge_routes(router, ctx);
+  add_wallet_routes(router, ctx);
+  add_dashboard_routes(router, ctx);  // last: its "/" prefix route catches every other GET
 
   asio::co_spawn(state_->strand, flush_loop(state_), asio::detached);
 }

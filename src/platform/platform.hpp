@@ -9,6 +9,7 @@
 
 #include "common/metrics.hpp"
 #include "http/message.hpp"
+#include "ledger/charge_batcher.hpp"
 #include "store/store.hpp"
 
 namespace tollgate::platform {
@@ -21,6 +22,8 @@ struct PlatformOptions {
   std::size_t max_keys_per_account = 500;   // per scope; one more is INVALID_REQUEST
   int login_failures_per_window = 10;       // per email and per IP; one more is RATE_LIMITED
   std::chrono::seconds login_window{15 * 60};
+  int invalid_tokens_per_minute = 600;      // failed verifications per provider key/IP; one more is RATE_LIMITED
+  ledger::BatcherOptions batcher;
   bool demo = false;
 };
 

@@ -173,13 +173,15 @@ struct TransactionPage {
 };
 
 struct UsageRow {
-  std::string group;  // key id, tool name or "YYYY-MM-DD"
+  std::string group;  // key id, tool name, or the day number (days since 1970-01-01, UTC)
   Micros amount_micros = 0;
   std::int64_t calls = 0;
+  std::string label;  // by_key: the key's last 4 characters
 };
 
+// Charges net of refunds (a refunded charge counts neither in amount nor in calls).
 struct UsageReport {
-  std::vector<UsageRow> by_key;
+  std::vector<UsageRow> by_key;  // kSpent only: a provider never sees who its payers are
   std::vector<UsageRow> by_tool;
   std::vector<UsageRow> by_day;
 };

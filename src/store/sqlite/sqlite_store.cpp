@@ -405,7 +405,8 @@ class SqliteStore final : public Store {
   Result<TransactionPage> transactions(std::string_view account_id, std::optional<std::int64_t> before_seq,
                                        int limit) override {
     return with_conn([&](Connection& conn) -> Result<TransactionPage> {
-      // Two index range scans (as payer, as payee) merged; a self-transfer cannot exist.
+      // Two index range scans (as payer, as payee) merged; a transfer with the account on
+      // both sides (a provider charging its own agent key) is listed once.
       auto s = conn.prepare(
           "SELECT " TRANSFER_COLUMNS " FROM (SELECT * FROM transfers WHERE payer_account_id = ?1 AND seq < ?2 "
           "ORDER BY seq DESC LIMIT ?3) UNION ALL SELECT " TRANSFER_COLUMNS
@@ -426,33 +427,38 @@ class SqliteStore final : public Store {
 
   Result<UsageReport> usage(std::string_view account_id, UsageRole role, UnixMicros from, UnixMicros to) override {
     return with_conn([&](Connection& conn) -> Result<UsageReport> {
-      // Net of refunds: a refunded charge counts neither in amount nor in calls.
       UsageReport report;
-      bool spent = role == UsageRole::kSpent;
       auto run = [&](Statement s, std::vector<UsageRow>& rows) -> Status {
         s.bind(1, account_id).bind(2, from).bind(3, to);
-        while (s.step()) rows.push_back({s.text(0), s.int64(1), s.int64(2)});
+        while (s.step()) rows.push_back({s.text(0), s.int64(1), s.int64(2), s.text(3)});
         if (s.failed()) return unavailable(conn, "usage");
         return ok_status();
       };
-#define USAGE_FROM(who)                                                                              \
-  " FROM transfers c WHERE c.kind = 'charge' AND c." who " = ?1 AND c.created_at >= ?2 AND c.created_at < ?3 " \
-  "AND NOT EXISTS (SELECT 1 FROM transfers r WHERE r.refund_of = c.id)"
-      Status st = spent ? run(conn.prepare("SELECT c.key_id, SUM(c.amount_micros), COUNT(*)" USAGE_FROM("payer_account_id")
-                                           " GROUP BY c.key_id ORDER BY 2 DESC"), report.by_key)
-                        : run(conn.prepare("SELECT c.payer_account_id, SUM(c.amount_micros), COUNT(*)" USAGE_FROM("payee_account_id")
-                                           " GROUP BY c.payer_account_id ORDER BY 2 DESC"), report.by_key);
-      if (!st.ok()) return st.error();
-      st = spent ? run(conn.prepare("SELECT c.tool, SUM(c.amount_micros), COUNT(*)" USAGE_FROM("payer_account_id")
-                                    " GROUP BY c.tool ORDER BY 2 DESC"), report.by_tool)
-                 : run(conn.prepare("SELECT c.tool, SUM(c.amount_micros), COUNT(*)" USAGE_FROM("payee_account_id")
-                                    " GROUP BY c.tool ORDER BY 2 DESC"), report.by_tool);
-      if (!st.ok()) return st.error();
-      st = spent ? run(conn.prepare("SELECT c.created_at / 86400000000, SUM(c.amount_micros), COUNT(*)" USAGE_FROM("payer_account_id")
-                                    " GROUP BY 1 ORDER BY 1"), report.by_day)
-                 : run(conn.prepare("SELECT c.created_at / 86400000000, SUM(c.amount_micros), COUNT(*)" USAGE_FROM("payee_account_id")
-                                    " GROUP BY 1 ORDER BY 1"), report.by_day);
-#undef USAGE_FROM
+      // Statements are cached by address, so each variant is its own literal.
+#define CHARGES_OF(who)                                                                                 \
+  " FROM transfers c WHERE c.kind = 'charge' AND c." who " = ?1 AND c.created_at >= ?2 AND c.created_at < ?3" \
+  " AND NOT EXISTS (SELECT 1 FROM transfers r WHERE r.refund_of = c.id)"
+      Status st = ok_status();
+      if (role == UsageRole::kSpent) {
+        st = run(conn.prepare("SELECT c.key_id, SUM(c.amount_micros), COUNT(*), MAX(c.key_last4)" CHARGES_OF(
+                     "payer_account_id") " GROUP BY c.key_id ORDER BY 2 DESC"),
+                 report.by_key);
+        if (st.ok())
+          st = run(conn.prepare("SELECT c.tool, SUM(c.amount_micros), COUNT(*), ''" CHARGES_OF("payer_account_id") " GROUP BY c.tool ORDER BY 2 DESC"),
+                   report.by_tool);
+        if (st.ok())
+          st = run(conn.prepare("SELECT c.created_at / 86400000000, SUM(c.amount_micros), COUNT(*), ''" CHARGES_OF(
+                       "payer_account_id") " GROUP BY 1 ORDER BY 1"),
+                   report.by_day);
+      } else {
+        st = run(conn.prepare("SELECT c.tool, SUM(c.amount_micros), COUNT(*), ''" CHARGES_OF("payee_account_id") " GROUP BY c.tool ORDER BY 2 DESC"),
+                 report.by_tool);
+        if (st.ok())
+          st = run(conn.prepare("SELECT c.created_at / 86400000000, SUM(c.amount_micros), COUNT(*), ''" CHARGES_OF(
+                       "payee_account_id") " GROUP BY 1 ORDER BY 1"),
+                   report.by_day);
+      }
+#undef CHARGES_OF
       if (!st.ok()) return st.error();
       return report;
     });

@@ -1,0 +1,301 @@
+// Charge, refund and deposit rules. Locks are taken in one global order — all credits
+// accounts, then all keys, then all earnings accounts, then platform accounts — so that
+// concurrent transactions (several processes on PostgreSQL) can never deadlock.
+#include "ledger/ledger.hpp"
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include "common/crypto.hpp"
+
+namespace tollgate::ledger {
+namespace {
+
+using store::BalanceUpdate;
+using store::LedgerTxn;
+using store::LockedKey;
+using store::Transfer;
+using store::TransferKind;
+
+std::string new_id(std::string_view prefix) { return std::string(prefix) + random_hex(12); }
+
+UnixMicros period_start(store::Period period, UnixMicros now) {
+  switch (period) {
+    case store::Period::kDay: return start_of_day(now);
+    case store::Period::kMonth: return start_of_month(now);
+    case store::Period::kTotal: return 0;
+  }
+  return 0;
+}
+
+template <typename T>
+std::vector<T> sorted_unique(std::vector<T> items) {
+  std::sort(items.begin(), items.end());
+  items.erase(std::unique(items.begin(), items.end()), items.end());
+  return items;
+}
+
+ChargeResult result_of(const Transfer& t, bool replayed) {
+  return ChargeResult{t.id, t.tool, t.amount_micros, t.created_at, replayed};
+}
+
+Error conflict() {
+  return Error{ErrorCode::kIdempotencyConflict,
+               "This idempotency key was already used for a different charge (another key, tool or amount)."};
+}
+
+Error insufficient_balance() {
+  return Error{ErrorCode::kInsufficientBalance,
+               "The account's balance is below the price of this tool. Add credits in the dashboard (Wallet)."};
+}
+
+Error spending_limit_exceeded() {
+  return Error{ErrorCode::kSpendingLimitExceeded,
+               "This agent key has reached its spending limit. Raise it by creating a key with a higher limit in the "
+               "dashboard (API Keys), or wait for the limit's period to start again."};
+}
+
+}  // namespace
+
+std::string charge_fingerprint(std::string_view agent_key_id, std::string_view tool, Micros amount_micros) {
+  std::string material = std::string(agent_key_id) + '\n' + std::string(tool) + '\n' + std::to_string(amount_micros);
+  Sha256 digest = sha256(material);
+  return to_hex(digest);
+}
+
+bool is_clean(const store::LedgerReport& report) {
+  return report.balance_sum_micros == 0 && report.mismatched_accounts.empty() && report.invalid_transfers.empty();
+}
+
+std::vector<Result<ChargeResult>> Ledger::charge_batch(std::span<const ChargeRequest> requests) {
+  std::vector<std::optional<Result<ChargeResult>>> outcomes;
+
+  auto status = store_.run_ledger_txn([&](LedgerTxn& txn) -> Status {
+    // The transaction may run more than once (the store retries on deadlock or an
+    // idempotency race); start from scratch each time.
+    outcomes.assign(requests.size(), std::nullopt);
+    UnixMicros now = now_micros();
+
+    // Idempotency: earlier charges under the same (provider, key).
+    std::map<std::pair<std::string, std::string>, Transfer> seen;
+    std::map<std::string, std::vector<std::string>> keys_by_provider;
+    for (const auto& r : requests) {
+      if (!r.idempotency_key.empty()) keys_by_provider[r.provider_account_id].push_back(r.idempotency_key);
+    }
+    for (auto& [provider, idem_keys] : keys_by_provider) {
+      auto found = txn.find_by_idempotency(provider, sorted_unique(idem_keys));
+      if (!found) return found.error();
+      for (auto& t : *found) seen.emplace(std::pair{provider, t.idempotency_key}, std::move(t));
+    }
+
+    // Lock in the global order.
+    std::vector<std::string> credit_ids, key_ids, earning_ids;
+    for (const auto& r : requests) {
+      credit_ids.push_back(store::credits_account(r.agent_account_id));
+      key_ids.push_back(r.agent_key_id);
+      earning_ids.push_back(store::earnings_account(r.provider_account_id));
+    }
+    std::map<std::string, Micros> balances;
+    std::map<std::string, LockedKey> keys;
+    auto credits = txn.lock_balances(sorted_unique(credit_ids));
+    if (!credits) return credits.error();
+    for (auto& b : *credits) balances[b.ledger_account] = b.balance_micros;
+    auto locked_keys = txn.lock_keys(sorted_unique(key_ids));
+    if (!locked_keys) return locked_keys.error();
+    for (auto& k : *locked_keys) keys[k.key_id] = k;
+    auto earnings = txn.lock_balances(sorted_unique(earning_ids));
+    if (!earnings) return earnings.error();
+    for (auto& b : *earnings) balances[b.ledger_account] = b.balance_micros;
+
+    std::vector<Transfer> transfers;
+    std::set<std::string> touched_balances, touched_keys;
+    for (std::size_t i = 0; i < requests.size(); ++i) {
+      const ChargeRequest& r = requests[i];
+      if (!r.idempotency_key.empty()) {
+        auto it = seen.find({r.provider_account_id, r.idempotency_key});
+        if (it != seen.end()) {
+          outcomes[i] = it->second.request_fingerprint == r.request_fingerprint
+                            ? Result<ChargeResult>(result_of(it->second, /*replayed=*/true))
+                            : Result<ChargeResult>(conflict());
+          continue;
+        }
+      }
+      auto key = keys.find(r.agent_key_id);
+      if (key == keys.end()) {
+        // Deleted after verification, before this transaction: the delete wins.
+        outcomes[i] = Error{ErrorCode::kTokenInvalid, "The agent key was deleted."};
+        continue;
+      }
+      std::string credit = store::credits_account(r.agent_account_id);
+      std::string earning = store::earnings_account(r.provider_account_id);
+      if (!balances.contains(credit) || !balances.contains(earning)) {
+        outcomes[i] = Error{ErrorCode::kChargeFailed, "The account's ledger is missing."};
+        continue;
+      }
+      LockedKey& k = key->second;
+      if (k.spend_limit) {
+        UnixMicros start = period_start(k.spend_limit->period, now);
+        Micros spent = k.period_start == start ? k.period_spent_micros : 0;
+        if (spent > k.spend_limit->amount_micros - r.amount_micros) {
+          outcomes[i] = spending_limit_exceeded();
+          continue;
+        }
+      }
+      if (balances[credit] < r.amount_micros) {
+        outcomes[i] = insufficient_balance();
+        continue;
+      }
+
+      balances[credit] -= r.amount_micros;
+      balances[earning] += r.amount_micros;
+      touched_balances.insert(credit);
+      touched_balances.insert(earning);
+      if (k.spend_limit) {
+        UnixMicros start = period_start(k.spend_limit->period, now);
+        k.period_spent_micros = (k.period_start == start ? k.period_spent_micros : 0) + r.amount_micros;
+        k.period_start = start;
+        touched_keys.insert(k.key_id);
+      }
+      Transfer t;
+      t.id = new_id("ch_");
+      t.kind = TransferKind::kCharge;
+      t.debit_account = credit;
+      t.credit_account = earning;
+      t.amount_micros = r.amount_micros;
+      t.payer_account_id = r.agent_account_id;
+      t.payee_account_id = r.provider_account_id;
+      t.key_id = r.agent_key_id;
+      t.key_last4 = r.agent_key_last4;
+      t.tool = r.tool;
+      t.idempotency_key = r.idempotency_key;
+      t.request_fingerprint = r.request_fingerprint;
+      t.created_at = now;
+      if (!r.idempotency_key.empty()) seen.emplace(std::pair{r.provider_account_id, r.idempotency_key}, t);
+      outcomes[i] = result_of(t, false);
+      transfers.push_back(std::move(t));
+    }
+
+    if (!transfers.empty()) {
+      if (auto st = txn.insert_transfers(transfers); !st.ok()) return st;
+      std::vector<BalanceUpdate> updates;
+      for (const auto& id : touched_balances) updates.push_back({id, balances[id]});
+      if (auto st = txn.set_balances(updates); !st.ok()) return st;
+      std::vector<store::KeySpend> spends;
+      for (const auto& id : touched_keys) spends.push_back({id, keys[id].period_start, keys[id].period_spent_micros});
+      if (auto st = txn.set_key_spend(spends); !st.ok()) return st;
+    }
+    return txn.commit();
+  });
+
+  // On success every request has its outcome; on failure nothing was applied.
+  std::vector<Result<ChargeResult>> out;
+  out.reserve(requests.size());
+  for (std::size_t i = 0; i < requests.size(); ++i) {
+    if (status.ok()) {
+      out.push_back(std::move(*outcomes[i]));
+    } else {
+      out.emplace_back(status.error());
+    }
+  }
+  return out;
+}
+
+Result<RefundResult> Ledger::refund(std::string_view provider_account_id, std::string_view charge_id) {
+  std::optional<RefundResult> result;
+  auto status = store_.run_ledger_txn([&](LedgerTxn& txn) -> Status {
+    auto found = txn.find_transfer(charge_id);
+    if (!found) return found.error();
+    const std::optional<Transfer>& charge = *found;
+    if (!charge || charge->kind != TransferKind::kCharge || charge->payee_account_id != provider_account_id) {
+      return Error{ErrorCode::kNotFound, "No charge with this id was made with your provider keys."};
+    }
+    auto existing = txn.find_refund_of(charge->id);
+    if (!existing) return existing.error();
+    if (existing->has_value()) {
+      return Error{ErrorCode::kAlreadyRefunded, "This charge was already refunded (" + **existing + ")."};
+    }
+    // Global lock order: credits, keys, earnings.
+    auto credits = txn.lock_balances({charge->debit_account});
+    if (!credits) return credits.error();
+    auto keys = txn.lock_keys({charge->key_id});
+    if (!keys) return keys.error();
+    auto earnings = txn.lock_balances({charge->credit_account});
+    if (!earnings) return earnings.error();
+    if (credits->size() != 1 || earnings->size() != 1) return Error{ErrorCode::kChargeFailed, "The ledger accounts are missing."};
+    Micros credit_balance = (*credits)[0].balance_micros;
+    Micros earning_balance = (*earnings)[0].balance_micros;
+    if (earning_balance < charge->amount_micros) {
+      return Error{ErrorCode::kInsufficientBalance, "Your earnings are below the amount of this charge."};
+    }
+
+    Transfer t;
+    t.id = new_id("re_");
+    t.kind = TransferKind::kRefund;
+    t.debit_account = charge->credit_account;
+    t.credit_account = charge->debit_account;
+    t.amount_micros = charge->amount_micros;
+    t.payer_account_id = charge->payee_account_id;
+    t.payee_account_id = charge->payer_account_id;
+    t.key_id = charge->key_id;
+    t.key_last4 = charge->key_last4;
+    t.tool = charge->tool;
+    t.refund_of = charge->id;
+    t.created_at = now_micros();
+    std::vector<Transfer> transfers{t};
+    if (auto st = txn.insert_transfers(transfers); !st.ok()) return st;
+    if (auto st = txn.set_balances({{charge->debit_account, credit_balance + charge->amount_micros},
+                                    {charge->credit_account, earning_balance - charge->amount_micros}});
+        !st.ok())
+      return st;
+    // Give the amount back to the key's spending limit if the charge counted in its period.
+    // (A deleted key has nothing to give back to.)
+    if (keys->size() == 1 && (*keys)[0].spend_limit && charge->created_at >= (*keys)[0].period_start) {
+      const LockedKey& k = (*keys)[0];
+      Micros spent = std::max<Micros>(0, k.period_spent_micros - charge->amount_micros);
+      if (auto st = txn.set_key_spend({{k.key_id, k.period_start, spent}}); !st.ok()) return st;
+    }
+    result = RefundResult{t.id, charge->id, t.amount_micros};
+    return txn.commit();
+  });
+  if (!status.ok()) return status.error();
+  return std::move(*result);
+}
+
+Result<DepositResult> Ledger::deposit(std::string_view account_id, Micros amount_micros, std::string_view note) {
+  std::optional<DepositResult> result;
+  auto status = store_.run_ledger_txn([&](LedgerTxn& txn) -> Status {
+    std::string credit = store::credits_account(account_id);
+    std::string deposits(store::kDepositsAccount);
+    auto locked = txn.lock_balances({credit});
+    if (!locked) return locked.error();
+    auto platform = txn.lock_balances({deposits});
+    if (!platform) return platform.error();
+    if (locked->size() != 1 || platform->size() != 1) return Error{ErrorCode::kNotFound, "No such account."};
+    Micros balance = (*locked)[0].balance_micros;
+    if (balance > std::numeric_limits<Micros>::max() - amount_micros) {
+      return Error{ErrorCode::kInvalidRequest, "This deposit would overflow the balance."};
+    }
+    Transfer t;
+    t.id = new_id("dep_");
+    t.kind = TransferKind::kDeposit;
+    t.debit_account = deposits;
+    t.credit_account = credit;
+    t.amount_micros = amount_micros;
+    t.payee_account_id = std::string(account_id);
+    t.note = std::string(note);
+    t.created_at = now_micros();
+    std::vector<Transfer> transfers{t};
+    if (auto st = txn.insert_transfers(transfers); !st.ok()) return st;
+    if (auto st = txn.set_balances({{credit, balance + amount_micros},
+                                    {deposits, (*platform)[0].balance_micros - amount_micros}});
+        !st.ok())
+      return st;
+    result = DepositResult{t.id, balance + amount_micros};
+    return txn.commit();
+  });
+  if (!status.ok()) return status.error();
+  return std::move(*result);
+}
+
+}  // namespace tollgate::ledger

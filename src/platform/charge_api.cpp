@@ -1,0 +1,136 @@
+// The provider side: charge an agent key before a tool runs, refund a charge, verify a
+// token. Authenticated with a provider key (`Authorization: Bearer sk_live_...`, scope
+// provider:charge). The agent's balance is never revealed: a provider learns only whether
+// a charge succeeded and, if not, the code.
+#include <fmt/format.h>
+
+#include "keys/key.hpp"
+#include "platform/context.hpp"
+
+namespace tollgate::platform {
+namespace {
+
+namespace bj = boost::json;
+using http::Request;
+using http::Response;
+
+// Verifies the provider key of the request; counts failures for rate limiting.
+Result<store::KeyIdentity> provider_identity(Context& ctx, const Request& request) {
+  std::string limiter_key = "ip:" + request.remote_address;
+  if (ctx.invalid_token_limiter.exhausted(limiter_key)) {
+    return Error{ErrorCode::kRateLimited, "Too many requests with invalid keys from this address; wait a minute."};
+  }
+  auto bearer = bearer_token(request);
+  auto provider = ctx.verifier.verify(bearer && !bearer->empty() ? bearer : std::nullopt, keys::Scope::kProvider);
+  if (!provider) {
+    ctx.metrics.add("auth_failures", "code", to_string(provider.code()));
+    if (provider.code() == ErrorCode::kProviderKeyInvalid) ctx.invalid_token_limiter.record(limiter_key);
+  }
+  return provider;
+}
+
+// Verifies the agent token named in the body; failures count against the provider key.
+Result<store::KeyIdentity> agent_identity(Context& ctx, const store::KeyIdentity& provider, const bj::object& body) {
+  std::string limiter_key = "provider:" + provider.key_id;
+  if (ctx.invalid_token_limiter.exhausted(limiter_key)) {
+    return Error{ErrorCode::kRateLimited, "Too many invalid agent tokens from this provider key; wait a minute."};
+  }
+  auto token = json::optional_string(body, "agent_token");
+  if (!token) return token.error();
+  auto agent = ctx.verifier.verify(*token ? std::optional<std::string_view>(**token) : std::nullopt, keys::Scope::kAgent);
+  if (!agent) {
+    ctx.metrics.add("auth_failures", "code", to_string(agent.code()));
+    if (agent.code() == ErrorCode::kTokenInvalid) ctx.invalid_token_limiter.record(limiter_key);
+  }
+  return agent;
+}
+
+Result<std::string> parse_tool(const bj::object& body) {
+  auto tool = json::required_string(body, "tool");
+  if (!tool) return tool.error();
+  if (tool->empty() || tool->size() > ledger::kMaxToolNameLength) {
+    return Error{ErrorCode::kInvalidRequest, fmt::format("'tool' must be 1 to {} characters.", ledger::kMaxToolNameLength)};
+  }
+  return tool;
+}
+
+Result<Micros> parse_price(const bj::object& body) {
+  auto amount = json::required_string(body, "amount");
+  if (!amount) return amount.error();
+  auto micros = parse_money(*amount);
+  if (!micros) return micros.error();
+  if (*micros <= 0) return Error{ErrorCode::kInvalidRequest, "'amount' must be greater than zero."};
+  if (*micros > ledger::kMaxChargeMicros) {
+    return Error{ErrorCode::kInvalidRequest,
+                 fmt::format("'amount' must be at most {} per charge.", format_money(ledger::kMaxChargeMicros))};
+  }
+  return micros;
+}
+
+Result<std::string> parse_idempotency_key(const bj::object& body) {
+  auto key = json::optional_string(body, "idempotency_key");
+  if (!key) return key.error();
+  if (!*key) return std::string();
+  if ((*key)->empty() || (*key)->size() > ledger::kMaxIdempotencyKeyLength) {
+    return Error{ErrorCode::kInvalidRequest,
+                 fmt::format("'idempotency_key' must be 1 to {} characters.", ledger::kMaxIdempotencyKeyLength)};
+  }
+  return std::move(**key);
+}
+
+}  // namespace
+
+void add_charge_routes(http::Router& router, std::shared_ptr<Context> ctx) {
+  router.add("POST", "/api/v1/charge", [ctx](Request& request) -> boost::asio::awaitable<Response> {
+    auto provider = provider_identity(*ctx, request);
+    if (!provider) co_return Response::error(provider.error());
+    auto body = body_object(request);
+    if (!body) co_return Response::error(body.error());
+    // Validate everything before touching money: a malformed call costs nothing.
+    auto tool = parse_tool(*body);
+    if (!tool) co_return Response::error(tool.error());
+    auto amount = parse_price(*body);
+    if (!amount) co_return Response::error(amount.error());
+    auto idempotency_key = parse_idempotency_key(*body);
+    if (!idempotency_key) co_return Response::error(idempotency_key.error());
+    auto agent = agent_identity(*ctx, *provider, *body);
+    if (!agent) co_return Response::error(agent.error());
+
+    ledger::ChargeRequest charge{provider->account_id, agent->key_id,     agent->account_id, agent->last4,
+                                 *tool,                *amount,           *idempotency_key,
+                                 ledger::charge_fingerprint(agent->key_id, *tool, *amount)};
+    auto result = co_await ctx->batcher.charge(std::move(charge));
+    ctx->metrics.add("charges", "outcome", result ? "ok" : to_string(result.code()));
+    if (!result) co_return Response::error(result.error());
+    bj::object out{{"charge_id", result->charge_id},
+                   {"amount", format_money(result->amount_micros)},
+                   {"amount_micros", result->amount_micros},
+                   {"tool", result->tool},
+                   {"created_at", format_rfc3339(result->created_at)}};
+    co_return Response::json(200, out);
+  });
+
+  router.add("POST", "/api/v1/charges/{id}/refund", [ctx](Request& request) -> boost::asio::awaitable<Response> {
+    auto provider = provider_identity(*ctx, request);
+    if (!provider) co_return Response::error(provider.error());
+    auto refund = ctx->ledger.refund(provider->account_id, request.params["id"]);
+    ctx->metrics.add("refunds", "outcome", refund ? "ok" : to_string(refund.code()));
+    if (!refund) co_return Response::error(refund.error());
+    co_return Response::json(200, bj::object{{"refund_id", refund->refund_id},
+                                             {"charge_id", refund->charge_id},
+                                             {"amount", format_money(refund->amount_micros)},
+                                             {"amount_micros", refund->amount_micros}});
+  });
+
+  router.add("POST", "/api/v1/verify", [ctx](Request& request) -> boost::asio::awaitable<Response> {
+    auto provider = provider_identity(*ctx, request);
+    if (!provider) co_return Response::error(provider.error());
+    auto body = body_object(request);
+    if (!body) co_return Response::error(body.error());
+    auto agent = agent_identity(*ctx, *provider, *body);
+    if (!agent) co_return Response::error(agent.error());
+    co_return Response::json(200, bj::object{{"valid", true}});
+  });
+}
+
+}  // namespace tollgate::platform
