@@ -19,7 +19,7 @@ struct ServeOptions {
   std::string db = "sqlite:./data/tollgate.db";
   std::string public_url;
   std::string log_level = "info";
-  int threads = static_cast<int>(std::max(2u, std::thread::hardware_concurrency()));
+  int threads = 0;  // 0: chosen from the store (see resolve_threads)
   bool access_log = true;
   bool demo = false;
   http::ServerLimits limits;
@@ -61,6 +61,15 @@ Tollgate is running at {0}
             << std::flush;
 }
 
+// Store calls block the I/O thread that makes them. With SQLite they take microseconds, so one
+// thread per core is right; with PostgreSQL each is a network round trip, so more threads
+// keep the cores busy while some wait.
+int resolve_threads(int requested, const store::Store& store) {
+  if (requested > 0) return requested;
+  int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  return store.backend_name() == "sqlite" ? std::max(2, cores) : std::max(8, 4 * cores);
+}
+
 int run_serve(const ServeOptions& options) {
   init_logging(options.log_level);
   std::string host;
@@ -98,10 +107,11 @@ int run_serve(const ServeOptions& options) {
   platform_handler = platform->handler();
   // The line scripts and tests wait for (API.md "Command line").
   std::cout << "listening on " << url << std::endl;
-  spdlog::info("tollgate serve: {} store, {} threads", store->backend_name(), options.threads);
+  int threads = resolve_threads(options.threads, *store);
+  spdlog::info("tollgate serve: {} store, {} threads", store->backend_name(), threads);
   if (options.demo) print_demo_guide(url);
 
-  http::run_with_signals(io, options.threads, [&] {
+  http::run_with_signals(io, threads, [&] {
     spdlog::info("shutting down: finishing requests in flight");
     server.stop();
     platform->shutdown();
@@ -119,7 +129,8 @@ void add_serve_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--listen", options->listen, "HOST:PORT to listen on; port 0 picks a free port")->capture_default_str();
   cmd->add_option("--db", options->db, "sqlite:PATH or postgres://...")->capture_default_str();
   cmd->add_option("--public-url", options->public_url, "URL users reach this server at (default: the listen address)");
-  cmd->add_option("--threads", options->threads, "I/O threads")->capture_default_str()->check(CLI::Range(1, 256));
+  cmd->add_option("--threads", options->threads, "I/O threads (default: cores for SQLite, 4x cores for PostgreSQL)")
+      ->check(CLI::Range(1, 256));
   cmd->add_option("--log-level", options->log_level, "trace|debug|info|warn|error|off")->capture_default_str();
   cmd->add_flag("--access-log,!--no-access-log", options->access_log, "Log one line per request")->capture_default_str();
   cmd->add_flag("--demo", options->demo, "Print a guide for a first run");

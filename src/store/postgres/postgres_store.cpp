@@ -694,9 +694,10 @@ class PostgresStore final : public Store {
           "SELECT (SELECT COUNT(*) FROM ledger_accounts), (SELECT COUNT(*) FROM transfers), "
           "(SELECT COALESCE(SUM(balance_micros), 0) FROM ledger_accounts)");
       auto mismatched = conn.run(
-          "SELECT a.id FROM ledger_accounts a WHERE a.balance_micros <> "
-          "COALESCE((SELECT SUM(amount_micros) FROM transfers WHERE credit_account = a.id), 0) - "
-          "COALESCE((SELECT SUM(amount_micros) FROM transfers WHERE debit_account = a.id), 0)");
+          "SELECT a.id FROM ledger_accounts a LEFT JOIN (SELECT account, SUM(delta) AS total FROM ("
+          "SELECT credit_account AS account, amount_micros AS delta FROM transfers UNION ALL "
+          "SELECT debit_account, -amount_micros FROM transfers) AS entries GROUP BY account) AS sums "
+          "ON sums.account = a.id WHERE a.balance_micros <> COALESCE(sums.total, 0)");
       auto invalid = conn.run("SELECT id FROM transfers WHERE amount_micros <= 0 OR debit_account = credit_account");
       conn.exec("COMMIT");
       if (!counts.ok() || !mismatched.ok() || !invalid.ok()) return unavailable("verify ledger", counts.message());

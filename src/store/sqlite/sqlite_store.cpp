@@ -477,9 +477,10 @@ class SqliteStore final : public Store {
         report.balance_sum_micros = counts.int64(2);
       }
       auto mismatched = conn.prepare(
-          "SELECT a.id FROM ledger_accounts a WHERE a.balance_micros <> "
-          "COALESCE((SELECT SUM(amount_micros) FROM transfers WHERE credit_account = a.id), 0) - "
-          "COALESCE((SELECT SUM(amount_micros) FROM transfers WHERE debit_account = a.id), 0)");
+          "SELECT a.id FROM ledger_accounts a LEFT JOIN (SELECT account, SUM(delta) AS total FROM ("
+          "SELECT credit_account AS account, amount_micros AS delta FROM transfers UNION ALL "
+          "SELECT debit_account, -amount_micros FROM transfers) AS entries GROUP BY account) AS sums "
+          "ON sums.account = a.id WHERE a.balance_micros <> COALESCE(sums.total, 0)");
       while (mismatched.step()) report.mismatched_accounts.push_back(mismatched.text(0));
       auto invalid = conn.prepare("SELECT id FROM transfers WHERE amount_micros <= 0 OR debit_account = credit_account");
       while (invalid.step()) report.invalid_transfers.push_back(invalid.text(0));
