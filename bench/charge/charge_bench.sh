@@ -81,11 +81,12 @@ echo "postgres (fsync on):         $pg_result"
 
 # --- pgbench: the same charge as one transaction per request, same clients, same database ---
 psql_() { "$pgbin/psql" -q -v ON_ERROR_STOP=1 "$pg_url" "$@"; }
-psql_ -c "CREATE TABLE bench_agents AS SELECT row_number() OVER () AS n, id, account_id FROM ledger_accounts WHERE id LIKE 'credits:%'"
+psql_ -c "CREATE TABLE bench_agents AS SELECT row_number() OVER () AS n, id, account_id FROM ledger_accounts WHERE id LIKE 'credits:%' AND balance_micros > 0"
 accounts=$(psql_ -At -c "SELECT count(*) FROM bench_agents")
 provider=$(psql_ -At -c "SELECT id FROM accounts WHERE email = 'provider@bench'")
 pgb=$("$pgbin/pgbench" -n -c "$conns" -j 2 -T "$seconds" -r -f "$root/bench/charge/pgbench_charge.sql" \
-  -D accounts="$accounts" -D provider="$provider" -D earnings="earnings:$provider" "$pg_url" 2>&1)
+  -D accounts="$accounts" -D provider="'$provider'" -D earnings="'earnings:$provider'" "$pg_url" 2>&1)
+grep -q "aborted" <<<"$pgb" && { echo "pgbench failed: $pgb" >&2; exit 1; }
 pgb_tps=$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' <<<"$pgb")
 pgb_lat=$(sed -n 's/^latency average = \([0-9.]*\) ms/\1/p' <<<"$pgb")
 echo "pgbench  (same SQL per charge, -c$conns -j2): tps=$pgb_tps latency_avg_ms=$pgb_lat"

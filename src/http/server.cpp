@@ -133,9 +133,11 @@ class Server::Impl : public std::enable_shared_from_this<Server::Impl> {
   static asio::awaitable<void> run_session(std::shared_ptr<Impl> self, tcp::socket socket) {
     std::size_t open = ++self->connections_;
     Session session;
+    boost::system::error_code ec;
+    // Responses are written whole; waiting to coalesce small writes (Nagle) only adds latency.
+    socket.set_option(tcp::no_delay(true), ec);
     beast::tcp_stream stream(std::move(socket));
     session.stream = &stream;
-    boost::system::error_code ec;
     auto remote = stream.socket().remote_endpoint(ec);
     std::string remote_address = ec ? "" : remote.address().to_string();
     {
@@ -181,12 +183,20 @@ class Server::Impl : public std::enable_shared_from_this<Server::Impl> {
       parser.body_limit(limits_.max_body_bytes);
       stream.expires_after(std::chrono::milliseconds(limits_.header_timeout_ms));
       auto [hec, hn] = co_await bhttp::async_read_header(stream, buffer, parser, kUseTuple);
-      if (hec == bhttp::error::header_limit) {
+      // Beast applies header_limit to the request line and to the fields separately, so a
+      // block of up to twice the limit gets through; `hn` is the whole block.
+      if (hec == bhttp::error::header_limit || (!hec && hn > limits_.max_header_bytes)) {
         co_await reject(stream, ErrorCode::kHeadersTooLarge,
                         fmt::format("The request headers exceed {} bytes.", limits_.max_header_bytes));
         co_return;
       }
       if (hec == beast::error::timeout || hec == bhttp::error::end_of_stream || hec == asio::error::eof) co_return;
+      // The parser checks Content-Length against body_limit while reading the header.
+      if (hec == bhttp::error::body_limit) {
+        co_await reject(stream, ErrorCode::kPayloadTooLarge,
+                        fmt::format("The request body exceeds {} bytes.", limits_.max_body_bytes));
+        co_return;
+      }
       if (hec) {
         co_await reject(stream, ErrorCode::kInvalidRequest, "The request is not valid HTTP/1.1.");
         co_return;
@@ -204,17 +214,36 @@ class Server::Impl : public std::enable_shared_from_this<Server::Impl> {
         if (cec) co_return;
       }
       if (!parser.is_done()) {
-        stream.expires_after(std::chrono::milliseconds(limits_.body_timeout_ms));
+        // Not stream.expires_after(): a Beast timeout closes the socket, and the 408 could
+        // never be written. A timer on the connection's strand cancels the read instead.
+        // `read_over` keeps a late timer handler from touching this frame after it is gone.
+        stream.expires_never();
+        auto read_over = std::make_shared<bool>(false);
+        auto body_timed_out = std::make_shared<bool>(false);
+        asio::steady_timer body_timer(stream.get_executor(), std::chrono::milliseconds(limits_.body_timeout_ms));
+        body_timer.async_wait([read_over, body_timed_out, &stream](boost::system::error_code ec) {
+          if (ec || *read_over) return;
+          *body_timed_out = true;
+          boost::system::error_code ignored;
+          stream.socket().cancel(ignored);
+        });
         auto [bec, bn] = co_await bhttp::async_read(stream, buffer, parser, kUseTuple);
+        *read_over = true;
+        body_timer.cancel();
         if (bec == bhttp::error::body_limit) {
           co_await reject(stream, ErrorCode::kPayloadTooLarge,
                           fmt::format("The request body exceeds {} bytes.", limits_.max_body_bytes));
           co_return;
         }
-        if (bec == beast::error::timeout) {
+        if (*body_timed_out) {
           Response slow = Response::error(ErrorCode::kInvalidRequest, "The request body did not arrive in time.");
           slow.status = 408;
           co_await write_response(stream, slow, false, 11, false);
+          co_return;
+        }
+        // A malformed body (bad chunk framing) is the client's error: say so, then close.
+        if (bec && bec.category() == bhttp::make_error_code(bhttp::error::bad_chunk).category()) {
+          co_await reject(stream, ErrorCode::kInvalidRequest, "The request body is not valid HTTP/1.1.");
           co_return;
         }
         if (bec) co_return;

@@ -1,0 +1,53 @@
+// The payments SDK's connection to the platform's charge API (POST /api/v1/charge, refund,
+// verify), authenticated with the provider key. Keeps warm keep-alive connections (the
+// shared http::Client pool) and retries network failures with the same idempotency key, so a
+// retry can never charge twice. Platform error codes come back unchanged; a platform that
+// cannot be reached (refused, reset, timed out, 5xx) is PLATFORM_UNAVAILABLE.
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+
+#include <memory>
+#include <string>
+
+#include "common/money.hpp"
+#include "common/result.hpp"
+#include "http/client.hpp"
+
+namespace tollgate::pay {
+
+struct PlatformClientOptions {
+  std::string platform_url;  // e.g. http://127.0.0.1:8080
+  std::string api_key;       // provider key, sk_live_..., scope provider:charge
+  int timeout_ms = 5'000;    // per attempt
+  int retries = 2;           // extra attempts after a network failure
+  int retry_backoff_ms = 100;
+};
+
+struct Receipt {
+  std::string charge_id;
+  Micros amount_micros = 0;
+};
+
+class PlatformClient {
+ public:
+  PlatformClient(boost::asio::any_io_executor executor, PlatformClientOptions options);
+
+  boost::asio::awaitable<Result<Receipt>> charge(std::string agent_token, std::string tool, Micros amount_micros,
+                                                 std::string idempotency_key);
+  boost::asio::awaitable<Status> refund(std::string charge_id);
+  // TOKEN_MISSING / TOKEN_INVALID / ... or ok when the agent key is valid.
+  boost::asio::awaitable<Status> verify(std::string agent_token);
+
+ private:
+  // POSTs `body` to `path`, retrying transport failures; returns the parsed 2xx body or the
+  // platform's error.
+  boost::asio::awaitable<Result<boost::json::object>> post(std::string path, std::string body);
+
+  boost::asio::any_io_executor executor_;
+  PlatformClientOptions options_;
+  std::shared_ptr<http::Client> client_;
+};
+
+}  // namespace tollgate::pay
