@@ -1,0 +1,101 @@
+// The payments SDK's platform client against a real platform: charges, refunds and verify
+// return the platform's own codes; an unreachable platform is PLATFORM_UNAVAILABLE after the
+// configured retries; a retry after a lost answer never charges twice.
+#include <gtest/gtest.h>
+
+#include <boost/asio.hpp>
+
+#include "pay/platform_client.hpp"
+#include "support/platform_fixture.hpp"
+
+namespace tollgate::test {
+namespace {
+
+namespace asio = boost::asio;
+namespace bj = boost::json;
+
+template <typename T>
+T run_sync(std::function<asio::awaitable<T>(asio::io_context&)> body) {
+  asio::io_context io;
+  std::optional<T> out;
+  asio::co_spawn(io, [&]() -> asio::awaitable<void> { out.emplace(co_await body(io)); }, asio::detached);
+  io.run();
+  return std::move(*out);
+}
+
+class PlatformClientTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    platform_ = new PlatformProcess();
+    owner_ = platform_->signup("owner@example.com");
+    agent_key_ = std::string(platform_->create_key(owner_, "agent").at("key").as_string());
+    provider_key_ = std::string(platform_->create_key(owner_, "server", true).at("key").as_string());
+    platform_->json_request("POST", "/api/v1/admin/credits", bj::object{{"email", owner_.email}, {"amount", "0.05"}},
+                            owner_.token, 201);
+  }
+  static void TearDownTestSuite() { delete platform_; }
+
+  static pay::PlatformClientOptions options(std::string key = provider_key_) {
+    return pay::PlatformClientOptions{platform_->url(), std::move(key), 2'000, 1, 10};
+  }
+
+  Result<pay::Receipt> charge(const std::string& token, Micros amount, const std::string& idem,
+                              pay::PlatformClientOptions o = options()) {
+    return run_sync<Result<pay::Receipt>>([&](asio::io_context& io) -> asio::awaitable<Result<pay::Receipt>> {
+      pay::PlatformClient client(io.get_executor(), o);
+      std::string t = token, tool = "echo", key = idem;
+      co_return co_await client.charge(std::move(t), std::move(tool), amount, std::move(key));
+    });
+  }
+
+  static PlatformProcess* platform_;
+  static Session owner_;
+  static std::string agent_key_, provider_key_;
+};
+
+PlatformProcess* PlatformClientTest::platform_ = nullptr;
+Session PlatformClientTest::owner_;
+std::string PlatformClientTest::agent_key_, PlatformClientTest::provider_key_;
+
+TEST_F(PlatformClientTest, ChargesAndKeepsPlatformCodes) {
+  auto receipt = charge(agent_key_, 10'000, "c1");
+  ASSERT_TRUE(receipt.ok()) << receipt.error().message;
+  EXPECT_TRUE(receipt->charge_id.starts_with("ch_"));
+  EXPECT_EQ(receipt->amount_micros, 10'000);
+  auto replay = charge(agent_key_, 10'000, "c1");
+  ASSERT_TRUE(replay.ok());
+  EXPECT_EQ(replay->charge_id, receipt->charge_id) << "same idempotency key, one charge";
+
+  EXPECT_EQ(charge("sk_live_" + std::string(64, '0'), 10'000, "c2").code(), ErrorCode::kTokenInvalid);
+  EXPECT_EQ(charge(agent_key_, 1'000'000, "c3").code(), ErrorCode::kInsufficientBalance);
+  EXPECT_EQ(charge(agent_key_, 10'000, "c4", options("sk_live_" + std::string(64, '1'))).code(),
+            ErrorCode::kProviderKeyInvalid);
+
+  auto refund = run_sync<Status>([&](asio::io_context& io) -> asio::awaitable<Status> {
+    pay::PlatformClient client(io.get_executor(), options());
+    co_return co_await client.refund(receipt->charge_id);
+  });
+  EXPECT_TRUE(refund.ok());
+  auto verify = run_sync<Status>([&](asio::io_context& io) -> asio::awaitable<Status> {
+    pay::PlatformClient client(io.get_executor(), options());
+    std::string token = agent_key_;
+    co_return co_await client.verify(std::move(token));
+  });
+  EXPECT_TRUE(verify.ok());
+}
+
+TEST_F(PlatformClientTest, UnreachablePlatformIsPlatformUnavailable) {
+  // A port nothing listens on: bind one, note it, close it.
+  asio::io_context io;
+  asio::ip::tcp::acceptor probe(io, {asio::ip::make_address("127.0.0.1"), 0});
+  auto port = probe.local_endpoint().port();
+  probe.close();
+  auto o = options();
+  o.platform_url = "http://127.0.0.1:" + std::to_string(port);
+  auto result = charge(agent_key_, 10'000, "down", o);
+  ASSERT_FALSE(result.ok());
+  EXPECT_EQ(result.code(), ErrorCode::kPlatformUnavailable);
+}
+
+}  // namespace
+}  // namespace tollgate::test
