@@ -14,6 +14,7 @@
 #include "common/money.hpp"
 #include "common/result.hpp"
 #include "http/client.hpp"
+#include "tollgate/pay/payments.hpp"
 
 namespace tollgate::pay {
 
@@ -23,11 +24,6 @@ struct PlatformClientOptions {
   int timeout_ms = 5'000;    // per attempt
   int retries = 2;           // extra attempts after a network failure
   int retry_backoff_ms = 100;
-};
-
-struct Receipt {
-  std::string charge_id;
-  Micros amount_micros = 0;
 };
 
 class PlatformClient {

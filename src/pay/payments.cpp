@@ -1,0 +1,287 @@
+// with_payments: the charge-before-execute interceptor, the agent-facing messages, and the
+// charger that talks to the platform.
+#include "tollgate/pay/payments.hpp"
+
+#include <boost/asio.hpp>
+#include <fmt/format.h>
+
+#include <cstdlib>
+#include <thread>
+
+#include "common/crypto.hpp"
+#include "pay/platform_client.hpp"
+
+namespace tollgate::pay {
+namespace asio = boost::asio;
+namespace json = boost::json;
+
+std::string_view to_string(PaymentEvent::Kind kind) {
+  switch (kind) {
+    case PaymentEvent::Kind::kCharged: return "charged";
+    case PaymentEvent::Kind::kRefused: return "refused";
+    case PaymentEvent::Kind::kRefunded: return "refunded";
+    case PaymentEvent::Kind::kRefundFailed: return "refund_failed";
+    case PaymentEvent::Kind::kRanUncharged: return "ran_uncharged";
+  }
+  return "charged";
+}
+
+namespace {
+
+// The platform's REST API, called from a thread of its own so that the connection pool stays
+// warm whatever transport (stdio, HTTP) runs the MCP server.
+class PlatformCharger final : public Charger {
+ public:
+  PlatformCharger(PlatformClientOptions options)
+      : work_(asio::make_work_guard(io_)), client_(io_.get_executor(), std::move(options)),
+        thread_([this] { io_.run(); }) {}
+  ~PlatformCharger() override {
+    work_.reset();
+    io_.stop();
+    thread_.join();
+  }
+
+  asio::awaitable<Result<Receipt>> charge(std::string agent_token, std::string tool, Micros amount_micros,
+                                          std::string idempotency_key) override {
+    std::optional<Result<Receipt>> out;
+    auto work = [&]() -> asio::awaitable<void> {
+      out.emplace(co_await client_.charge(std::move(agent_token), std::move(tool), amount_micros, std::move(idempotency_key)));
+    };
+    co_await asio::co_spawn(io_, work, asio::use_awaitable);
+    co_return std::move(*out);
+  }
+
+  asio::awaitable<Status> refund(std::string charge_id) override {
+    std::optional<Status> out;
+    auto work = [&]() -> asio::awaitable<void> { out.emplace(co_await client_.refund(std::move(charge_id))); };
+    co_await asio::co_spawn(io_, work, asio::use_awaitable);
+    co_return std::move(*out);
+  }
+
+  asio::awaitable<Status> verify(std::string agent_token) override {
+    std::optional<Status> out;
+    auto work = [&]() -> asio::awaitable<void> { out.emplace(co_await client_.verify(std::move(agent_token))); };
+    co_await asio::co_spawn(io_, work, asio::use_awaitable);
+    co_return std::move(*out);
+  }
+
+ private:
+  asio::io_context io_;
+  asio::executor_work_guard<asio::io_context::executor_type> work_;
+  PlatformClient client_;
+  std::thread thread_;
+};
+
+// Codes an agent can see; everything else the platform says becomes CHARGE_FAILED.
+ErrorCode agent_code(ErrorCode platform_code) {
+  switch (platform_code) {
+    case ErrorCode::kTokenMissing:
+    case ErrorCode::kTokenInvalid:
+    case ErrorCode::kInsufficientBalance:
+    case ErrorCode::kSpendingLimitExceeded:
+    case ErrorCode::kPlatformUnavailable:
+      return platform_code;
+    default:
+      return ErrorCode::kChargeFailed;
+  }
+}
+
+std::string price_text(Micros price) { return "$" + format_money(price); }
+
+class Interceptor {
+ public:
+  Interceptor(PaymentPolicy policy, std::shared_ptr<Charger> charger)
+      : policy_(std::move(policy)), charger_(std::move(charger)) {}
+
+  asio::awaitable<std::optional<mcp::ToolResult>> intercept(mcp::Context& ctx, const mcp::Tool& tool,
+                                                            const json::object& arguments) {
+    Micros price = policy_.price_of(tool.name);
+    const std::optional<std::string>& token = ctx.bearer_token();
+    if (price == 0) {
+      if (!policy_.require_auth_for_all_tools) co_return std::nullopt;
+      if (!token) co_return refuse(ErrorCode::kTokenMissing, tool.name, 0, "");
+      std::string agent_token = *token;
+      auto valid = co_await charger_->verify(std::move(agent_token));
+      if (!valid.ok()) {
+        ErrorCode code = agent_code(valid.code());
+        if (code == ErrorCode::kPlatformUnavailable && policy_.fail_open) co_return std::nullopt;
+        co_return refuse(code, tool.name, 0, valid.error().message);
+      }
+      co_return std::nullopt;
+    }
+
+    if (!token) co_return refuse(ErrorCode::kTokenMissing, tool.name, price, "");
+    // One idempotency key per call: the charger's retries reuse it, so a lost answer can
+    // never turn into a second charge.
+    std::string agent_token = *token, tool_name = tool.name, idempotency_key = "tg_" + random_hex(16);
+    auto receipt = co_await charger_->charge(std::move(agent_token), std::move(tool_name), price, std::move(idempotency_key));
+    if (!receipt) {
+      ErrorCode code = agent_code(receipt.code());
+      if (code == ErrorCode::kPlatformUnavailable && policy_.fail_open) {
+        emit({PaymentEvent::Kind::kRanUncharged, tool.name, price, "", code, receipt.error().message});
+        co_return std::nullopt;  // fail-open: the provider chose to serve uncharged
+      }
+      co_return refuse(code, tool.name, price, receipt.error().message);
+    }
+    emit({PaymentEvent::Kind::kCharged, tool.name, price, receipt->charge_id, ErrorCode::kChargeFailed, ""});
+
+    mcp::ToolResult result;
+    try {
+      auto run = tool.handler(ctx, arguments);
+      result = co_await std::move(run);
+    } catch (const std::exception& e) {
+      result = mcp::ToolResult::error(e.what());
+    }
+    json::object receipt_json{{"charge_id", receipt->charge_id}, {"amount", format_money(receipt->amount_micros)}};
+    if (result.is_error && policy_.refund_on_tool_error) {
+      std::string charge_id = receipt->charge_id;
+      auto refunded = co_await charger_->refund(std::move(charge_id));
+      if (refunded.ok()) {
+        emit({PaymentEvent::Kind::kRefunded, tool.name, price, receipt->charge_id, ErrorCode::kChargeFailed, ""});
+        result.meta["tollgate/refund"] = receipt_json;
+        co_return result;
+      }
+      emit({PaymentEvent::Kind::kRefundFailed, tool.name, price, receipt->charge_id, refunded.code(),
+            refunded.error().message});
+    }
+    result.meta["tollgate/receipt"] = receipt_json;
+    co_return result;
+  }
+
+ private:
+  mcp::ToolResult refuse(ErrorCode code, const std::string& tool, Micros price, const std::string& detail) {
+    emit({PaymentEvent::Kind::kRefused, tool, price, "", code, detail});
+    return refusal(policy_, code, tool, price, detail);
+  }
+
+  void emit(PaymentEvent event) {
+    if (policy_.logger) policy_.logger(event);
+  }
+
+  PaymentPolicy policy_;
+  std::shared_ptr<Charger> charger_;
+};
+
+std::string env_or(const std::string& value, const char* name) {
+  if (!value.empty()) return value;
+  const char* env = std::getenv(name);
+  return env ? env : "";
+}
+
+}  // namespace
+
+std::shared_ptr<Charger> make_platform_charger(std::string platform_url, std::string api_key, int timeout_ms,
+                                               int retries) {
+  return std::make_shared<PlatformCharger>(
+      PlatformClientOptions{std::move(platform_url), std::move(api_key), timeout_ms, retries});
+}
+
+mcp::ToolResult refusal(const PaymentPolicy& policy, ErrorCode code, std::string_view tool, Micros price_micros,
+                        std::string_view detail) {
+  std::string where = policy.platform_url.empty() ? "the Tollgate dashboard" : policy.platform_url;
+  std::string setup = policy.platform_url.empty() ? "the Setup page of the dashboard" : policy.platform_url + "/setup";
+  std::string cost = price_micros > 0 ? fmt::format("The tool '{}' costs {} per call", tool, price_text(price_micros))
+                                      : fmt::format("The tool '{}' needs an agent key", tool);
+  std::string provider = policy.provider_name.empty() ? "the tool's provider" : policy.provider_name;
+  std::string concise, detailed;
+  switch (code) {
+    case ErrorCode::kTokenMissing:
+      concise = "No agent key was sent.";
+      detailed = fmt::format(
+          "{} and no agent key was sent. Set the AGENT_TOKEN environment variable (stdio) or send the header "
+          "'Authorization: Bearer sk_live_...' (HTTP). Create a key under API Keys at {}; setup help: {}.",
+          cost, where, setup);
+      break;
+    case ErrorCode::kTokenInvalid:
+      concise = "The agent key is not valid.";
+      detailed = fmt::format(
+          "The agent key was refused: it may have been deleted, copied incompletely, or belong to another account. "
+          "Create a new key under API Keys at {} and update your configuration; setup help: {}.",
+          where, setup);
+      break;
+    case ErrorCode::kInsufficientBalance:
+      concise = "The account's balance is too low.";
+      detailed = fmt::format("{} and the account's balance is lower. Add credits under Wallet at {}.", cost, where);
+      break;
+    case ErrorCode::kSpendingLimitExceeded:
+      concise = "The agent key's spending limit is reached.";
+      detailed = fmt::format(
+          "{} and this agent key's spending limit would be passed. Wait for the limit's period to start again, or "
+          "create a key with a higher limit under API Keys at {}.",
+          cost, where);
+      break;
+    case ErrorCode::kPlatformUnavailable:
+      concise = "The payment platform is unavailable; nothing was charged.";
+      detailed = "The payment platform could not be reached, so the tool did not run and nothing was charged. "
+                 "Try again in a moment.";
+      break;
+    default:
+      concise = "The charge failed; nothing was charged.";
+      detailed = fmt::format("The charge for this call failed ({}), so the tool did not run. Contact {}.",
+                             detail.empty() ? "no detail" : detail, provider);
+      break;
+  }
+  const std::string& sentence = policy.error_verbosity == ErrorVerbosity::kConcise ? concise : detailed;
+  mcp::ToolResult result = mcp::ToolResult::error(fmt::format("{}: {}", to_string(code), sentence));
+  result.meta["tollgate/error"] =
+      json::object{{"code", to_string(code)}, {"tool", tool}, {"price", format_money(price_micros)}};
+  return result;
+}
+
+void mark_price(mcp::Tool& tool, Micros price_micros) {
+  if (price_micros <= 0) return;
+  std::string note = fmt::format("(Paid tool: {} per call, charged to your Tollgate agent key.)", price_text(price_micros));
+  tool.description = tool.description.empty() ? note : tool.description + " " + note;
+  tool.meta["tollgate/price"] = json::object{{"amount", format_money(price_micros)}, {"currency", "USD"}};
+}
+
+void install_payments(mcp::Server& server, PaymentPolicy policy, std::shared_ptr<Charger> charger) {
+  for (const auto& registered : server.tools()) {
+    Micros price = policy.price_of(registered->name);
+    if (price <= 0 || registered->meta.contains("tollgate/price")) continue;
+    mcp::Tool marked = *registered;
+    mark_price(marked, price);
+    server.remove_tool(marked.name);
+    (void)server.add_tool(std::move(marked));
+  }
+  auto interceptor = std::make_shared<Interceptor>(std::move(policy), std::move(charger));
+  server.set_tool_interceptor([interceptor](mcp::Context& ctx, const mcp::Tool& tool, const json::object& arguments) {
+    return interceptor->intercept(ctx, tool, arguments);
+  });
+}
+
+Status with_payments(mcp::Server& server, PaymentsConfig config) {
+  std::string api_key = env_or(config.api_key, "TOLLGATE_API_KEY");
+  std::string url = env_or(config.platform_url, "TOLLGATE_URL");
+  if (api_key.empty()) {
+    return Error{ErrorCode::kInvalidRequest, "with_payments: no provider key (set api_key or TOLLGATE_API_KEY)"};
+  }
+  if (url.empty()) return Error{ErrorCode::kInvalidRequest, "with_payments: no platform URL (set platform_url or TOLLGATE_URL)"};
+  while (url.ends_with('/')) url.pop_back();
+  auto prices = std::make_shared<std::map<std::string, Micros>>();
+  for (const auto& [tool, text] : config.pricing) {
+    auto micros = parse_money(text, "price of " + tool);
+    if (!micros) return Error{ErrorCode::kInvalidRequest, "with_payments: " + micros.error().message};
+    if (!server.find_tool(tool)) {
+      return Error{ErrorCode::kInvalidRequest,
+                   "with_payments: '" + tool + "' has a price but is not a registered tool (register tools first)"};
+    }
+    (*prices)[tool] = *micros;
+  }
+  PaymentPolicy policy;
+  policy.price_of = [prices](const std::string& tool) {
+    auto it = prices->find(tool);
+    return it == prices->end() ? Micros{0} : it->second;
+  };
+  policy.fail_open = config.fail_open;
+  policy.require_auth_for_all_tools = config.require_auth_for_all_tools;
+  policy.error_verbosity = config.error_verbosity;
+  policy.provider_name = config.provider_name;
+  policy.refund_on_tool_error = config.refund_on_tool_error;
+  policy.logger = config.logger;
+  policy.platform_url = url;
+  install_payments(server, std::move(policy), make_platform_charger(url, api_key, config.timeout_ms, config.retries));
+  return ok_status();
+}
+
+}  // namespace tollgate::pay
