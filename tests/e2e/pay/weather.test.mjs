@@ -1,0 +1,173 @@
+// Paid tools end to end through the payments SDK (examples/weather_server), called by the
+// official TypeScript SDK client over Streamable HTTP and stdio, and through mcp-remote:
+// the balance drops by exactly the price, and in every failure the tool body did not run
+// (the server's audit log counts the bodies that ran).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import {
+  Platform, makeWorld, balanceMicros, startWeather, httpClient, stdioClient, tempFile, ranCount, errorCode, text,
+  BUILD_DIR, NODE, npmBin,
+} from './pay_harness.mjs';
+
+let platform, world, weather, audit;
+
+before(async () => {
+  platform = await Platform.start();
+  world = await makeWorld(platform, '0.10');
+  audit = tempFile('audit.log');
+  weather = await startWeather(platform, world.providerKey, { auditLog: audit });
+});
+
+after(async () => {
+  await weather?.stop();
+  await platform?.stop();
+});
+
+test('tools/list shows the price of paid tools and nothing on free ones', async () => {
+  const client = await httpClient(`${weather.url}/mcp`);
+  const { tools } = await client.listTools();
+  const byName = Object.fromEntries(tools.map((t) => [t.name, t]));
+  assert.deepEqual(byName.current_conditions._meta['tollgate/price'], { amount: '0.01', currency: 'USD' });
+  assert.deepEqual(byName.forecast._meta['tollgate/price'], { amount: '0.05', currency: 'USD' });
+  assert.match(byName.forecast.description, /\$0\.05 per call/);
+  assert.equal(byName.list_cities._meta?.['tollgate/price'], undefined);
+  await client.close();
+});
+
+test('a paid call over HTTP charges exactly the price and carries a receipt', async () => {
+  const before = await balanceMicros(platform, world.owner);
+  const ran = ranCount(audit);
+  const client = await httpClient(`${weather.url}/mcp`, world.agentKey);
+  const result = await client.callTool({ name: 'current_conditions', arguments: { city: 'Paris' } });
+  assert.equal(errorCode(result), null, text(result));
+  assert.match(result._meta['tollgate/receipt'].charge_id, /^ch_/);
+  assert.equal(result._meta['tollgate/receipt'].amount, '0.01');
+  assert.equal(result.structuredContent.city, 'Paris');
+  assert.equal(await balanceMicros(platform, world.owner), before - 10000);
+  assert.equal(ranCount(audit), ran + 1);
+
+  // Progress notifications of the $0.05 tool reach the client.
+  const progress = [];
+  const forecast = await client.callTool({ name: 'forecast', arguments: { city: 'Tokyo', days: 3 } }, undefined,
+    { onprogress: (p) => progress.push(p) });
+  assert.equal(errorCode(forecast), null, text(forecast));
+  assert.equal(progress.length, 3);
+  assert.equal(await balanceMicros(platform, world.owner), before - 60000);
+  await client.close();
+});
+
+test('free tools work without a key', async () => {
+  const client = await httpClient(`${weather.url}/mcp`);
+  const result = await client.callTool({ name: 'list_cities', arguments: {} });
+  assert.equal(errorCode(result), null);
+  assert.match(text(result), /London/);
+  await client.close();
+});
+
+test('no key: TOKEN_MISSING, nothing charged, the tool did not run', async () => {
+  const before = await balanceMicros(platform, world.owner);
+  const ran = ranCount(audit);
+  const client = await httpClient(`${weather.url}/mcp`);
+  const result = await client.callTool({ name: 'current_conditions', arguments: { city: 'Paris' } });
+  assert.equal(errorCode(result), 'TOKEN_MISSING');
+  assert.match(text(result), /^TOKEN_MISSING: .*AGENT_TOKEN.*Authorization: Bearer/);
+  assert.deepEqual(result._meta['tollgate/error'], { code: 'TOKEN_MISSING', tool: 'current_conditions', price: '0.01' });
+  assert.equal(await balanceMicros(platform, world.owner), before);
+  assert.equal(ranCount(audit), ran);
+  await client.close();
+});
+
+test('malformed arguments: an error and no charge', async () => {
+  const before = await balanceMicros(platform, world.owner);
+  const ran = ranCount(audit);
+  const client = await httpClient(`${weather.url}/mcp`, world.agentKey);
+  const result = await client.callTool({ name: 'current_conditions', arguments: { city: 'Atlantis' } });
+  assert.equal(result.isError, true);
+  assert.equal(await balanceMicros(platform, world.owner), before);
+  assert.equal(ranCount(audit), ran);
+  await client.close();
+});
+
+test('stdio: the client spawns the paid server with AGENT_TOKEN in its env', async () => {
+  const before = await balanceMicros(platform, world.owner);
+  const env = { AGENT_TOKEN: world.agentKey, TOLLGATE_URL: platform.url, TOLLGATE_API_KEY: world.providerKey };
+  const client = await stdioClient(path.join(BUILD_DIR, 'weather_server'), ['--stdio'], env);
+  const result = await client.callTool({ name: 'current_conditions', arguments: { city: 'Cairo' } });
+  assert.equal(errorCode(result), null, text(result));
+  assert.equal(await balanceMicros(platform, world.owner), before - 10000);
+  await client.close();
+
+  const anonymous = await stdioClient(path.join(BUILD_DIR, 'weather_server'), ['--stdio'],
+    { AGENT_TOKEN: undefined, TOLLGATE_URL: platform.url, TOLLGATE_API_KEY: world.providerKey });
+  const refused = await anonymous.callTool({ name: 'current_conditions', arguments: { city: 'Cairo' } });
+  assert.equal(errorCode(refused), 'TOKEN_MISSING');
+  await anonymous.close();
+});
+
+test('mcp-remote bridges stdio to the HTTP server with the Authorization header', async () => {
+  const before = await balanceMicros(platform, world.owner);
+  const client = await stdioClient(NODE, [npmBin('mcp-remote'), `${weather.url}/mcp`, '--transport', 'http-only',
+    '--header', `Authorization:Bearer ${world.agentKey}`], {});
+  const result = await client.callTool({ name: 'current_conditions', arguments: { city: 'Berlin' } });
+  assert.equal(errorCode(result), null, text(result));
+  assert.equal(await balanceMicros(platform, world.owner), before - 10000);
+  await client.close();
+});
+
+test('zero balance: INSUFFICIENT_BALANCE and the tool did not run', async () => {
+  const client = await httpClient(`${weather.url}/mcp`, world.agentKey);
+  const balance = await balanceMicros(platform, world.owner);
+  assert.ok(balance < 50000, `balance ${balance} should be below the forecast's price now`);
+  const ran = ranCount(audit);
+  const result = await client.callTool({ name: 'forecast', arguments: { city: 'Sydney' } });
+  assert.equal(errorCode(result), 'INSUFFICIENT_BALANCE');
+  assert.match(text(result), /Wallet/);
+  assert.equal(ranCount(audit), ran);
+  assert.equal(await balanceMicros(platform, world.owner), balance);
+  await client.close();
+});
+
+test('a key deleted mid-session fails with TOKEN_INVALID on the next call', async () => {
+  const client = await httpClient(`${weather.url}/mcp`, world.agentKey);
+  const first = await client.callTool({ name: 'current_conditions', arguments: { city: 'London' } });
+  assert.equal(errorCode(first), null, text(first));
+  const del = await platform.api('DELETE', `/api/v1/keys/${world.agentKeyId}`, { token: world.owner });
+  assert.equal(del.status, 204);
+  const ran = ranCount(audit);
+  const second = await client.callTool({ name: 'current_conditions', arguments: { city: 'London' } });
+  assert.equal(errorCode(second), 'TOKEN_INVALID');
+  assert.match(text(second), /Create a new key under API Keys/);
+  assert.equal(ranCount(audit), ran);
+  await client.close();
+});
+
+test('platform down: PLATFORM_UNAVAILABLE, or uncharged with fail-open', async () => {
+  const fresh = await makeWorldOn(platform);
+  const failOpenAudit = tempFile('audit.log');
+  const failOpen = await startWeather(platform, fresh.providerKey, { auditLog: failOpenAudit, extraArgs: ['--fail-open'] });
+  await platform.stop();  // the platform is gone from here on
+  try {
+    const ran = ranCount(audit);
+    const closed = await httpClient(`${weather.url}/mcp`, fresh.agentKey);
+    const refused = await closed.callTool({ name: 'current_conditions', arguments: { city: 'London' } });
+    assert.equal(errorCode(refused), 'PLATFORM_UNAVAILABLE');
+    assert.equal(ranCount(audit), ran);
+    await closed.close();
+
+    const open = await httpClient(`${failOpen.url}/mcp`, fresh.agentKey);
+    const served = await open.callTool({ name: 'current_conditions', arguments: { city: 'London' } });
+    assert.equal(errorCode(served), null, text(served));
+    assert.equal(served._meta?.['tollgate/receipt'], undefined, 'nothing was charged');
+    assert.equal(ranCount(failOpenAudit), 1);
+    await open.close();
+  } finally {
+    await failOpen.stop();
+  }
+});
+
+// A second agent key on the same platform (the first was deleted above).
+async function makeWorldOn(p) {
+  const agent = await p.api('POST', '/api/v1/keys', { token: world.owner, body: { name: 'agent 2' } });
+  return { agentKey: agent.body.key, providerKey: world.providerKey };
+}
