@@ -245,6 +245,9 @@ void add_key_commands(CLI::App& parent, int& exit_code, const std::string& comma
                 << std::flush;
       std::string answer;
       std::getline(std::cin, answer);
+      // A terminal echoes the answer and its newline; piped input does not, and the error
+      // below must still be a line of its own for scripts.
+      if (!::isatty(STDIN_FILENO)) std::cerr << std::endl;
       if (answer != "y" && answer != "Y" && answer != "yes") {
         exit_code = fail({ErrorCode::kInvalidRequest, "not confirmed; nothing was deleted"});
         return;

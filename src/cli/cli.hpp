@@ -40,5 +40,6 @@ int fail(const Error& error);
 void add_serve_command(CLI::App& app, int& exit_code);
 void add_account_commands(CLI::App& app, int& exit_code);
 void add_wallet_commands(CLI::App& app, int& exit_code);
+void add_connect_command(CLI::App& app, int& exit_code);
 
 }  // namespace tollgate::cli

@@ -2,11 +2,12 @@
 #include "common/crypto.hpp"
 
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include <openssl/rand.h>
-#include <openssl/sha.h>
 
 #include <cstdio>
 #include <cstdlib>
+#include <memory>
 #include <vector>
 
 namespace tollgate {
@@ -35,8 +36,19 @@ std::string random_hex(std::size_t bytes) {
 }
 
 Sha256 sha256(std::string_view data) {
+  // OpenSSL 3's one-shot SHA256() looks the algorithm up by name on every call, which costs
+  // twice the hashing itself on a key verification's hot path: fetch it once, and keep one
+  // context per thread.
+  static EVP_MD* const md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  thread_local const std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), &EVP_MD_CTX_free);
   Sha256 digest;
-  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), digest.data());
+  unsigned int length = 0;
+  if (!md || !ctx || EVP_DigestInit_ex(ctx.get(), md, nullptr) != 1 ||
+      EVP_DigestUpdate(ctx.get(), data.data(), data.size()) != 1 ||
+      EVP_DigestFinal_ex(ctx.get(), digest.data(), &length) != 1 || length != digest.size()) {
+    std::fputs("fatal: OpenSSL SHA-256 failed\n", stderr);
+    std::abort();
+  }
   return digest;
 }
 

@@ -92,6 +92,8 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
       beast::flat_buffer buffer;
       bhttp::response_parser<bhttp::string_body> parser;
       parser.body_limit(options_.max_response_bytes);
+      // A response to HEAD has a Content-Length but no body; without this the read waits for it.
+      if (req.method == "HEAD") parser.skip(true);
       boost::system::error_code rec = wec;
       if (!wec) std::tie(rec, std::ignore) = co_await bhttp::async_read(*stream, buffer, parser, kUseTuple);
       if (rec) {
@@ -148,7 +150,8 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
     }
     void close() override {
       closed = true;
-      asio::post(stream->get_executor(), [s = stream.get()] {
+      // Shared ownership: the posted shutdown may run after this reader is gone.
+      asio::post(stream->get_executor(), [s = stream] {
         boost::system::error_code ignored;
         s->socket().shutdown(tcp::socket::shutdown_both, ignored);
       });
@@ -158,7 +161,7 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
       stream->socket().close(ignored);
     }
 
-    std::unique_ptr<beast::tcp_stream> stream;
+    std::shared_ptr<beast::tcp_stream> stream;
     beast::flat_buffer buffer;
     bhttp::response_parser<bhttp::buffer_body> parser;
     Headers headers_;

@@ -52,7 +52,15 @@ Platform::Platform(asio::io_context& io, store::Store& store, Metrics& metrics, 
   asio::co_spawn(state_->strand, flush_loop(state_), asio::detached);
 }
 
-Platform::~Platform() { shutdown(); }
+Platform::~Platform() {
+  shutdown();
+  // Requests still in flight when shutdown() ran (it is called on SIGTERM) may have used
+  // keys since; the server has drained by now, so this flush is the last word.
+  auto st = state_->ctx->verifier.flush_last_used();
+  if (!st.ok()) spdlog::warn("could not record key last-use times at exit: {}", st.error().message);
+  // Joined here, not in shutdown(): a signup in flight still hashes its password on this pool.
+  state_->ctx->blocking.join();
+}
 
 http::Handler Platform::handler() {
   auto state = state_;
@@ -71,7 +79,6 @@ void Platform::shutdown() {
   asio::post(state_->strand, [state = state_] { state->flush_timer.cancel(); });
   auto st = state_->ctx->verifier.flush_last_used();
   if (!st.ok()) spdlog::warn("could not record key last-use times at shutdown: {}", st.error().message);
-  state_->ctx->blocking.join();
 }
 
 namespace {

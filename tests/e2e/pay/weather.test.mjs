@@ -5,6 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
+import { spawnSync } from 'node:child_process';
 import {
   Platform, makeWorld, balanceMicros, startWeather, httpClient, stdioClient, tempFile, ranCount, errorCode, text,
   BUILD_DIR, NODE, npmBin,
@@ -113,6 +114,39 @@ test('mcp-remote bridges stdio to the HTTP server with the Authorization header'
   assert.equal(errorCode(result), null, text(result));
   assert.equal(await balanceMicros(platform, world.owner), before - 10000);
   await client.close();
+});
+
+test('tollgate connect: a stdio bridge adding Authorization: Bearer $AGENT_TOKEN', async () => {
+  const tollgate = process.env.TOLLGATE_BINARY;
+  await platform.api('POST', '/api/v1/admin/credits', { token: world.owner, body: { email: 'owner@example.com', amount: '0.05' } });
+  const before = await balanceMicros(platform, world.owner);
+  const client = await stdioClient(tollgate, ['connect', `${weather.url}/mcp`], { AGENT_TOKEN: world.agentKey });
+  try {
+    const { tools } = await client.listTools();
+    assert.ok(tools.some((t) => t.name === 'forecast'));
+    const progress = [];
+    const result = await client.callTool({ name: 'forecast', arguments: { city: 'London', days: 2 } }, undefined,
+      { onprogress: (p) => progress.push(p) });
+    assert.equal(errorCode(result), null, text(result));
+    assert.equal(progress.length, 2, 'progress crosses the bridge');
+    assert.equal(await balanceMicros(platform, world.owner), before - 50000);
+  } finally {
+    await client.close();
+  }
+
+  const anonymous = await stdioClient(tollgate, ['connect', `${weather.url}/mcp`], { AGENT_TOKEN: undefined });
+  try {
+    const refused = await anonymous.callTool({ name: 'current_conditions', arguments: { city: 'London' } });
+    assert.equal(errorCode(refused), 'TOKEN_MISSING');
+  } finally {
+    await anonymous.close();
+  }
+
+  const malformed = spawnSync(tollgate, ['connect', `${weather.url}/mcp`],
+    { env: { ...process.env, AGENT_TOKEN: world.agentKey.slice(0, -1) }, input: '', encoding: 'utf8' });
+  assert.equal(malformed.status, 2);
+  assert.match(malformed.stderr, /AGENT_TOKEN is malformed \(it has 63 characters after sk_live_/);
+  assert.ok(!malformed.stderr.includes(world.agentKey.slice(8, 40)), 'the key is not echoed');
 });
 
 test('zero balance: INSUFFICIENT_BALANCE and the tool did not run', async () => {

@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# MCP benchmark: tools/call of a trivial tool over Streamable HTTP, Tollgate's
+# conformance_server against the official TypeScript SDK server (ts_server.mjs) serving the
+# same tool, side by side with the same load (wrk + call.lua, one wrk thread, same
+# connections), in stateless JSON mode and with sessions. Then 10,000 idle sessions and the
+# memory each one costs. Prints numbers; not a test.
+# Usage: bench/mcp/run.sh [seconds per run, default 10] [connections, default 50] [idle sessions, default 10000]
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+seconds=${1:-10}
+conns=${2:-50}
+idle=${3:-10000}
+
+"$root/scripts/build" conformance_server >/dev/null
+"$root/scripts/npm-tools"
+export PATH="$root/tests/npm/node_modules/node/bin:$PATH"
+command -v wrk >/dev/null || { echo "wrk is required (Debian package wrk)" >&2; exit 1; }
+ours="$root/build/conformance_server"
+work=$(mktemp -d "${TMPDIR:-/tmp}/tollgate-bench.XXXXXX")
+pid=""
+cleanup() {
+  [[ -n "$pid" ]] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+start() {  # command... ; sets pid and url (the /mcp endpoint)
+  "$@" >"$work/server.out" 2>"$work/server.err" &
+  pid=$!
+  url=""
+  for _ in $(seq 1 300); do
+    url=$(sed -n 's/^listening on \(http:\/\/[^ ]*\)$/\1/p' "$work/server.out")
+    [[ -n "$url" ]] && break
+    sleep 0.1
+  done
+  [[ -n "$url" ]] || { echo "server did not start: $*" >&2; cat "$work/server.err" >&2; exit 1; }
+  url="$url/mcp"
+}
+
+stop() {
+  kill "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  pid=""
+}
+
+rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$pid/status"; }
+
+# run LABEL SESSIONS_FILE -> prints a row, records calls/s and p99
+declare -A calls p99
+load() {
+  local label=$1 sessions=$2
+  MCP_SESSIONS_FILE=$sessions wrk -t1 -c"$conns" -d2s --timeout 10s -s "$here/call.lua" "$url" >/dev/null  # warm-up
+  local line
+  line=$(MCP_SESSIONS_FILE=$sessions wrk -t1 -c"$conns" -d"${seconds}s" --timeout 10s -s "$here/call.lua" "$url" | grep '^RESULT')
+  local requests duration errors p50us p99us
+  requests=$(sed -n 's/.*requests=\([0-9]*\).*/\1/p' <<<"$line")
+  duration=$(sed -n 's/.*duration_us=\([0-9]*\).*/\1/p' <<<"$line")
+  errors=$(sed -n 's/.*errors=\([0-9]*\).*/\1/p' <<<"$line")
+  p50us=$(sed -n 's/.*p50_us=\([0-9]*\).*/\1/p' <<<"$line")
+  p99us=$(sed -n 's/.*p99_us=\([0-9]*\).*/\1/p' <<<"$line")
+  local rate
+  rate=$(awk -v r="$requests" -v d="$duration" 'BEGIN { printf "%.0f", r / (d / 1e6) }')
+  calls[$label]=$rate
+  p99[$label]=$p99us
+  printf "%-40s %10s %9.2f %9.2f %8s\n" "$label" "$rate" "$(awk -v x="$p50us" 'BEGIN{print x/1000}')" \
+    "$(awk -v x="$p99us" 'BEGIN{print x/1000}')" "$errors"
+}
+
+ratio() {  # OURS THEIRS
+  awk -v a="${calls[$1]}" -v b="${calls[$2]}" -v pa="${p99[$1]}" -v pb="${p99[$2]}" -v n1="$1" -v n2="$2" \
+    'BEGIN { printf "  %s vs %s: %.1fx calls/s, p99 %.1fx lower\n", n1, n2, a / b, pb / pa }'
+}
+
+echo "tools/call of test_simple_text, wrk -t1 -c$conns -d${seconds}s (after a 2 s warm-up), servers on 1 thread, $(nproc) cores"
+printf "%-40s %10s %9s %9s %8s\n" "server / mode" "calls/s" "p50 ms" "p99 ms" "errors"
+
+start "$ours" --listen 127.0.0.1:0 --stateless --threads 1
+load "tollgate stateless (JSON)" ""
+stop
+start node "$here/ts_server.mjs" --stateless
+load "ts-sdk stateless (JSON)" ""
+stop
+
+start "$ours" --listen 127.0.0.1:0 --threads 1
+node "$here/sessions.mjs" "$url" "$conns" >"$work/sessions.txt"
+load "tollgate sessions (auto: JSON)" "$work/sessions.txt"
+stop
+start "$ours" --listen 127.0.0.1:0 --threads 1 --response-mode sse
+node "$here/sessions.mjs" "$url" "$conns" >"$work/sessions.txt"
+load "tollgate sessions (SSE)" "$work/sessions.txt"
+stop
+start node "$here/ts_server.mjs" --sessions
+node "$here/sessions.mjs" "$url" "$conns" >"$work/sessions.txt"
+load "ts-sdk sessions (SSE)" "$work/sessions.txt"
+stop
+
+echo
+ratio "tollgate stateless (JSON)" "ts-sdk stateless (JSON)"
+ratio "tollgate sessions (auto: JSON)" "ts-sdk sessions (SSE)"
+ratio "tollgate sessions (SSE)" "ts-sdk sessions (SSE)"
+
+echo
+echo "$idle idle sessions (initialize + initialized, no GET stream), resident memory:"
+for server in tollgate ts-sdk; do
+  if [[ $server == tollgate ]]; then start "$ours" --listen 127.0.0.1:0 --threads 1; else start node "$here/ts_server.mjs" --sessions; fi
+  node "$here/sessions.mjs" "$url" 10 >/dev/null  # warm-up: first allocations, JIT
+  before=$(rss_kib)
+  node "$here/sessions.mjs" "$url" "$idle" >"$work/idle.txt"
+  after=$(rss_kib)
+  opened=$(grep -c . "$work/idle.txt")
+  # The oldest and newest sessions still answer.
+  ok=0
+  for sid in "$(head -1 "$work/idle.txt")" "$(tail -1 "$work/idle.txt")"; do
+    curl -s -X POST "$url" -H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' \
+      -H "Mcp-Session-Id: $sid" -H 'MCP-Protocol-Version: 2025-11-25' \
+      -d '{"jsonrpc":"2.0","id":"check","method":"tools/call","params":{"name":"test_simple_text"}}' |
+      grep -q "simple text response" && ok=$((ok + 1))
+  done
+  awk -v s="$server" -v n="$opened" -v b="$before" -v a="$after" -v ok="$ok" \
+    'BEGIN { printf "  %-9s %6d sessions: RSS %.1f MiB -> %.1f MiB, %.1f KiB per session; first and last session answer: %s\n",
+             s, n, b / 1024, a / 1024, (a - b) / n, ok == 2 ? "yes" : "NO" }'
+  stop
+done

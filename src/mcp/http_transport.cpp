@@ -1,0 +1,931 @@
+// Streamable HTTP server transport (MCP 2025-11-25 "Transports"), on the project's one HTTP
+// server. A session is a ServerSession plus SSE streams: one per POST that carries requests
+// and one standalone stream for GET. Every event is kept in its stream's bounded log, so a
+// client that lost a connection (or was asked to poll, SEP-1699) resumes with GET +
+// Last-Event-ID and gets what it missed; event ids are "<stream>_<seq>".
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+#include <spdlog/spdlog.h>
+
+#include <deque>
+
+#include "common/crypto.hpp"
+#include "http/router.hpp"
+#include "mcp/async.hpp"
+#include "mcp/server_session.hpp"
+#include "tollgate/mcp/transport.hpp"
+
+namespace tollgate::mcp {
+namespace asio = boost::asio;
+using detail::ServerSession;
+using detail::SessionOutput;
+using detail::Signal;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+constexpr std::string_view kSessionHeader = "Mcp-Session-Id";
+constexpr std::string_view kVersionHeader = "MCP-Protocol-Version";
+constexpr std::uint64_t kStandaloneStream = 0;
+// The idle-session sweep runs at most this often.
+constexpr int kMaxSweepIntervalMs = 60'000;
+
+http::Response rpc_error(unsigned status, int code, std::string message, std::optional<RequestId> id = std::nullopt) {
+  return http::Response::json(status, to_json(Message::failure(std::move(id), code, std::move(message))));
+}
+
+char lower(char c) { return static_cast<char>(std::tolower(static_cast<unsigned char>(c))); }
+
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (lower(a[i]) != lower(b[i])) return false;
+  }
+  return true;
+}
+
+bool icontains(std::string_view haystack, std::string_view needle) {
+  if (needle.size() > haystack.size()) return false;
+  for (std::size_t i = 0; i + needle.size() <= haystack.size(); ++i) {
+    if (iequals(haystack.substr(i, needle.size()), needle)) return true;
+  }
+  return false;
+}
+
+bool accepts(std::optional<std::string_view> accept, std::string_view type) {
+  if (!accept) return false;
+  return icontains(*accept, type) || icontains(*accept, "*/*");
+}
+
+// Media type essence (before ';', trimmed) compared exactly, never as a substring.
+bool is_json_content_type(std::optional<std::string_view> value) {
+  if (!value) return false;
+  std::string_view v = *value;
+  v = v.substr(0, v.find(';'));
+  while (!v.empty() && v.back() == ' ') v.remove_suffix(1);
+  while (!v.empty() && v.front() == ' ') v.remove_prefix(1);
+  return iequals(v, "application/json");
+}
+
+// "host:port", "[::1]:port", "host" -> the host part, lowercased.
+std::string host_part(std::string_view authority) {
+  std::string_view host = authority;
+  if (!host.empty() && host.front() == '[') {
+    std::size_t close = host.find(']');
+    host = close == std::string_view::npos ? host : host.substr(0, close + 1);
+  } else if (std::size_t colon = host.rfind(':'); colon != std::string_view::npos) {
+    host = host.substr(0, colon);
+  }
+  std::string out(host);
+  for (char& c : out) c = lower(c);
+  return out;
+}
+
+bool is_loopback_host(std::string_view host) {
+  return host == "localhost" || host == "[::1]" || host == "::1" || host.starts_with("127.");
+}
+
+std::string event_id(std::uint64_t stream, std::uint64_t seq) { return std::to_string(stream) + "_" + std::to_string(seq); }
+
+std::optional<std::pair<std::uint64_t, std::uint64_t>> parse_event_id(std::string_view text) {
+  std::size_t sep = text.find('_');
+  if (sep == std::string_view::npos || sep == 0 || sep + 1 >= text.size() || text.size() > 41) return std::nullopt;
+  auto number = [](std::string_view digits) -> std::optional<std::uint64_t> {
+    std::uint64_t n = 0;
+    for (char c : digits) {
+      if (c < '0' || c > '9') return std::nullopt;
+      n = n * 10 + static_cast<std::uint64_t>(c - '0');
+    }
+    return n;
+  };
+  auto stream = number(text.substr(0, sep));
+  auto seq = number(text.substr(sep + 1));
+  if (!stream || !seq) return std::nullopt;
+  return std::make_pair(*stream, *seq);
+}
+
+struct SseEvent {
+  std::uint64_t seq;
+  std::string data;
+  bool response;
+};
+
+// One SSE stream's log and its current connection.
+struct SseStream {
+  std::uint64_t id = 0;
+  std::deque<SseEvent> events;
+  std::uint64_t next_seq = 1;        // 0 is the priming event
+  std::uint64_t delivered = 0;       // last seq written to a connection
+  std::size_t open_requests = 0;     // answers still to come
+  std::size_t bytes = 0;
+  bool json_only = false;            // ResponseMode::kJson: only answers go here
+  bool done = false;                 // every answer is in `events`
+  bool attached = false;
+  bool close_requested = false;      // SEP-1699: end the connection, keep the stream
+  std::uint64_t generation = 0;      // the current connection; an older one stops
+  std::shared_ptr<Signal> signal;    // wakes the current connection
+};
+
+}  // namespace
+
+// One MCP session over Streamable HTTP.
+class HttpSession : public std::enable_shared_from_this<HttpSession> {
+ public:
+  HttpSession(std::string session_id, std::shared_ptr<const HttpOptions> options)
+      : id(std::move(session_id)), options_(std::move(options)) {}
+
+  const std::string id;
+  std::shared_ptr<ServerSession> protocol;
+  std::mutex mutex;
+  std::map<std::uint64_t, std::shared_ptr<SseStream>> streams;                     // guarded by mutex
+  std::unordered_map<RequestId, std::uint64_t, RequestIdHash> request_streams;     // guarded by mutex
+  std::deque<std::uint64_t> finished;                                               // guarded by mutex
+  std::uint64_t next_stream = 1;                                                    // guarded by mutex
+  std::size_t buffered_bytes = 0;                                                   // guarded by mutex
+  std::size_t active = 0;                                                           // guarded by mutex
+  Clock::time_point last_seen = Clock::now();                                       // guarded by mutex
+  bool closed = false;                                                              // guarded by mutex
+
+  const HttpOptions& options() const { return *options_; }
+
+  std::shared_ptr<SseStream> standalone_locked() {
+    auto& s = streams[kStandaloneStream];
+    if (!s) {
+      s = std::make_shared<SseStream>();
+      s->id = kStandaloneStream;
+    }
+    return s;
+  }
+
+  void append_locked(SseStream& stream, std::string data, bool response) {
+    std::size_t size = data.size();
+    stream.events.push_back(SseEvent{stream.next_seq++, std::move(data), response});
+    stream.bytes += size;
+    buffered_bytes += size;
+    while (stream.events.size() > options_->max_events_per_stream && evict_one_locked(stream)) {
+    }
+    while (buffered_bytes > options_->max_session_buffer_bytes && !finished.empty()) drop_oldest_finished_locked();
+    while (buffered_bytes > options_->max_session_buffer_bytes && evict_one_locked(stream)) {
+    }
+    if (stream.signal) stream.signal->notify();
+  }
+
+  // An answered stream whose last event was written: kept (bounded) for late resumption.
+  void retire_locked(std::uint64_t stream_id) {
+    finished.push_back(stream_id);
+    while (finished.size() > options_->max_retained_streams) drop_oldest_finished_locked();
+  }
+
+  void remove_stream_locked(std::uint64_t stream_id) {
+    auto it = streams.find(stream_id);
+    if (it == streams.end()) return;
+    buffered_bytes -= it->second->bytes;
+    streams.erase(it);
+  }
+
+  void close_locked() {
+    closed = true;
+    for (auto& [sid, stream] : streams) {
+      if (stream->signal) stream->signal->notify();
+    }
+  }
+
+ private:
+  // Drops the oldest event that is not an answer (answers are never lost to a limit).
+  bool evict_one_locked(SseStream& stream) {
+    for (auto it = stream.events.begin(); it != stream.events.end(); ++it) {
+      if (it->response) continue;
+      stream.bytes -= it->data.size();
+      buffered_bytes -= it->data.size();
+      stream.events.erase(it);
+      return true;
+    }
+    return false;
+  }
+
+  void drop_oldest_finished_locked() {
+    std::uint64_t oldest = finished.front();
+    finished.pop_front();
+    remove_stream_locked(oldest);
+  }
+
+  std::shared_ptr<const HttpOptions> options_;
+};
+
+namespace {
+
+// Routes a session's outgoing messages into its streams.
+class HttpOutput final : public SessionOutput {
+ public:
+  explicit HttpOutput(std::weak_ptr<HttpSession> session) : session_(std::move(session)) {}
+
+  void send(const Message& message, const RequestId* related) override {
+    auto session = session_.lock();
+    if (!session) return;
+    std::string data = encode(message);
+    std::lock_guard lock(session->mutex);
+    if (session->closed) return;
+    std::shared_ptr<SseStream> target;
+    if (related) {
+      auto it = session->request_streams.find(*related);
+      if (it != session->request_streams.end()) {
+        auto s = session->streams.find(it->second);
+        if (s != session->streams.end() && !s->second->json_only) target = s->second;
+      }
+    }
+    if (!target) target = session->standalone_locked();
+    session->append_locked(*target, std::move(data), false);
+  }
+
+  void respond(const RequestId& id, std::optional<Message> response) override {
+    auto session = session_.lock();
+    if (!session) return;
+    std::string data = response ? encode(*response) : std::string();
+    std::lock_guard lock(session->mutex);
+    auto it = session->request_streams.find(id);
+    if (it == session->request_streams.end()) return;
+    auto s = session->streams.find(it->second);
+    session->request_streams.erase(it);
+    if (s == session->streams.end()) return;
+    SseStream& stream = *s->second;
+    if (response) {
+      session->append_locked(stream, std::move(data), true);
+    }
+    if (stream.open_requests > 0 && --stream.open_requests == 0) stream.done = true;
+    if (stream.signal) stream.signal->notify();
+  }
+
+  void close_stream(const RequestId& id) override {
+    auto session = session_.lock();
+    if (!session) return;
+    std::lock_guard lock(session->mutex);
+    auto it = session->request_streams.find(id);
+    if (it == session->request_streams.end()) return;
+    auto s = session->streams.find(it->second);
+    if (s == session->streams.end()) return;
+    s->second->close_requested = true;
+    if (s->second->signal) s->second->signal->notify();
+  }
+
+ private:
+  std::weak_ptr<HttpSession> session_;
+};
+
+// Stateless HTTP: nothing outside a response reaches the client.
+class NullOutput final : public SessionOutput {
+ public:
+  void send(const Message&, const RequestId*) override {}
+  void respond(const RequestId&, std::optional<Message>) override {}
+  bool can_reach_client() const override { return false; }
+};
+
+// Counts a session as busy while a POST or an SSE connection uses it.
+class ActiveGuard {
+ public:
+  explicit ActiveGuard(std::shared_ptr<HttpSession> session) : session_(std::move(session)) {
+    std::lock_guard lock(session_->mutex);
+    ++session_->active;
+    session_->last_seen = Clock::now();
+  }
+  ~ActiveGuard() {
+    std::lock_guard lock(session_->mutex);
+    --session_->active;
+    session_->last_seen = Clock::now();
+  }
+  ActiveGuard(const ActiveGuard&) = delete;
+  ActiveGuard& operator=(const ActiveGuard&) = delete;
+
+ private:
+  std::shared_ptr<HttpSession> session_;
+};
+
+void detach(HttpSession& session, SseStream& stream, std::uint64_t generation) {
+  std::lock_guard lock(session.mutex);
+  if (stream.generation != generation) return;
+  stream.attached = false;
+  stream.signal.reset();
+}
+
+// Writes a stream's events to one connection until the stream is answered, the connection
+// fails, another connection takes the stream over, or the stream is asked to close.
+asio::awaitable<void> pump(std::shared_ptr<HttpSession> session, std::shared_ptr<SseStream> stream,
+                           std::uint64_t generation, std::uint64_t cursor, bool priming, std::shared_ptr<Signal> signal,
+                           http::StreamWriter& writer) {
+  ActiveGuard guard(session);
+  const auto keep_alive = std::chrono::milliseconds(std::max(1, session->options().keep_alive_ms));
+  auto last_write = Clock::now();
+  if (priming) {
+    std::string first = "id: " + event_id(stream->id, 0) + "\nretry: " + std::to_string(session->options().retry_ms) +
+                        "\ndata: \n\n";
+    auto op = writer.write(first);
+    if (!co_await std::move(op)) {
+      detach(*session, *stream, generation);
+      co_return;
+    }
+  }
+  for (;;) {
+    std::string out;
+    std::uint64_t last = cursor;
+    bool finished = false;
+    bool stop = false;
+    {
+      std::lock_guard lock(session->mutex);
+      if (session->closed || stream->generation != generation) {
+        stop = true;
+      } else if (stream->close_requested) {
+        // Closed at once: what is pending stays in the log for the client's resumption.
+        stream->close_requested = false;
+        stop = true;
+      } else {
+        for (const auto& e : stream->events) {
+          if (e.seq <= cursor) continue;
+          out += "id: ";
+          out += event_id(stream->id, e.seq);
+          out += "\nevent: message\ndata: ";
+          out += e.data;
+          out += "\n\n";
+          last = e.seq;
+        }
+        std::uint64_t end = stream->events.empty() ? 0 : stream->events.back().seq;
+        finished = stream->done && last >= end;
+      }
+    }
+    if (!out.empty()) {
+      auto op = writer.write(out);
+      if (!co_await std::move(op)) {
+        detach(*session, *stream, generation);
+        co_return;
+      }
+      cursor = last;
+      last_write = Clock::now();
+      std::lock_guard lock(session->mutex);
+      stream->delivered = std::max(stream->delivered, cursor);
+    }
+    if (finished) {
+      std::lock_guard lock(session->mutex);
+      if (stream->generation == generation) {
+        stream->attached = false;
+        stream->signal.reset();
+        if (stream->id != kStandaloneStream && session->streams.contains(stream->id)) session->retire_locked(stream->id);
+      }
+      co_return;
+    }
+    if (stop) {
+      detach(*session, *stream, generation);
+      co_return;
+    }
+    auto since = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - last_write);
+    auto wait = since >= keep_alive ? std::chrono::milliseconds(1) : keep_alive - since;
+    auto op = signal->wait_for(wait);
+    co_await std::move(op);
+    if (Clock::now() - last_write >= keep_alive) {
+      // A comment line: keeps proxies from timing out and finds peers that went away.
+      std::string ping = ": keepalive\n\n";
+      auto wop = writer.write(ping);
+      if (!co_await std::move(wop)) {
+        detach(*session, *stream, generation);
+        co_return;
+      }
+      last_write = Clock::now();
+    }
+  }
+}
+
+http::Response sse_response(const std::string& session_id) {
+  http::Response r;
+  r.status = 200;
+  r.headers.set("Content-Type", "text/event-stream");
+  r.headers.set("Cache-Control", "no-cache, no-transform");
+  r.headers.set("X-Accel-Buffering", "no");
+  if (!session_id.empty()) r.headers.set(std::string(kSessionHeader), session_id);
+  return r;
+}
+
+}  // namespace
+
+class HttpTransport::Impl : public std::enable_shared_from_this<HttpTransport::Impl> {
+ public:
+  Impl(std::shared_ptr<detail::ServerCore> core, asio::any_io_executor executor, HttpOptions options)
+      : core_(std::move(core)),
+        executor_(std::move(executor)),
+        options_(std::make_shared<const HttpOptions>(std::move(options))),
+        null_output_(std::make_shared<NullOutput>()) {}
+
+  void set_listen_host(const std::string& host) {
+    std::lock_guard lock(mutex_);
+    loopback_ = is_loopback_host(host_part(host)) || host == "::1";
+  }
+
+  std::size_t session_count() const {
+    std::lock_guard lock(mutex_);
+    return sessions_.size();
+  }
+
+  void close_all() {
+    std::unordered_map<std::string, std::shared_ptr<HttpSession>> sessions;
+    std::shared_ptr<asio::steady_timer> timer;
+    {
+      std::lock_guard lock(mutex_);
+      sessions.swap(sessions_);
+      timer = sweep_timer_;
+      stopped_ = true;
+    }
+    for (auto& [id, session] : sessions) end_session(*session);
+    if (timer) asio::post(timer->get_executor(), [timer] { timer->cancel(); });
+  }
+
+  static asio::awaitable<http::Response> handle(std::shared_ptr<Impl> self, http::Request& request) {
+    auto checked = self->check_origin_and_host(request);
+    if (checked) co_return std::move(*checked);
+    http::Response response;
+    if (request.method == "POST") {
+      auto op = self->post(self, request);
+      response = co_await std::move(op);
+    } else if (request.method == "GET") {
+      response = self->get(request);
+    } else if (request.method == "DELETE") {
+      response = self->remove(request);
+    } else if (request.method == "OPTIONS") {
+      response = http::Response::no_content();
+      response.headers.set("Access-Control-Allow-Methods", "GET, POST, DELETE, OPTIONS");
+      response.headers.set("Access-Control-Allow-Headers",
+                           "Content-Type, Accept, Authorization, Mcp-Session-Id, MCP-Protocol-Version, Last-Event-ID");
+      response.headers.set("Access-Control-Max-Age", "600");
+    } else {
+      response = rpc_error(405, rpc::kServerError, "Method not allowed.");
+      response.headers.set("Allow", "GET, POST, DELETE, OPTIONS");
+    }
+    if (auto origin = request.header("Origin")) {
+      response.headers.set("Access-Control-Allow-Origin", std::string(*origin));
+      response.headers.set("Access-Control-Expose-Headers", "Mcp-Session-Id, MCP-Protocol-Version");
+      response.headers.add("Vary", "Origin");
+    }
+    co_return response;
+  }
+
+ private:
+  // DNS rebinding protection: a page on evil.example resolving to 127.0.0.1 sends
+  // Host: evil.example (and its Origin); both are refused with 403.
+  std::optional<http::Response> check_origin_and_host(const http::Request& request) const {
+    std::string host_header(request.header("Host").value_or(""));
+    bool loopback;
+    {
+      std::lock_guard lock(mutex_);
+      loopback = loopback_;
+    }
+    if (!options_->allowed_hosts.empty()) {
+      bool ok = false;
+      for (const auto& allowed : options_->allowed_hosts) {
+        bool with_port = host_part(allowed).size() != allowed.size();
+        if (with_port ? iequals(allowed, host_header) : host_part(host_header) == host_part(allowed)) ok = true;
+      }
+      if (!ok) return rpc_error(403, rpc::kServerError, "Forbidden: Host " + host_header + " is not allowed");
+    } else if (loopback && !is_loopback_host(host_part(host_header))) {
+      return rpc_error(403, rpc::kServerError, "Forbidden: Host " + host_header + " is not allowed");
+    }
+    auto origin = request.header("Origin");
+    if (!origin) return std::nullopt;
+    bool ok = false;
+    if (!options_->allowed_origins.empty()) {
+      for (const auto& allowed : options_->allowed_origins) ok = ok || iequals(allowed, *origin);
+    } else {
+      std::string_view o = *origin;
+      std::size_t scheme = o.find("://");
+      if (scheme != std::string_view::npos) {
+        std::string_view authority = o.substr(scheme + 3);
+        authority = authority.substr(0, authority.find('/'));
+        ok = is_loopback_host(host_part(authority)) || iequals(authority, host_header);
+      }
+    }
+    if (!ok) return rpc_error(403, rpc::kServerError, "Forbidden: Origin " + std::string(*origin) + " is not allowed");
+    return std::nullopt;
+  }
+
+  std::variant<std::shared_ptr<HttpSession>, http::Response> find_session(const http::Request& request) {
+    auto header = request.header(kSessionHeader);
+    if (!header || header->empty()) {
+      return rpc_error(400, rpc::kServerError, "Bad Request: Mcp-Session-Id header is required");
+    }
+    std::lock_guard lock(mutex_);
+    auto it = sessions_.find(std::string(*header));
+    if (it == sessions_.end()) return rpc_error(404, rpc::kSessionNotFound, "Session not found");
+    return it->second;
+  }
+
+  static std::optional<http::Response> check_version_header(const http::Request& request) {
+    auto version = request.header(kVersionHeader);
+    if (version && !is_supported_protocol_version(*version)) {
+      std::string supported;
+      for (auto v : kSupportedProtocolVersions) supported += (supported.empty() ? "" : ", ") + std::string(v);
+      return rpc_error(400, rpc::kServerError,
+                       "Bad Request: Unsupported protocol version: " + std::string(*version) + " (supported versions: " + supported + ")");
+    }
+    return std::nullopt;
+  }
+
+  std::shared_ptr<const RequestInfo> request_info(const http::Request& request, const std::string& session_id) const {
+    auto info = std::make_shared<RequestInfo>();
+    info->transport = RequestInfo::Transport::kHttp;
+    info->headers = request.headers;
+    info->remote_address = request.remote_address;
+    info->session_id = session_id;
+    if (auto auth = request.header("Authorization")) info->bearer_token = parse_bearer(*auth);
+    return info;
+  }
+
+  std::variant<std::shared_ptr<HttpSession>, http::Response> create_session() {
+    auto session = std::make_shared<HttpSession>(random_hex(16), options_);
+    session->protocol = ServerSession::create(core_, std::make_shared<HttpOutput>(session));
+    std::shared_ptr<asio::steady_timer> start_sweep;
+    {
+      std::lock_guard lock(mutex_);
+      if (stopped_) return rpc_error(503, rpc::kServerError, "The server is shutting down");
+      if (sessions_.size() >= options_->max_sessions) {
+        return rpc_error(503, rpc::kServerError,
+                         "Too many sessions (limit " + std::to_string(options_->max_sessions) + "); try again later");
+      }
+      sessions_.emplace(session->id, session);
+      if (!sweep_timer_) {
+        // On a strand, so that close_all's cancel cannot slip between a check and a re-arm.
+        sweep_timer_ = std::make_shared<asio::steady_timer>(asio::make_strand(executor_));
+        start_sweep = sweep_timer_;
+      }
+    }
+    // Spawned outside the lock: co_spawn may run the coroutine at once, and it takes the lock.
+    if (start_sweep) asio::co_spawn(start_sweep->get_executor(), sweep(weak_from_this(), start_sweep), asio::detached);
+    return session;
+  }
+
+  static void end_session(HttpSession& session) {
+    {
+      std::lock_guard lock(session.mutex);
+      session.close_locked();
+    }
+    session.protocol->close();
+  }
+
+  static asio::awaitable<void> sweep(std::weak_ptr<Impl> weak, std::shared_ptr<asio::steady_timer> timer) {
+    for (;;) {
+      int interval_ms;
+      {
+        auto self = weak.lock();
+        if (!self) co_return;
+        {
+          std::lock_guard lock(self->mutex_);
+          if (self->stopped_) co_return;
+        }
+        interval_ms = std::clamp(self->options_->session_idle_timeout_ms / 2, 1, kMaxSweepIntervalMs);
+      }
+      timer->expires_after(std::chrono::milliseconds(interval_ms));
+      auto op = timer->async_wait(asio::as_tuple(asio::use_awaitable));
+      auto [ec] = co_await std::move(op);
+      auto self = weak.lock();
+      if (!self || ec) co_return;
+      self->expire_idle();
+    }
+  }
+
+  void expire_idle() {
+    auto limit = std::chrono::milliseconds(options_->session_idle_timeout_ms);
+    auto now = Clock::now();
+    std::vector<std::shared_ptr<HttpSession>> expired;
+    {
+      std::lock_guard lock(mutex_);
+      for (auto it = sessions_.begin(); it != sessions_.end();) {
+        bool idle;
+        {
+          std::lock_guard session_lock(it->second->mutex);
+          idle = it->second->active == 0 && now - it->second->last_seen > limit;
+        }
+        if (idle) {
+          expired.push_back(it->second);
+          it = sessions_.erase(it);
+        } else {
+          ++it;
+        }
+      }
+    }
+    for (auto& s : expired) end_session(*s);
+  }
+
+  static asio::awaitable<http::Response> post(std::shared_ptr<Impl> self, http::Request& request) {
+    if (!accepts(request.header("Accept"), "application/json") ||
+        (!self->options_->stateless && !accepts(request.header("Accept"), "text/event-stream"))) {
+      co_return rpc_error(406, rpc::kServerError,
+                          "Not Acceptable: Client must accept both application/json and text/event-stream");
+    }
+    if (!is_json_content_type(request.header("Content-Type"))) {
+      co_return rpc_error(415, rpc::kServerError, "Unsupported Media Type: Content-Type must be application/json");
+    }
+    if (request.body.size() > self->options_->max_body_bytes) {
+      auto r = rpc_error(413, rpc::kServerError,
+                         "Payload Too Large: the body exceeds " + std::to_string(self->options_->max_body_bytes) + " bytes");
+      co_return r;
+    }
+    if (auto bad = check_version_header(request)) co_return std::move(*bad);
+    Decoded decoded = decode(request.body, true);
+    if (!decoded.ok()) {
+      co_return rpc_error(400, decoded.error->error.code, decoded.error->error.message, decoded.error->id);
+    }
+    bool has_init = false;
+    std::size_t request_count = 0;
+    for (const auto& m : decoded.messages) {
+      if (m.is_request()) ++request_count;
+      if (m.is_request() && m.method == "initialize") has_init = true;
+    }
+    if (has_init && decoded.messages.size() > 1) {
+      co_return rpc_error(400, rpc::kInvalidRequest, "Invalid Request: initialize must be sent on its own");
+    }
+    auto header_version = request.header(kVersionHeader);
+    if (self->options_->stateless) {
+      std::string version(header_version.value_or(kDefaultHttpProtocolVersion));
+      if (decoded.batch && version != "2025-03-26") {
+        co_return rpc_error(400, rpc::kInvalidRequest, "Invalid Request: JSON-RPC batches are not supported in protocol version " + version);
+      }
+      auto op = self->post_stateless(std::move(decoded), has_init, std::move(version), self->request_info(request, ""));
+      co_return co_await std::move(op);
+    }
+
+    std::shared_ptr<HttpSession> session;
+    {
+      auto found = has_init ? self->create_session() : self->find_session(request);
+      if (auto* r = std::get_if<http::Response>(&found)) co_return std::move(*r);
+      session = std::get<0>(std::move(found));
+    }
+    if (decoded.batch && session->protocol->protocol_version() != "2025-03-26") {
+      co_return rpc_error(400, rpc::kInvalidRequest,
+                          "Invalid Request: JSON-RPC batches are not supported in protocol version " +
+                              session->protocol->protocol_version());
+    }
+    ActiveGuard guard(session);
+    auto info = self->request_info(request, session->id);
+    auto executor = co_await asio::this_coro::executor;
+
+    if (request_count == 0) {
+      for (auto& m : decoded.messages) session->protocol->receive(std::move(m), info, executor);
+      http::Response accepted;
+      accepted.status = 202;
+      co_return accepted;
+    }
+
+    const ResponseMode mode = self->options_->response_mode;
+    auto stream = std::make_shared<SseStream>();
+    auto signal = std::make_shared<Signal>(executor);
+    std::vector<bool> skip(decoded.messages.size(), false);
+    {
+      std::lock_guard lock(session->mutex);
+      stream->id = session->next_stream++;
+      stream->json_only = mode == ResponseMode::kJson;
+      stream->attached = true;
+      stream->generation = 1;
+      stream->signal = signal;
+      session->streams.emplace(stream->id, stream);
+      for (std::size_t i = 0; i < decoded.messages.size(); ++i) {
+        const Message& m = decoded.messages[i];
+        if (!m.is_request()) continue;
+        if (session->request_streams.contains(m.id)) {
+          // Two live requests with one id would be indistinguishable to the client.
+          Message dup = Message::failure(m.id, rpc::kInvalidRequest, "Invalid Request: request id " + m.id.to_string() + " is already in use");
+          session->append_locked(*stream, encode(dup), true);
+          skip[i] = true;
+          continue;
+        }
+        session->request_streams.emplace(m.id, stream->id);
+        ++stream->open_requests;
+      }
+      if (stream->open_requests == 0) stream->done = true;
+    }
+    for (std::size_t i = 0; i < decoded.messages.size(); ++i) {
+      if (!skip[i]) session->protocol->receive(std::move(decoded.messages[i]), info, executor);
+    }
+
+    // Decide between a JSON answer and an SSE stream.
+    bool use_sse = mode == ResponseMode::kSse;
+    const auto deadline = Clock::now() + std::chrono::milliseconds(self->options_->auto_sse_after_ms);
+    while (!use_sse) {
+      bool ready = false;
+      {
+        std::lock_guard lock(session->mutex);
+        if (session->closed) {
+          session->remove_stream_locked(stream->id);
+          co_return rpc_error(404, rpc::kSessionNotFound, "Session not found");
+        }
+        bool only_answers = std::all_of(stream->events.begin(), stream->events.end(), [](const SseEvent& e) { return e.response; });
+        if (mode == ResponseMode::kAuto && (!only_answers || stream->close_requested)) {
+          use_sse = true;
+          break;
+        }
+        ready = stream->done;
+      }
+      if (ready) break;
+      if (mode == ResponseMode::kAuto) {
+        auto now = Clock::now();
+        if (now >= deadline) {
+          use_sse = true;
+          break;
+        }
+        auto op = signal->wait_for(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now) +
+                                   std::chrono::milliseconds(1));
+        co_await std::move(op);
+      } else {
+        auto op = signal->wait();
+        co_await std::move(op);
+      }
+    }
+
+    if (!use_sse) {
+      std::vector<std::string> answers;
+      {
+        std::lock_guard lock(session->mutex);
+        for (auto& e : stream->events) {
+          if (e.response) answers.push_back(std::move(e.data));
+        }
+        session->remove_stream_locked(stream->id);
+      }
+      http::Response response;
+      if (answers.empty()) {
+        response.status = 202;  // every request was cancelled: nothing to answer
+      } else {
+        response.status = 200;
+        response.headers.set("Content-Type", "application/json");
+        if (!decoded.batch) {
+          response.body = std::move(answers.front());
+        } else {
+          response.body = "[";
+          for (std::size_t i = 0; i < answers.size(); ++i) {
+            if (i) response.body += ",";
+            response.body += answers[i];
+          }
+          response.body += "]";
+        }
+      }
+      response.headers.set(std::string(kSessionHeader), session->id);
+      co_return response;
+    }
+
+    // Clients that negotiated 2025-11-25 get a priming event (id, retry, empty data) first,
+    // so they can resume even if the connection ends before anything else was sent.
+    bool priming = version_at_least(session->protocol->protocol_version(), "2025-11-25");
+    http::Response response = sse_response(session->id);
+    response.stream = [session, stream, signal, priming](http::StreamWriter& writer) {
+      return pump(session, stream, 1, 0, priming, signal, writer);
+    };
+    co_return response;
+  }
+
+  asio::awaitable<http::Response> post_stateless(Decoded decoded, bool has_init, std::string version,
+                                                 std::shared_ptr<const RequestInfo> info) {
+    auto protocol = ServerSession::create(core_, null_output_);
+    if (!has_init) protocol->assume_initialized(version);
+    auto executor = co_await asio::this_coro::executor;
+    std::vector<std::string> answers;
+    bool any_request = false;
+    for (auto& m : decoded.messages) {
+      if (!m.is_request()) {
+        protocol->receive(std::move(m), info, executor);
+        continue;
+      }
+      any_request = true;
+      auto op = protocol->run_request(std::move(m), info);
+      std::optional<Message> answer = co_await std::move(op);
+      if (answer) answers.push_back(encode(*answer));
+    }
+    protocol->close();
+    http::Response response;
+    if (!any_request || answers.empty()) {
+      response.status = 202;
+      co_return response;
+    }
+    response.headers.set("Content-Type", "application/json");
+    if (!decoded.batch) {
+      response.body = std::move(answers.front());
+    } else {
+      response.body = "[";
+      for (std::size_t i = 0; i < answers.size(); ++i) {
+        if (i) response.body += ",";
+        response.body += answers[i];
+      }
+      response.body += "]";
+    }
+    co_return response;
+  }
+
+  http::Response get(const http::Request& request) {
+    if (options_->stateless) {
+      auto r = rpc_error(405, rpc::kServerError, "Method not allowed: this server is stateless and has no server stream");
+      r.headers.set("Allow", "POST");
+      return r;
+    }
+    if (!accepts(request.header("Accept"), "text/event-stream")) {
+      return rpc_error(406, rpc::kServerError, "Not Acceptable: Client must accept text/event-stream");
+    }
+    auto found = find_session(request);
+    if (auto* r = std::get_if<http::Response>(&found)) return std::move(*r);
+    auto session = std::get<0>(std::move(found));
+    if (auto bad = check_version_header(request)) return std::move(*bad);
+
+    std::shared_ptr<SseStream> stream;
+    std::uint64_t cursor = 0;
+    std::uint64_t generation = 0;
+    auto signal = std::make_shared<Signal>(executor_);
+    {
+      std::lock_guard lock(session->mutex);
+      session->last_seen = Clock::now();
+      if (auto last = request.header("Last-Event-ID")) {
+        auto parsed = parse_event_id(*last);
+        auto it = parsed ? session->streams.find(parsed->first) : session->streams.end();
+        if (it == session->streams.end()) {
+          return rpc_error(400, rpc::kServerError, "Bad Request: unknown Last-Event-ID " + std::string(*last));
+        }
+        stream = it->second;
+        cursor = parsed->second;
+        // A resumption takes the stream over from a connection we may not know is dead.
+        if (stream->signal) stream->signal->notify();
+      } else {
+        stream = session->standalone_locked();
+        if (stream->attached) {
+          return rpc_error(409, rpc::kServerError, "Conflict: Only one SSE stream is allowed per session");
+        }
+        cursor = stream->delivered;
+      }
+      stream->attached = true;
+      generation = ++stream->generation;
+      stream->signal = signal;
+    }
+    http::Response response = sse_response(session->id);
+    response.stream = [session, stream, generation, cursor, signal](http::StreamWriter& writer) {
+      return pump(session, stream, generation, cursor, false, signal, writer);
+    };
+    return response;
+  }
+
+  http::Response remove(const http::Request& request) {
+    if (options_->stateless) {
+      auto r = rpc_error(405, rpc::kServerError, "Method not allowed: this server is stateless");
+      r.headers.set("Allow", "POST");
+      return r;
+    }
+    auto found = find_session(request);
+    if (auto* r = std::get_if<http::Response>(&found)) return std::move(*r);
+    auto session = std::get<0>(std::move(found));
+    if (auto bad = check_version_header(request)) return std::move(*bad);
+    {
+      std::lock_guard lock(mutex_);
+      sessions_.erase(session->id);
+    }
+    end_session(*session);
+    return http::Response::no_content();
+  }
+
+  std::shared_ptr<detail::ServerCore> core_;
+  asio::any_io_executor executor_;
+  std::shared_ptr<const HttpOptions> options_;
+  std::shared_ptr<NullOutput> null_output_;
+  mutable std::mutex mutex_;
+  bool loopback_ = false;                                                   // guarded by mutex_
+  bool stopped_ = false;                                                    // guarded by mutex_
+  std::unordered_map<std::string, std::shared_ptr<HttpSession>> sessions_;  // guarded by mutex_
+  std::shared_ptr<asio::steady_timer> sweep_timer_;                         // guarded by mutex_
+};
+
+HttpTransport::HttpTransport(Server& server, asio::any_io_executor executor, HttpOptions options)
+    : impl_(std::make_shared<Impl>(server.core(), std::move(executor), std::move(options))) {}
+
+HttpTransport::~HttpTransport() { impl_->close_all(); }
+
+http::Handler HttpTransport::handler() const {
+  auto impl = impl_;
+  return [impl](http::Request& request) { return Impl::handle(impl, request); };
+}
+
+void HttpTransport::set_listen_host(const std::string& host) { impl_->set_listen_host(host); }
+std::size_t HttpTransport::session_count() const { return impl_->session_count(); }
+void HttpTransport::close_all() { impl_->close_all(); }
+
+HttpServer::HttpServer(Server& server, asio::io_context& io, HttpOptions options, std::string path,
+                       http::ServerLimits limits) {
+  // The HTTP server rejects a larger body itself, early, closing the connection.
+  limits.max_body_bytes = options.max_body_bytes;
+  transport_ = std::make_unique<HttpTransport>(server, io.get_executor(), std::move(options));
+  auto router = std::make_shared<http::Router>();
+  router->add("*", path, transport_->handler());
+  server_ = std::make_unique<http::Server>(io, limits, [router](http::Request& request) { return (*router)(request); });
+}
+
+HttpServer::~HttpServer() { stop(); }
+
+Status HttpServer::listen(const std::string& host, std::uint16_t port) {
+  transport_->set_listen_host(host);
+  return server_->listen(host, port);
+}
+
+std::uint16_t HttpServer::port() const { return server_->port(); }
+std::string HttpServer::host() const { return server_->host(); }
+
+void HttpServer::stop() {
+  transport_->close_all();
+  server_->stop();
+}
+
+}  // namespace tollgate::mcp

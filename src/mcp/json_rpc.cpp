@@ -1,0 +1,257 @@
+// JSON-RPC 2.0 encoding and the strict decoder shared by every MCP transport. The decoder is
+// the fuzzed surface (tests/fuzz/json_rpc_fuzz.cpp): it must never throw or crash on input.
+#include "tollgate/mcp/json_rpc.hpp"
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+
+#include <functional>
+
+namespace tollgate::mcp {
+
+json::value RequestId::to_json() const {
+  if (is_string()) return json::value(text());
+  return json::value(number());
+}
+
+std::optional<RequestId> RequestId::from_json(const json::value& value) {
+  if (value.is_int64()) return RequestId(value.get_int64());
+  if (value.is_uint64()) {
+    std::uint64_t n = value.get_uint64();
+    if (n > static_cast<std::uint64_t>(INT64_MAX)) return std::nullopt;
+    return RequestId(static_cast<std::int64_t>(n));
+  }
+  if (value.is_string()) {
+    const auto& s = value.get_string();
+    if (s.size() > kMaxIdBytes) return std::nullopt;
+    return RequestId(std::string(s));
+  }
+  return std::nullopt;
+}
+
+std::string RequestId::to_string() const {
+  if (is_string()) return json::serialize(json::value(text()));
+  return std::to_string(number());
+}
+
+std::size_t RequestIdHash::operator()(const RequestId& id) const {
+  if (id.is_string()) return std::hash<std::string>{}(id.text()) ^ 0x9e3779b97f4a7c15ULL;
+  return std::hash<std::int64_t>{}(id.number());
+}
+
+json::object RpcError::to_json() const {
+  json::object out;
+  out["code"] = code;
+  out["message"] = message;
+  if (!data.is_null()) out["data"] = data;
+  return out;
+}
+
+Message Message::request(RequestId id, std::string method, json::object params) {
+  Message m;
+  m.kind = MessageKind::kRequest;
+  m.id = std::move(id);
+  m.method = std::move(method);
+  m.params = std::move(params);
+  return m;
+}
+
+Message Message::notification(std::string method, json::object params) {
+  Message m;
+  m.kind = MessageKind::kNotification;
+  m.method = std::move(method);
+  m.params = std::move(params);
+  return m;
+}
+
+Message Message::response(RequestId id, json::value result) {
+  Message m;
+  m.kind = MessageKind::kResult;
+  m.id = std::move(id);
+  m.result = std::move(result);
+  return m;
+}
+
+Message Message::failure(std::optional<RequestId> id, RpcError error) {
+  Message m;
+  m.kind = MessageKind::kError;
+  if (id) {
+    m.id = std::move(*id);
+  } else {
+    m.id_null = true;
+  }
+  m.error = std::move(error);
+  return m;
+}
+
+Message Message::failure(std::optional<RequestId> id, int code, std::string message) {
+  return failure(std::move(id), RpcError{code, std::move(message), nullptr});
+}
+
+json::value to_json(const Message& m) {
+  json::object out;
+  out["jsonrpc"] = "2.0";
+  switch (m.kind) {
+    case MessageKind::kRequest:
+      out["id"] = m.id.to_json();
+      out["method"] = m.method;
+      if (!m.params.empty()) out["params"] = m.params;
+      break;
+    case MessageKind::kNotification:
+      out["method"] = m.method;
+      if (!m.params.empty()) out["params"] = m.params;
+      break;
+    case MessageKind::kResult:
+      out["id"] = m.id.to_json();
+      out["result"] = m.result.is_null() ? json::value(json::object{}) : m.result;
+      break;
+    case MessageKind::kError:
+      out["id"] = m.id_null ? json::value(nullptr) : m.id.to_json();
+      out["error"] = m.error.to_json();
+      break;
+  }
+  return out;
+}
+
+std::string encode(const Message& message) { return json::serialize(to_json(message)); }
+
+std::string encode_batch(const std::vector<Message>& messages) {
+  json::array out;
+  out.reserve(messages.size());
+  for (const auto& m : messages) out.push_back(to_json(m));
+  return json::serialize(out);
+}
+
+namespace {
+
+DecodeError invalid(std::string message, std::optional<RequestId> id = std::nullopt) {
+  return DecodeError{RpcError{rpc::kInvalidRequest, std::move(message), nullptr}, std::move(id)};
+}
+
+// One message object; on failure the error names what is wrong, with the id if usable.
+std::variant<Message, DecodeError> decode_one(const json::value& value) {
+  if (!value.is_object()) return invalid("Invalid Request: a JSON-RPC message must be an object");
+  const json::object& obj = value.get_object();
+  std::optional<RequestId> id;
+  const json::value* id_value = obj.if_contains("id");
+  if (id_value && !id_value->is_null()) id = RequestId::from_json(*id_value);
+
+  const json::value* version = obj.if_contains("jsonrpc");
+  if (!version || !version->is_string() || version->get_string() != "2.0") {
+    return invalid("Invalid Request: \"jsonrpc\" must be \"2.0\"", id);
+  }
+  const json::value* method = obj.if_contains("method");
+  const json::value* result = obj.if_contains("result");
+  const json::value* error = obj.if_contains("error");
+  if (method) {
+    if (result || error) return invalid("Invalid Request: a message has either \"method\" or \"result\"/\"error\"", id);
+    if (!method->is_string() || method->get_string().empty()) {
+      return invalid("Invalid Request: \"method\" must be a non-empty string", id);
+    }
+    Message m;
+    m.method = std::string(method->get_string());
+    if (const json::value* params = obj.if_contains("params")) {
+      if (params->is_object()) {
+        m.params = params->get_object();
+      } else if (!params->is_null()) {
+        return invalid("Invalid Request: \"params\" must be an object", id);
+      }
+    }
+    if (id_value) {
+      if (!id) return invalid("Invalid Request: \"id\" must be an integer or a string of at most 256 bytes");
+      m.kind = MessageKind::kRequest;
+      m.id = std::move(*id);
+    } else {
+      m.kind = MessageKind::kNotification;
+    }
+    return m;
+  }
+  if (result && error) return invalid("Invalid Request: a response has \"result\" or \"error\", not both", id);
+  if (result) {
+    if (!id) return invalid("Invalid Request: a result needs an integer or string \"id\"");
+    Message m;
+    m.kind = MessageKind::kResult;
+    m.id = std::move(*id);
+    m.result = *result;
+    return m;
+  }
+  if (error) {
+    if (!id_value) return invalid("Invalid Request: an error response needs an \"id\" (null if unknown)");
+    if (!id && !id_value->is_null()) return invalid("Invalid Request: \"id\" must be an integer, a string or null");
+    if (!error->is_object()) return invalid("Invalid Request: \"error\" must be an object", id);
+    const json::object& e = error->get_object();
+    const json::value* code = e.if_contains("code");
+    const json::value* message = e.if_contains("message");
+    if (!code || !(code->is_int64() || code->is_uint64()) || !message || !message->is_string()) {
+      return invalid("Invalid Request: \"error\" needs an integer \"code\" and a string \"message\"", id);
+    }
+    Message m;
+    m.kind = MessageKind::kError;
+    if (id) {
+      m.id = std::move(*id);
+    } else {
+      m.id_null = true;
+    }
+    m.error.code = code->is_int64() ? static_cast<int>(std::clamp<std::int64_t>(code->get_int64(), INT32_MIN, INT32_MAX))
+                                    : static_cast<int>(std::min<std::uint64_t>(code->get_uint64(), INT32_MAX));
+    m.error.message = std::string(message->get_string());
+    if (const json::value* data = e.if_contains("data")) m.error.data = *data;
+    return m;
+  }
+  return invalid("Invalid Request: a message needs \"method\", \"result\" or \"error\"", id);
+}
+
+}  // namespace
+
+Decoded decode_value(const json::value& value, bool allow_batch) {
+  Decoded out;
+  if (value.is_array()) {
+    const json::array& items = value.get_array();
+    if (!allow_batch) {
+      out.error = invalid("Invalid Request: JSON-RPC batches are not supported by this protocol version");
+      return out;
+    }
+    if (items.empty()) {
+      out.error = invalid("Invalid Request: an empty batch");
+      return out;
+    }
+    if (items.size() > kMaxBatchMessages) {
+      out.error = invalid("Invalid Request: a batch must not exceed " + std::to_string(kMaxBatchMessages) + " messages");
+      return out;
+    }
+    out.batch = true;
+    out.messages.reserve(items.size());
+    for (const auto& item : items) {
+      auto one = decode_one(item);
+      if (auto* e = std::get_if<DecodeError>(&one)) {
+        out.messages.clear();
+        out.error = std::move(*e);
+        return out;
+      }
+      out.messages.push_back(std::move(std::get<Message>(one)));
+    }
+    return out;
+  }
+  auto one = decode_one(value);
+  if (auto* e = std::get_if<DecodeError>(&one)) {
+    out.error = std::move(*e);
+  } else {
+    out.messages.push_back(std::move(std::get<Message>(one)));
+  }
+  return out;
+}
+
+Decoded decode(std::string_view text, bool allow_batch) {
+  json::parse_options options;
+  options.max_depth = kMaxJsonDepth;
+  boost::system::error_code ec;
+  json::value value = json::parse(text, ec, {}, options);
+  if (ec) {
+    Decoded out;
+    out.error = DecodeError{RpcError{rpc::kParseError, "Parse error: " + ec.message(), nullptr}, std::nullopt};
+    return out;
+  }
+  return decode_value(value, allow_batch);
+}
+
+}  // namespace tollgate::mcp

@@ -1,0 +1,1154 @@
+// The server protocol engine: registry, lifecycle and version negotiation, request dispatch
+// (tools, resources, prompts, completion, logging), cancellation, progress, and requests from
+// server to client awaited by handlers.
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+#include <spdlog/spdlog.h>
+
+#include <cmath>
+
+#include "common/crypto.hpp"
+#include "http/message.hpp"
+#include "mcp/async.hpp"
+#include "mcp/server_session.hpp"
+#include "tollgate/mcp/schema.hpp"
+
+namespace tollgate::mcp {
+namespace asio = boost::asio;
+
+// ---------------------------------------------------------------------------------------
+// Definitions as JSON.
+
+ToolResult ToolResult::text(std::string_view text) {
+  ToolResult r;
+  r.content.push_back(text_content(text));
+  return r;
+}
+
+ToolResult ToolResult::error(std::string_view message) {
+  ToolResult r = text(message);
+  r.is_error = true;
+  return r;
+}
+
+ToolResult ToolResult::structured(json::value value) {
+  ToolResult r = text(json::serialize(value));
+  r.structured_content = std::move(value);
+  return r;
+}
+
+ToolResult& ToolResult::add(json::object content_block) {
+  content.push_back(std::move(content_block));
+  return *this;
+}
+
+json::object ToolResult::to_json() const {
+  json::object out{{"content", content}};
+  if (!structured_content.is_null()) out["structuredContent"] = structured_content;
+  if (is_error) out["isError"] = true;
+  if (!meta.empty()) out["_meta"] = meta;
+  return out;
+}
+
+json::object ToolAnnotations::to_json() const {
+  json::object out;
+  if (!title.empty()) out["title"] = title;
+  if (read_only_hint) out["readOnlyHint"] = *read_only_hint;
+  if (destructive_hint) out["destructiveHint"] = *destructive_hint;
+  if (idempotent_hint) out["idempotentHint"] = *idempotent_hint;
+  if (open_world_hint) out["openWorldHint"] = *open_world_hint;
+  return out;
+}
+
+bool ToolAnnotations::empty() const {
+  return title.empty() && !read_only_hint && !destructive_hint && !idempotent_hint && !open_world_hint;
+}
+
+namespace {
+
+json::array icons_json(const std::vector<Icon>& icons) {
+  json::array out;
+  for (const auto& icon : icons) out.push_back(icon.to_json());
+  return out;
+}
+
+void put_if(json::object& out, std::string_view key, const std::string& value) {
+  if (!value.empty()) out[key] = value;
+}
+
+}  // namespace
+
+json::object Tool::to_json() const {
+  json::object out{{"name", name}};
+  put_if(out, "title", title);
+  put_if(out, "description", description);
+  out["inputSchema"] = input_schema;
+  if (output_schema) out["outputSchema"] = *output_schema;
+  if (!annotations.empty()) out["annotations"] = annotations.to_json();
+  if (!icons.empty()) out["icons"] = icons_json(icons);
+  if (!meta.empty()) out["_meta"] = meta;
+  return out;
+}
+
+json::object Resource::to_json() const {
+  json::object out{{"uri", uri}, {"name", name}};
+  put_if(out, "title", title);
+  put_if(out, "description", description);
+  put_if(out, "mimeType", mime_type);
+  if (size) out["size"] = *size;
+  if (!annotations.empty()) out["annotations"] = annotations;
+  if (!icons.empty()) out["icons"] = icons_json(icons);
+  return out;
+}
+
+json::object ResourceTemplate::to_json() const {
+  json::object out{{"uriTemplate", uri_template}, {"name", name}};
+  put_if(out, "title", title);
+  put_if(out, "description", description);
+  put_if(out, "mimeType", mime_type);
+  if (!annotations.empty()) out["annotations"] = annotations;
+  if (!icons.empty()) out["icons"] = icons_json(icons);
+  return out;
+}
+
+json::object Prompt::to_json() const {
+  json::object out{{"name", name}};
+  put_if(out, "title", title);
+  put_if(out, "description", description);
+  if (!arguments.empty()) {
+    json::array args;
+    for (const auto& a : arguments) {
+      json::object arg{{"name", a.name}};
+      put_if(arg, "title", a.title);
+      put_if(arg, "description", a.description);
+      arg["required"] = a.required;
+      args.push_back(std::move(arg));
+    }
+    out["arguments"] = std::move(args);
+  }
+  if (!icons.empty()) out["icons"] = icons_json(icons);
+  return out;
+}
+
+namespace detail {
+
+namespace {
+
+// Longest resource URI accepted in resources/read and subscriptions.
+constexpr std::size_t kMaxUriBytes = 8192;
+
+json::value progress_token_of(const json::object& meta) {
+  const json::value* t = meta.if_contains("progressToken");
+  if (t && (t->is_string() || t->is_int64() || t->is_uint64())) return *t;
+  return nullptr;
+}
+
+// Opaque page cursors: the hex of "page:<offset>", so clients treat them as tokens.
+std::string encode_cursor(std::size_t offset) {
+  std::string plain = "page:" + std::to_string(offset);
+  return to_hex(std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(plain.data()), plain.size()));
+}
+
+std::optional<std::size_t> decode_cursor(std::string_view cursor) {
+  if (cursor.size() % 2 != 0 || cursor.size() > 64) return std::nullopt;
+  std::string plain;
+  for (std::size_t i = 0; i < cursor.size(); i += 2) {
+    auto nibble = [](char c) -> int {
+      if (c >= '0' && c <= '9') return c - '0';
+      if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+      return -1;
+    };
+    int hi = nibble(cursor[i]);
+    int lo = nibble(cursor[i + 1]);
+    if (hi < 0 || lo < 0) return std::nullopt;
+    plain.push_back(static_cast<char>(hi * 16 + lo));
+  }
+  if (!plain.starts_with("page:") || plain.size() == 5) return std::nullopt;
+  std::size_t offset = 0;
+  for (char c : std::string_view(plain).substr(5)) {
+    if (c < '0' || c > '9') return std::nullopt;
+    offset = offset * 10 + static_cast<std::size_t>(c - '0');
+    if (offset > 1'000'000'000) return std::nullopt;
+  }
+  return offset;
+}
+
+RpcResponse invalid_params(std::string message) { return RpcResponse::failure(rpc::kInvalidParams, std::move(message)); }
+
+std::optional<std::string> string_param(const json::object& params, std::string_view key) {
+  const json::value* v = params.if_contains(key);
+  if (!v || !v->is_string()) return std::nullopt;
+  return std::string(v->get_string());
+}
+
+}  // namespace
+
+RpcError to_rpc_error(const Error& error) {
+  switch (error.code) {
+    case ErrorCode::kNotFound: return RpcError{rpc::kResourceNotFound, error.message, nullptr};
+    case ErrorCode::kInvalidRequest: return RpcError{rpc::kInvalidParams, error.message, nullptr};
+    default: return RpcError{rpc::kInternalError, error.message, nullptr};
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// URI templates.
+
+Result<UriTemplate> UriTemplate::parse(std::string_view text) {
+  UriTemplate t;
+  std::size_t pos = 0;
+  while (pos < text.size()) {
+    std::size_t open = text.find('{', pos);
+    if (open == std::string_view::npos) open = text.size();
+    if (open > pos) t.parts.push_back(Part{std::string(text.substr(pos, open - pos)), false, false});
+    if (open == text.size()) break;
+    std::size_t close = text.find('}', open);
+    if (close == std::string_view::npos) return Error{ErrorCode::kInvalidRequest, "unclosed '{' in URI template"};
+    std::string_view expr = text.substr(open + 1, close - open - 1);
+    bool reserved = false;
+    if (!expr.empty() && expr.front() == '+') {
+      reserved = true;
+      expr.remove_prefix(1);
+    }
+    if (expr.empty() || expr.find_first_of("#./;?&=,!@|{ ") != std::string_view::npos) {
+      return Error{ErrorCode::kInvalidRequest, "URI template expressions must be {name} or {+name}"};
+    }
+    if (!t.parts.empty() && t.parts.back().variable) {
+      return Error{ErrorCode::kInvalidRequest, "URI template variables must be separated by literal text"};
+    }
+    t.parts.push_back(Part{std::string(expr), true, reserved});
+    pos = close + 1;
+  }
+  return t;
+}
+
+namespace {
+bool match_from(const std::vector<UriTemplate::Part>& parts, std::size_t i, std::string_view uri, std::size_t pos,
+                std::map<std::string, std::string>& vars) {
+  if (i == parts.size()) return pos == uri.size();
+  const auto& part = parts[i];
+  if (!part.variable) {
+    if (uri.compare(pos, part.text.size(), part.text) != 0) return false;
+    return match_from(parts, i + 1, uri, pos + part.text.size(), vars);
+  }
+  // Variables are separated by literals (checked at parse), so try each end up to the next
+  // '/' (or anywhere for {+name}); templates have few variables, so this stays cheap.
+  for (std::size_t end = pos + 1; end <= uri.size(); ++end) {
+    char c = uri[end - 1];
+    if (!part.reserved && (c == '/' || c == '?' || c == '#')) break;
+    if (match_from(parts, i + 1, uri, end, vars)) {
+      vars[part.text] = http::percent_decode(uri.substr(pos, end - pos), false);
+      return true;
+    }
+  }
+  return false;
+}
+}  // namespace
+
+bool UriTemplate::match(std::string_view uri, std::map<std::string, std::string>& variables) const {
+  variables.clear();
+  return match_from(parts, 0, uri, 0, variables);
+}
+
+// ---------------------------------------------------------------------------------------
+// Registry.
+
+namespace {
+template <typename T, typename Key>
+bool erase_by(std::vector<std::shared_ptr<const T>>& items, Key key) {
+  auto before = items.size();
+  std::erase_if(items, key);
+  return items.size() != before;
+}
+}  // namespace
+
+Status ServerCore::add_tool(Tool tool) {
+  if (tool.name.empty()) return Error{ErrorCode::kInvalidRequest, "a tool needs a name"};
+  if (!tool.handler) return Error{ErrorCode::kInvalidRequest, "tool " + tool.name + " needs a handler"};
+  if (tool.input_schema.empty()) tool.input_schema = json::object{{"type", "object"}};
+  if (auto s = check_object_schema(tool.input_schema); !s) {
+    return Error{ErrorCode::kInvalidRequest, "tool " + tool.name + " input schema: " + s.error().message};
+  }
+  if (tool.output_schema) {
+    if (auto s = check_object_schema(*tool.output_schema); !s) {
+      return Error{ErrorCode::kInvalidRequest, "tool " + tool.name + " output schema: " + s.error().message};
+    }
+  }
+  {
+    std::unique_lock lock(registry_mutex_);
+    for (const auto& t : tools_) {
+      if (t->name == tool.name) return Error{ErrorCode::kInvalidRequest, "tool " + tool.name + " is already registered"};
+    }
+    tools_.push_back(std::make_shared<const Tool>(std::move(tool)));
+  }
+  broadcast_list_changed("tools");
+  return ok_status();
+}
+
+bool ServerCore::remove_tool(std::string_view name) {
+  bool removed;
+  {
+    std::unique_lock lock(registry_mutex_);
+    removed = erase_by(tools_, [&](const auto& t) { return t->name == name; });
+  }
+  if (removed) broadcast_list_changed("tools");
+  return removed;
+}
+
+std::shared_ptr<const Tool> ServerCore::find_tool(std::string_view name) const {
+  std::shared_lock lock(registry_mutex_);
+  for (const auto& t : tools_) {
+    if (t->name == name) return t;
+  }
+  return nullptr;
+}
+
+std::vector<std::shared_ptr<const Tool>> ServerCore::tools() const {
+  std::shared_lock lock(registry_mutex_);
+  return tools_;
+}
+
+void ServerCore::set_interceptor(ToolInterceptor interceptor) {
+  std::unique_lock lock(registry_mutex_);
+  interceptor_ = interceptor ? std::make_shared<const ToolInterceptor>(std::move(interceptor)) : nullptr;
+}
+
+std::shared_ptr<const ToolInterceptor> ServerCore::interceptor() const {
+  std::shared_lock lock(registry_mutex_);
+  return interceptor_;
+}
+
+Status ServerCore::add_resource(Resource resource) {
+  if (resource.uri.empty() || resource.name.empty()) return Error{ErrorCode::kInvalidRequest, "a resource needs a uri and a name"};
+  if (!resource.read) return Error{ErrorCode::kInvalidRequest, "resource " + resource.uri + " needs a reader"};
+  {
+    std::unique_lock lock(registry_mutex_);
+    for (const auto& r : resources_) {
+      if (r->uri == resource.uri) return Error{ErrorCode::kInvalidRequest, "resource " + resource.uri + " is already registered"};
+    }
+    resources_.push_back(std::make_shared<const Resource>(std::move(resource)));
+  }
+  broadcast_list_changed("resources");
+  return ok_status();
+}
+
+bool ServerCore::remove_resource(std::string_view uri) {
+  bool removed;
+  {
+    std::unique_lock lock(registry_mutex_);
+    removed = erase_by(resources_, [&](const auto& r) { return r->uri == uri; });
+  }
+  if (removed) broadcast_list_changed("resources");
+  return removed;
+}
+
+Status ServerCore::add_template(ResourceTemplate resource_template) {
+  if (resource_template.uri_template.empty() || resource_template.name.empty()) {
+    return Error{ErrorCode::kInvalidRequest, "a resource template needs a uriTemplate and a name"};
+  }
+  if (!resource_template.read) return Error{ErrorCode::kInvalidRequest, "resource template needs a reader"};
+  auto parsed = UriTemplate::parse(resource_template.uri_template);
+  if (!parsed) return Error{ErrorCode::kInvalidRequest, resource_template.uri_template + ": " + parsed.error().message};
+  {
+    std::unique_lock lock(registry_mutex_);
+    templates_.push_back(std::make_shared<const TemplateEntry>(TemplateEntry{std::move(resource_template), std::move(*parsed)}));
+  }
+  broadcast_list_changed("resources");
+  return ok_status();
+}
+
+Status ServerCore::add_prompt(Prompt prompt) {
+  if (prompt.name.empty()) return Error{ErrorCode::kInvalidRequest, "a prompt needs a name"};
+  if (!prompt.get) return Error{ErrorCode::kInvalidRequest, "prompt " + prompt.name + " needs a handler"};
+  {
+    std::unique_lock lock(registry_mutex_);
+    for (const auto& p : prompts_) {
+      if (p->name == prompt.name) return Error{ErrorCode::kInvalidRequest, "prompt " + prompt.name + " is already registered"};
+    }
+    prompts_.push_back(std::make_shared<const Prompt>(std::move(prompt)));
+  }
+  broadcast_list_changed("prompts");
+  return ok_status();
+}
+
+bool ServerCore::remove_prompt(std::string_view name) {
+  bool removed;
+  {
+    std::unique_lock lock(registry_mutex_);
+    removed = erase_by(prompts_, [&](const auto& p) { return p->name == name; });
+  }
+  if (removed) broadcast_list_changed("prompts");
+  return removed;
+}
+
+std::vector<std::shared_ptr<const Resource>> ServerCore::resources() const {
+  std::shared_lock lock(registry_mutex_);
+  return resources_;
+}
+
+std::vector<std::shared_ptr<const ServerCore::TemplateEntry>> ServerCore::templates() const {
+  std::shared_lock lock(registry_mutex_);
+  return templates_;
+}
+
+std::vector<std::shared_ptr<const Prompt>> ServerCore::prompts() const {
+  std::shared_lock lock(registry_mutex_);
+  return prompts_;
+}
+
+std::shared_ptr<const Resource> ServerCore::find_resource(std::string_view uri) const {
+  std::shared_lock lock(registry_mutex_);
+  for (const auto& r : resources_) {
+    if (r->uri == uri) return r;
+  }
+  return nullptr;
+}
+
+std::shared_ptr<const Prompt> ServerCore::find_prompt(std::string_view name) const {
+  std::shared_lock lock(registry_mutex_);
+  for (const auto& p : prompts_) {
+    if (p->name == name) return p;
+  }
+  return nullptr;
+}
+
+json::object ServerCore::capabilities() const {
+  std::shared_lock lock(registry_mutex_);
+  json::object caps;
+  if (options_.logging) caps["logging"] = json::object{};
+  if (options_.completions) caps["completions"] = json::object{};
+  if (!prompts_.empty() || options_.declare_prompts) caps["prompts"] = json::object{{"listChanged", true}};
+  if (!resources_.empty() || !templates_.empty() || options_.declare_resources) {
+    caps["resources"] = json::object{{"subscribe", true}, {"listChanged", true}};
+  }
+  if (!tools_.empty() || options_.declare_tools) caps["tools"] = json::object{{"listChanged", true}};
+  return caps;
+}
+
+void ServerCore::attach(const std::shared_ptr<ServerSession>& session) {
+  std::lock_guard lock(sessions_mutex_);
+  sessions_[session.get()] = session;
+}
+
+void ServerCore::detach(ServerSession* session) {
+  std::lock_guard lock(sessions_mutex_);
+  sessions_.erase(session);
+}
+
+std::vector<std::shared_ptr<ServerSession>> ServerCore::sessions() const {
+  std::vector<std::shared_ptr<ServerSession>> out;
+  std::lock_guard lock(sessions_mutex_);
+  out.reserve(sessions_.size());
+  for (const auto& [ptr, weak] : sessions_) {
+    if (auto s = weak.lock()) out.push_back(std::move(s));
+  }
+  return out;
+}
+
+std::size_t ServerCore::session_count() const {
+  std::lock_guard lock(sessions_mutex_);
+  return sessions_.size();
+}
+
+void ServerCore::broadcast_list_changed(std::string_view kind) {
+  Message note = Message::notification("notifications/" + std::string(kind) + "/list_changed");
+  for (const auto& session : sessions()) {
+    if (session->initialized()) session->send(note, nullptr);
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Sessions.
+
+std::shared_ptr<ServerSession> ServerSession::create(std::shared_ptr<ServerCore> core,
+                                                     std::shared_ptr<SessionOutput> output) {
+  std::shared_ptr<ServerSession> session(new ServerSession(std::move(core), std::move(output)));
+  session->core_->attach(session);
+  return session;
+}
+
+ServerSession::ServerSession(std::shared_ptr<ServerCore> core, std::shared_ptr<SessionOutput> output)
+    : core_(std::move(core)), output_(std::move(output)) {}
+
+ServerSession::~ServerSession() { core_->detach(this); }
+
+std::string ServerSession::protocol_version() const {
+  std::lock_guard lock(mutex_);
+  return protocol_version_;
+}
+
+void ServerSession::assume_initialized(std::string_view protocol_version) {
+  {
+    std::lock_guard lock(mutex_);
+    protocol_version_ = std::string(protocol_version);
+  }
+  initialized_ = true;
+}
+
+void ServerSession::receive(Message message, std::shared_ptr<const RequestInfo> info, asio::any_io_executor executor) {
+  if (closed_) return;
+  switch (message.kind) {
+    case MessageKind::kRequest: {
+      auto admitted = admit(message, std::move(info), executor);
+      if (auto* error = std::get_if<RpcError>(&admitted)) {
+        output_->respond(message.id, Message::failure(message.id, std::move(*error)));
+        return;
+      }
+      auto state = std::get<0>(std::move(admitted));
+      asio::co_spawn(executor, run_and_respond(shared_from_this(), std::move(state), std::move(message)), asio::detached);
+      return;
+    }
+    case MessageKind::kNotification: handle_notification(message); return;
+    case MessageKind::kResult:
+    case MessageKind::kError: handle_response(message); return;
+  }
+}
+
+asio::awaitable<std::optional<Message>> ServerSession::run_request(Message request,
+                                                                   std::shared_ptr<const RequestInfo> info) {
+  auto executor = co_await asio::this_coro::executor;
+  auto admitted = admit(request, std::move(info), executor);
+  if (auto* error = std::get_if<RpcError>(&admitted)) co_return Message::failure(request.id, std::move(*error));
+  auto state = std::get<0>(std::move(admitted));
+  auto op = execute(std::move(state), std::move(request));
+  co_return co_await std::move(op);
+}
+
+std::variant<std::shared_ptr<RequestState>, RpcError> ServerSession::admit(const Message& request,
+                                                                           std::shared_ptr<const RequestInfo> info,
+                                                                           asio::any_io_executor executor) {
+  const std::size_t limit = core_->options().max_in_flight_requests;
+  auto state = std::make_shared<RequestState>();
+  state->session = shared_from_this();
+  state->id = request.id;
+  state->method = request.method;
+  if (const json::value* meta = request.params.if_contains("_meta"); meta && meta->is_object()) {
+    state->meta = meta->get_object();
+    json::value token = progress_token_of(state->meta);
+    if (!token.is_null()) state->progress_token = std::move(token);
+  }
+  state->info = std::move(info);
+  state->executor = std::move(executor);
+
+  std::lock_guard lock(mutex_);
+  bool is_init = request.method == "initialize";
+  if (is_init && initialized_) return RpcError{rpc::kInvalidRequest, "Invalid Request: the session is already initialized", nullptr};
+  if (!is_init && !initialized_ && request.method != "ping") {
+    return RpcError{rpc::kInvalidRequest, "Invalid Request: send initialize before " + request.method, nullptr};
+  }
+  if (in_flight_.contains(request.id)) {
+    return RpcError{rpc::kInvalidRequest, "Invalid Request: request id " + request.id.to_string() + " is already in use", nullptr};
+  }
+  if (in_flight_.size() >= limit) {
+    return RpcError{rpc::kServerError, "Too many concurrent requests in this session (limit " + std::to_string(limit) + ")", nullptr};
+  }
+  in_flight_.emplace(request.id, state);
+  return state;
+}
+
+asio::awaitable<void> ServerSession::run_and_respond(std::shared_ptr<ServerSession> self,
+                                                     std::shared_ptr<RequestState> state, Message request) {
+  RequestId id = state->id;
+  auto op = self->execute(std::move(state), std::move(request));
+  std::optional<Message> response = co_await std::move(op);
+  self->output_->respond(id, std::move(response));
+}
+
+asio::awaitable<std::optional<Message>> ServerSession::execute(std::shared_ptr<RequestState> state, Message request) {
+  RpcResponse answer;
+  try {
+    auto op = dispatch(state, request);
+    answer = co_await std::move(op);
+  } catch (const std::exception& e) {
+    spdlog::error("mcp: {} handler threw: {}", request.method, e.what());
+    answer = RpcResponse::failure(rpc::kInternalError, "Internal error while handling " + request.method);
+  }
+  finish(state->id);
+  if (state->cancelled.load()) co_return std::nullopt;
+  if (answer.ok()) co_return Message::response(state->id, std::move(answer.result));
+  co_return Message::failure(state->id, std::move(*answer.error));
+}
+
+void ServerSession::finish(const RequestId& id) {
+  std::lock_guard lock(mutex_);
+  in_flight_.erase(id);
+}
+
+asio::awaitable<RpcResponse> ServerSession::dispatch(std::shared_ptr<RequestState> state, const Message& request) {
+  const std::string& m = request.method;
+  const json::object& p = request.params;
+  if (m == "initialize") co_return handle_initialize(p);
+  if (m == "ping") co_return RpcResponse::success(json::object{});
+  if (m == "tools/call") {
+    auto op = handle_call_tool(state, p);
+    co_return co_await std::move(op);
+  }
+  if (m == "tools/list" || m == "resources/list" || m == "resources/templates/list" || m == "prompts/list") {
+    co_return handle_list(m, p);
+  }
+  if (m == "resources/read") {
+    auto op = handle_read_resource(state, p);
+    co_return co_await std::move(op);
+  }
+  if (m == "prompts/get") {
+    auto op = handle_get_prompt(state, p);
+    co_return co_await std::move(op);
+  }
+  if (m == "resources/subscribe" || m == "resources/unsubscribe") co_return handle_subscribe(p, m == "resources/subscribe");
+  if (m == "logging/setLevel" && core_->options().logging) co_return handle_set_level(p);
+  if (m == "completion/complete" && core_->options().completions) co_return handle_complete(p);
+  co_return RpcResponse::failure(rpc::kMethodNotFound, "Method not found: " + m);
+}
+
+RpcResponse ServerSession::handle_initialize(const json::object& params) {
+  auto requested = string_param(params, "protocolVersion");
+  if (!requested) return invalid_params("initialize needs a string \"protocolVersion\"");
+  std::string_view version = negotiate_protocol_version(*requested);
+  if (const json::value* caps = params.if_contains("capabilities"); caps && caps->is_object()) {
+    client_capabilities_ = caps->get_object();
+  }
+  if (const json::value* client = params.if_contains("clientInfo"); client && client->is_object()) {
+    client_info_ = client->get_object();
+  }
+  {
+    std::lock_guard lock(mutex_);
+    protocol_version_ = std::string(version);
+  }
+  initialized_ = true;
+  json::object result{{"protocolVersion", version},
+                      {"capabilities", core_->capabilities()},
+                      {"serverInfo", core_->info().to_json()}};
+  if (!core_->options().instructions.empty()) result["instructions"] = core_->options().instructions;
+  return RpcResponse::success(std::move(result));
+}
+
+RpcResponse ServerSession::handle_set_level(const json::object& params) {
+  auto text = string_param(params, "level");
+  auto level = text ? parse_log_level(*text) : std::nullopt;
+  if (!level) return invalid_params("logging/setLevel needs \"level\": debug, info, notice, warning, error, critical, alert or emergency");
+  std::lock_guard lock(mutex_);
+  log_level_ = *level;
+  return RpcResponse::success(json::object{});
+}
+
+RpcResponse ServerSession::handle_list(std::string_view method, const json::object& params) {
+  std::size_t offset = 0;
+  if (const json::value* c = params.if_contains("cursor"); c && !c->is_null()) {
+    auto decoded = c->is_string() ? decode_cursor(c->get_string()) : std::nullopt;
+    if (!decoded) return invalid_params("Invalid cursor");
+    offset = *decoded;
+  }
+  const std::size_t page = std::max<std::size_t>(1, core_->options().page_size);
+  json::array items;
+  std::size_t total = 0;
+  auto take = [&](const auto& all) {
+    total = all.size();
+    for (std::size_t i = offset; i < all.size() && items.size() < page; ++i) items.push_back(all[i]->to_json());
+  };
+  std::string_view key;
+  if (method == "tools/list") {
+    key = "tools";
+    take(core_->tools());
+  } else if (method == "resources/list") {
+    key = "resources";
+    take(core_->resources());
+  } else if (method == "prompts/list") {
+    key = "prompts";
+    take(core_->prompts());
+  } else {
+    key = "resourceTemplates";
+    auto all = core_->templates();
+    total = all.size();
+    for (std::size_t i = offset; i < all.size() && items.size() < page; ++i) items.push_back(all[i]->definition.to_json());
+  }
+  if (offset > total) return invalid_params("Invalid cursor");
+  json::object result{{key, std::move(items)}};
+  if (offset + page < total) result["nextCursor"] = encode_cursor(offset + page);
+  return RpcResponse::success(std::move(result));
+}
+
+asio::awaitable<RpcResponse> ServerSession::handle_call_tool(std::shared_ptr<RequestState> state,
+                                                             const json::object& params) {
+  auto name = string_param(params, "name");
+  if (!name) co_return invalid_params("tools/call needs a string \"name\"");
+  json::value arguments = json::object{};
+  if (const json::value* a = params.if_contains("arguments")) {
+    if (a->is_object()) {
+      arguments = *a;
+    } else if (!a->is_null()) {
+      co_return invalid_params("tools/call \"arguments\" must be an object");
+    }
+  }
+  auto tool = core_->find_tool(*name);
+  if (!tool) co_return invalid_params("Unknown tool: " + *name);
+
+  json::value schema(tool->input_schema);
+  if (auto violation = validate(schema, arguments)) {
+    std::string message = "Invalid arguments for tool " + *name + ": " + violation->to_string();
+    // 2025-11-25 reports input validation as a tool execution error, so the model can fix
+    // its call; earlier revisions as a protocol error.
+    if (version_at_least(protocol_version(), "2025-11-25")) co_return RpcResponse::success(ToolResult::error(message).to_json());
+    co_return invalid_params(std::move(message));
+  }
+
+  Context ctx(state);
+  std::optional<ToolResult> result;
+  try {
+    if (auto interceptor = core_->interceptor()) {
+      auto op = (*interceptor)(ctx, *tool, arguments.get_object());
+      result = co_await std::move(op);
+    }
+    if (!result) {
+      auto op = tool->handler(ctx, arguments.get_object());
+      result = co_await std::move(op);
+    }
+  } catch (const std::exception& e) {
+    // A handler that throws is reported to the model like a returned error.
+    result = ToolResult::error(e.what());
+  }
+  if (tool->output_schema && !result->is_error) {
+    if (result->structured_content.is_null()) {
+      co_return RpcResponse::failure(rpc::kInternalError, "Tool " + *name + " has an outputSchema but returned no structuredContent");
+    }
+    json::value out_schema(*tool->output_schema);
+    if (auto violation = validate(out_schema, result->structured_content)) {
+      co_return RpcResponse::failure(rpc::kInternalError,
+                                     "Tool " + *name + " returned structuredContent that does not match its outputSchema: " +
+                                         violation->to_string());
+    }
+  }
+  co_return RpcResponse::success(result->to_json());
+}
+
+asio::awaitable<RpcResponse> ServerSession::handle_read_resource(std::shared_ptr<RequestState> state,
+                                                                 const json::object& params) {
+  auto uri = string_param(params, "uri");
+  if (!uri) co_return invalid_params("resources/read needs a string \"uri\"");
+  if (uri->size() > kMaxUriBytes) co_return invalid_params("The resource URI exceeds " + std::to_string(kMaxUriBytes) + " bytes");
+  const ResourceReader* reader = nullptr;
+  std::shared_ptr<const Resource> resource = core_->find_resource(*uri);
+  std::shared_ptr<const ServerCore::TemplateEntry> entry;
+  std::map<std::string, std::string> variables;
+  if (resource) {
+    reader = &resource->read;
+  } else {
+    for (auto& t : core_->templates()) {
+      if (t->parsed.match(*uri, variables)) {
+        entry = t;
+        reader = &entry->definition.read;
+        break;
+      }
+    }
+  }
+  if (!reader) {
+    co_return RpcResponse{nullptr, RpcError{rpc::kResourceNotFound, "Resource not found: " + *uri, json::object{{"uri", *uri}}}};
+  }
+  Context ctx(state);
+  std::string uri_copy = *uri;
+  auto op = (*reader)(ctx, uri_copy, variables);
+  Result<json::array> contents = co_await std::move(op);
+  if (!contents) {
+    RpcError error = to_rpc_error(contents.error());
+    if (error.code == rpc::kResourceNotFound) error.data = json::object{{"uri", *uri}};
+    co_return RpcResponse{nullptr, std::move(error)};
+  }
+  co_return RpcResponse::success(json::object{{"contents", std::move(*contents)}});
+}
+
+RpcResponse ServerSession::handle_subscribe(const json::object& params, bool subscribe) {
+  auto uri = string_param(params, "uri");
+  if (!uri) return invalid_params("resources/subscribe needs a string \"uri\"");
+  if (uri->size() > kMaxUriBytes) return invalid_params("The resource URI exceeds " + std::to_string(kMaxUriBytes) + " bytes");
+  std::lock_guard lock(mutex_);
+  if (!subscribe) {
+    subscriptions_.erase(*uri);
+  } else if (!subscriptions_.contains(*uri)) {
+    if (subscriptions_.size() >= kMaxSubscriptionsPerSession) {
+      return invalid_params("Too many subscriptions in this session (limit " + std::to_string(kMaxSubscriptionsPerSession) + ")");
+    }
+    subscriptions_.insert(*uri);
+  }
+  return RpcResponse::success(json::object{});
+}
+
+asio::awaitable<RpcResponse> ServerSession::handle_get_prompt(std::shared_ptr<RequestState> state,
+                                                              const json::object& params) {
+  auto name = string_param(params, "name");
+  if (!name) co_return invalid_params("prompts/get needs a string \"name\"");
+  auto prompt = core_->find_prompt(*name);
+  if (!prompt) co_return invalid_params("Unknown prompt: " + *name);
+  std::map<std::string, std::string> arguments;
+  if (const json::value* a = params.if_contains("arguments"); a && !a->is_null()) {
+    if (!a->is_object()) co_return invalid_params("prompts/get \"arguments\" must be an object");
+    for (const auto& kv : a->get_object()) {
+      if (!kv.value().is_string()) co_return invalid_params("Prompt argument " + std::string(kv.key()) + " must be a string");
+      arguments[std::string(kv.key())] = std::string(kv.value().get_string());
+    }
+  }
+  for (const auto& arg : prompt->arguments) {
+    if (arg.required && !arguments.contains(arg.name)) {
+      co_return invalid_params("Prompt " + *name + " needs the argument \"" + arg.name + "\"");
+    }
+  }
+  Context ctx(state);
+  auto op = prompt->get(ctx, arguments);
+  Result<json::object> result = co_await std::move(op);
+  if (!result) co_return RpcResponse{nullptr, to_rpc_error(result.error())};
+  if (!result->contains("messages")) (*result)["messages"] = json::array{};
+  co_return RpcResponse::success(std::move(*result));
+}
+
+RpcResponse ServerSession::handle_complete(const json::object& params) {
+  const json::value* ref = params.if_contains("ref");
+  const json::value* argument = params.if_contains("argument");
+  if (!ref || !ref->is_object() || !argument || !argument->is_object()) {
+    return invalid_params("completion/complete needs \"ref\" and \"argument\" objects");
+  }
+  auto type = string_param(ref->get_object(), "type");
+  auto arg_name = string_param(argument->get_object(), "name");
+  auto value = string_param(argument->get_object(), "value");
+  if (!type || !arg_name || !value) return invalid_params("completion/complete needs ref.type, argument.name and argument.value");
+  std::map<std::string, std::string> context;
+  if (const json::value* c = params.if_contains("context"); c && c->is_object()) {
+    if (const json::value* args = c->get_object().if_contains("arguments"); args && args->is_object()) {
+      for (const auto& kv : args->get_object()) {
+        if (kv.value().is_string()) context[std::string(kv.key())] = std::string(kv.value().get_string());
+      }
+    }
+  }
+  const Completer* completer = nullptr;
+  std::shared_ptr<const Prompt> prompt;
+  std::shared_ptr<const ServerCore::TemplateEntry> entry;
+  if (*type == "ref/prompt") {
+    auto name = string_param(ref->get_object(), "name");
+    prompt = name ? core_->find_prompt(*name) : nullptr;
+    if (!prompt) return invalid_params("Unknown prompt in completion ref");
+    for (const auto& a : prompt->arguments) {
+      if (a.name == *arg_name && a.complete) completer = &a.complete;
+    }
+  } else if (*type == "ref/resource") {
+    auto uri = string_param(ref->get_object(), "uri");
+    if (!uri) return invalid_params("ref/resource needs a \"uri\"");
+    for (auto& t : core_->templates()) {
+      if (t->definition.uri_template == *uri) {
+        entry = t;
+        auto it = entry->definition.completers.find(*arg_name);
+        if (it != entry->definition.completers.end() && it->second) completer = &it->second;
+      }
+    }
+    if (!entry && !core_->find_resource(*uri)) return invalid_params("Unknown resource in completion ref");
+  } else {
+    return invalid_params("Unknown completion ref type: " + *type);
+  }
+  std::vector<std::string> values;
+  if (completer) values = (*completer)(*value, context);
+  json::array out;
+  for (std::size_t i = 0; i < values.size() && i < kMaxCompletionValues; ++i) out.emplace_back(values[i]);
+  json::object completion{{"values", std::move(out)},
+                          {"total", values.size()},
+                          {"hasMore", values.size() > kMaxCompletionValues}};
+  return RpcResponse::success(json::object{{"completion", std::move(completion)}});
+}
+
+void ServerSession::handle_notification(const Message& message) {
+  if (message.method == "notifications/cancelled") {
+    const json::value* id_value = message.params.if_contains("requestId");
+    auto id = id_value ? RequestId::from_json(*id_value) : std::nullopt;
+    if (!id) return;
+    std::shared_ptr<RequestState> state;
+    {
+      std::lock_guard lock(mutex_);
+      auto it = in_flight_.find(*id);
+      if (it != in_flight_.end()) state = it->second;
+    }
+    // initialize cannot be cancelled (lifecycle spec).
+    if (state && state->method != "initialize") state->cancel();
+  }
+  // notifications/initialized, notifications/progress, notifications/roots/list_changed and
+  // unknown notifications need no action here.
+}
+
+void ServerSession::handle_response(const Message& message) {
+  if (message.id_null || message.id.is_string()) return;
+  std::shared_ptr<OneShot<RpcResponse>> slot;
+  {
+    std::lock_guard lock(mutex_);
+    auto it = pending_calls_.find(message.id.number());
+    if (it == pending_calls_.end()) return;
+    slot = std::move(it->second);
+    pending_calls_.erase(it);
+  }
+  if (message.kind == MessageKind::kResult) {
+    slot->deliver(RpcResponse::success(message.result));
+  } else {
+    slot->deliver(RpcResponse{nullptr, message.error});
+  }
+}
+
+void ServerSession::close() {
+  if (closed_.exchange(true)) return;
+  std::vector<std::shared_ptr<RequestState>> requests;
+  std::vector<std::shared_ptr<OneShot<RpcResponse>>> calls;
+  {
+    std::lock_guard lock(mutex_);
+    for (auto& [id, state] : in_flight_) requests.push_back(state);
+    for (auto& [id, slot] : pending_calls_) calls.push_back(slot);
+    pending_calls_.clear();
+  }
+  for (auto& call : calls) call->deliver(RpcResponse::failure(rpc::kConnectionClosed, "The session was closed"));
+  for (auto& state : requests) state->cancel();
+  core_->detach(this);
+}
+
+void ServerSession::send(const Message& message, const RequestId* related) {
+  if (closed_) return;
+  output_->send(message, related);
+}
+
+void ServerSession::log(LogLevel level, const json::value& data, std::string_view logger, const RequestId* related) {
+  {
+    std::lock_guard lock(mutex_);
+    if (log_level_ && level < *log_level_) return;
+  }
+  json::object params{{"level", to_string(level)}, {"data", data}};
+  if (!logger.empty()) params["logger"] = logger;
+  send(Message::notification("notifications/message", std::move(params)), related);
+}
+
+bool ServerSession::subscribed(std::string_view uri) const {
+  std::lock_guard lock(mutex_);
+  return subscriptions_.contains(uri);
+}
+
+void ServerSession::close_stream(const RequestId& id) { output_->close_stream(id); }
+
+asio::awaitable<RpcResponse> ServerSession::call_client(std::shared_ptr<RequestState> origin, std::string method,
+                                                        json::object params) {
+  if (closed_) co_return RpcResponse::failure(rpc::kConnectionClosed, "The session was closed");
+  if (!output_->can_reach_client()) {
+    co_return RpcResponse::failure(rpc::kInvalidRequest, method + " is not possible here: stateless HTTP has no way back to the client");
+  }
+  std::string_view capability;
+  if (method == "sampling/createMessage") capability = "sampling";
+  if (method == "elicitation/create") capability = "elicitation";
+  if (method == "roots/list") capability = "roots";
+  if (!capability.empty() && !client_capabilities_.contains(capability)) {
+    co_return RpcResponse::failure(rpc::kInvalidRequest, "The client does not support " + std::string(capability) + " (needed for " + method + ")");
+  }
+  auto executor = co_await asio::this_coro::executor;
+  auto slot = std::make_shared<OneShot<RpcResponse>>(executor);
+  std::int64_t id = 0;
+  {
+    std::lock_guard lock(mutex_);
+    std::size_t limit = core_->options().max_pending_client_requests;
+    if (pending_calls_.size() >= limit) {
+      co_return RpcResponse::failure(rpc::kServerError, "Too many requests awaiting the client (limit " + std::to_string(limit) + ")");
+    }
+    id = next_call_id_++;
+    pending_calls_[id] = slot;
+  }
+  {
+    std::lock_guard lock(origin->mutex);
+    origin->pending_calls.insert(id);
+  }
+  if (origin->cancelled) slot->deliver(RpcResponse::failure(rpc::kRequestTimeout, "The request was cancelled"));
+
+  send(Message::request(id, method, std::move(params)), &origin->id);
+
+  auto timed_out = std::make_shared<std::atomic<bool>>(false);
+  asio::steady_timer timer(executor, std::chrono::milliseconds(core_->options().client_request_timeout_ms));
+  std::weak_ptr<OneShot<RpcResponse>> weak_slot = slot;
+  timer.async_wait([weak_slot, timed_out, method](boost::system::error_code ec) {
+    if (ec) return;
+    if (auto s = weak_slot.lock()) {
+      if (s->deliver(RpcResponse::failure(rpc::kRequestTimeout, "The client did not answer " + method + " in time"))) {
+        timed_out->store(true);
+      }
+    }
+  });
+  auto op = slot->take();
+  RpcResponse response = co_await std::move(op);
+  timer.cancel();
+  {
+    std::lock_guard lock(mutex_);
+    pending_calls_.erase(id);
+  }
+  {
+    std::lock_guard lock(origin->mutex);
+    origin->pending_calls.erase(id);
+  }
+  if (timed_out->load()) {
+    send(Message::notification("notifications/cancelled", json::object{{"requestId", id}, {"reason", "timed out"}}), &origin->id);
+  }
+  co_return response;
+}
+
+void RequestState::cancel() {
+  if (cancelled.exchange(true)) return;
+  std::vector<std::function<void()>> callbacks;
+  std::vector<std::int64_t> calls;
+  {
+    std::lock_guard lock(mutex);
+    callbacks.swap(on_cancel);
+    calls.assign(pending_calls.begin(), pending_calls.end());
+  }
+  for (auto& cb : callbacks) cb();
+  // Server->client requests this request awaits end with it.
+  if (!calls.empty() && session) session->fail_calls(calls, "The request was cancelled");
+}
+
+void ServerSession::fail_calls(const std::vector<std::int64_t>& ids, const std::string& reason) {
+  std::vector<std::shared_ptr<OneShot<RpcResponse>>> slots;
+  {
+    std::lock_guard lock(mutex_);
+    for (auto id : ids) {
+      auto it = pending_calls_.find(id);
+      if (it == pending_calls_.end()) continue;
+      slots.push_back(std::move(it->second));
+      pending_calls_.erase(it);
+    }
+  }
+  for (auto& slot : slots) slot->deliver(RpcResponse::failure(rpc::kRequestTimeout, reason));
+}
+
+}  // namespace detail
+
+// ---------------------------------------------------------------------------------------
+// Context.
+
+using detail::RequestState;
+
+Context::Context(std::shared_ptr<RequestState> state) : state_(std::move(state)) {}
+Context::~Context() = default;
+
+const RequestId& Context::request_id() const { return state_->id; }
+const std::string& Context::method() const { return state_->method; }
+const RequestInfo& Context::request_info() const { return *state_->info; }
+const std::optional<std::string>& Context::bearer_token() const { return state_->info->bearer_token; }
+const json::object& Context::meta() const { return state_->meta; }
+const json::object& Context::client_capabilities() const { return state_->session->client_capabilities(); }
+const json::object& Context::client_info() const { return state_->session->client_info(); }
+bool Context::client_supports(std::string_view capability) const { return client_capabilities().contains(capability); }
+asio::any_io_executor Context::executor() const { return state_->executor; }
+bool Context::cancelled() const { return state_->cancelled.load(); }
+
+const std::string& Context::protocol_version() const {
+  // The version is fixed once initialize ran; cache it in the request for a stable reference.
+  if (!version_cache_) version_cache_ = state_->session->protocol_version();
+  return *version_cache_;
+}
+
+void Context::on_cancel(std::function<void()> callback) {
+  {
+    std::lock_guard lock(state_->mutex);
+    if (!state_->cancelled) {
+      state_->on_cancel.push_back(std::move(callback));
+      return;
+    }
+  }
+  callback();
+}
+
+asio::awaitable<bool> Context::sleep_for(std::chrono::milliseconds duration) {
+  auto state = state_;
+  if (state->cancelled) co_return false;
+  auto executor = co_await asio::this_coro::executor;
+  auto timer = std::make_shared<asio::steady_timer>(executor, duration);
+  std::weak_ptr<asio::steady_timer> weak = timer;
+  on_cancel([weak, executor] {
+    asio::post(executor, [weak] {
+      if (auto t = weak.lock()) t->cancel();
+    });
+  });
+  auto op = timer->async_wait(asio::as_tuple(asio::use_awaitable));
+  co_await std::move(op);
+  co_return !state->cancelled.load();
+}
+
+namespace {
+// 50 rather than 5E1 on the wire when the value is whole.
+json::value number(double value) {
+  if (std::isfinite(value) && std::floor(value) == value && std::fabs(value) < 9.0e15) {
+    return json::value(static_cast<std::int64_t>(value));
+  }
+  return json::value(value);
+}
+}  // namespace
+
+void Context::report_progress(double progress, std::optional<double> total, std::string_view message) {
+  if (!state_->progress_token) return;
+  json::object params{{"progressToken", *state_->progress_token}, {"progress", number(progress)}};
+  if (total) params["total"] = number(*total);
+  if (!message.empty()) params["message"] = message;
+  state_->session->send(Message::notification("notifications/progress", std::move(params)), &state_->id);
+}
+
+void Context::log(LogLevel level, json::value data, std::string_view logger) {
+  state_->session->log(level, data, logger, &state_->id);
+}
+
+void Context::notify(std::string method, json::object params) {
+  state_->session->send(Message::notification(std::move(method), std::move(params)), &state_->id);
+}
+
+asio::awaitable<RpcResponse> Context::request(std::string method, json::object params) {
+  auto state = state_;
+  auto op = state->session->call_client(state, std::move(method), std::move(params));
+  co_return co_await std::move(op);
+}
+
+asio::awaitable<RpcResponse> Context::create_message(json::object params) {
+  auto op = request("sampling/createMessage", std::move(params));
+  co_return co_await std::move(op);
+}
+
+asio::awaitable<RpcResponse> Context::elicit(json::object params) {
+  auto op = request("elicitation/create", std::move(params));
+  co_return co_await std::move(op);
+}
+
+asio::awaitable<RpcResponse> Context::list_roots() {
+  auto op = request("roots/list", json::object{});
+  co_return co_await std::move(op);
+}
+
+void Context::close_sse_stream() { state_->session->close_stream(state_->id); }
+
+// ---------------------------------------------------------------------------------------
+// Server.
+
+Server::Server(Implementation info, ServerOptions options)
+    : core_(std::make_shared<detail::ServerCore>(std::move(info), std::move(options))) {}
+
+Server::~Server() {
+  for (auto& session : core_->sessions()) session->close();
+}
+
+Status Server::add_tool(Tool tool) { return core_->add_tool(std::move(tool)); }
+bool Server::remove_tool(std::string_view name) { return core_->remove_tool(name); }
+std::shared_ptr<const Tool> Server::find_tool(std::string_view name) const { return core_->find_tool(name); }
+std::vector<std::shared_ptr<const Tool>> Server::tools() const { return core_->tools(); }
+void Server::set_tool_interceptor(ToolInterceptor interceptor) { core_->set_interceptor(std::move(interceptor)); }
+Status Server::add_resource(Resource resource) { return core_->add_resource(std::move(resource)); }
+bool Server::remove_resource(std::string_view uri) { return core_->remove_resource(uri); }
+Status Server::add_resource_template(ResourceTemplate t) { return core_->add_template(std::move(t)); }
+Status Server::add_prompt(Prompt prompt) { return core_->add_prompt(std::move(prompt)); }
+bool Server::remove_prompt(std::string_view name) { return core_->remove_prompt(name); }
+const Implementation& Server::info() const { return core_->info(); }
+std::size_t Server::session_count() const { return core_->session_count(); }
+
+void Server::notify_resource_updated(std::string_view uri) {
+  Message note = Message::notification("notifications/resources/updated", json::object{{"uri", uri}});
+  for (const auto& session : core_->sessions()) {
+    if (session->subscribed(uri)) session->send(note, nullptr);
+  }
+}
+
+void Server::log(LogLevel level, json::value data, std::string_view logger) {
+  for (const auto& session : core_->sessions()) {
+    if (session->initialized()) session->log(level, data, logger, nullptr);
+  }
+}
+
+}  // namespace tollgate::mcp

@@ -1,0 +1,323 @@
+// The MCP client against real servers: examples/conformance_server (Streamable HTTP and
+// stdio) and the official @modelcontextprotocol/server-everything under Node (stdio and
+// HTTP). Also: timeouts, SSE resumption, a new session after the server lost ours.
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+
+#include <filesystem>
+#include <future>
+#include <thread>
+
+#include "support/process.hpp"
+#include "tollgate/mcp/client.hpp"
+#include "tollgate/mcp/server.hpp"
+#include "tollgate/mcp/transport.hpp"
+
+namespace tollgate::mcp {
+namespace {
+
+namespace asio = boost::asio;
+using namespace std::chrono_literals;
+using test::Process;
+
+const std::string kConformanceServer = std::string(TOLLGATE_BUILD_DIR) + "/conformance_server";
+const std::string kNode = std::string(TOLLGATE_SOURCE_DIR) + "/tests/npm/node_modules/node/bin/node";
+const std::string kEverything =
+    std::string(TOLLGATE_SOURCE_DIR) + "/tests/npm/node_modules/@modelcontextprotocol/server-everything/dist/index.js";
+
+bool have_node_tools() { return std::filesystem::exists(kNode) && std::filesystem::exists(kEverything); }
+
+// An io_context on its own thread; run() waits for one coroutine's result.
+class IoThread {
+ public:
+  IoThread() : work_(asio::make_work_guard(io_)), thread_([this] { io_.run(); }) {}
+  ~IoThread() {
+    work_.reset();
+    io_.stop();
+    thread_.join();
+  }
+  asio::any_io_executor executor() { return io_.get_executor(); }
+  asio::io_context& io() { return io_; }
+
+  template <typename T>
+  T run(asio::awaitable<T> operation) {
+    std::promise<T> promise;
+    auto future = promise.get_future();
+    asio::co_spawn(io_, store(std::move(operation), &promise), asio::detached);
+    return future.get();
+  }
+
+  void run(asio::awaitable<void> operation) {
+    std::promise<void> promise;
+    auto future = promise.get_future();
+    asio::co_spawn(io_, finish(std::move(operation), &promise), asio::detached);
+    future.get();
+  }
+
+ private:
+  static asio::awaitable<void> finish(asio::awaitable<void> operation, std::promise<void>* promise) {
+    co_await std::move(operation);
+    promise->set_value();
+  }
+
+  template <typename T>
+  static asio::awaitable<void> store(asio::awaitable<T> operation, std::promise<T>* promise) {
+    T value = co_await std::move(operation);
+    promise->set_value(std::move(value));
+  }
+
+  asio::io_context io_;
+  asio::executor_work_guard<asio::io_context::executor_type> work_;
+  std::thread thread_;
+};
+
+std::string first_text(const RpcResponse& r) {
+  if (!r.ok() || !r.result.is_object()) return r.ok() ? "" : "error: " + r.error->message;
+  const json::value* content = r.result.get_object().if_contains("content");
+  if (!content || !content->is_array() || content->get_array().empty()) return "";
+  return std::string(content->get_array()[0].at("text").as_string());
+}
+
+std::uint16_t free_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  socklen_t len = sizeof(addr);
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+bool wait_for_port(std::uint16_t port, std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(port);
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+    ::close(fd);
+    if (ok) return true;
+    std::this_thread::sleep_for(20ms);
+  }
+  return false;
+}
+
+ClientOptions capable_client() {
+  ClientOptions options;
+  options.info = Implementation{.name = "tollgate-test-client", .version = "1"};
+  options.capabilities = json::object{{"sampling", json::object{}}, {"elicitation", json::object{}}, {"roots", json::object{}}};
+  return options;
+}
+
+// Answers sampling and elicitation the way a cooperative user would.
+ClientRequestHandler cooperative_handler() {
+  return [](const Message& request) -> asio::awaitable<RpcResponse> {
+    if (request.method == "sampling/createMessage") {
+      co_return RpcResponse::success(json::object{{"role", "assistant"},
+                                                  {"content", text_content("sampled words")},
+                                                  {"model", "test-model"},
+                                                  {"stopReason", "endTurn"}});
+    }
+    if (request.method == "elicitation/create") {
+      co_return RpcResponse::success(
+          json::object{{"action", "accept"}, {"content", {{"username", "ada"}, {"email", "ada@example.com"}}}});
+    }
+    if (request.method == "roots/list") co_return RpcResponse::success(json::object{{"roots", json::array{}}});
+    co_return RpcResponse::failure(rpc::kMethodNotFound, request.method);
+  };
+}
+
+// The checks every transport to conformance_server must pass.
+void exercise_conformance_server(IoThread& io, Client& client) {
+  auto connected = io.run(client.connect());
+  ASSERT_TRUE(connected.ok()) << connected.error().message;
+  EXPECT_EQ(connected->protocol_version, "2025-11-25");
+  EXPECT_EQ(connected->server_info.at("name").as_string(), "tollgate-conformance-server");
+  EXPECT_TRUE(connected->capabilities.contains("tools"));
+
+  auto tools = io.run(client.list_tools());
+  ASSERT_TRUE(tools.ok());
+  EXPECT_GE(tools->size(), 14u);
+  EXPECT_EQ(first_text(io.run(client.call_tool("test_simple_text"))), "This is a simple text response for testing.");
+
+  std::atomic<int> progress{0};
+  CallOptions with_progress;
+  with_progress.on_progress = [&progress](const json::object&) { ++progress; };
+  auto progressed = io.run(client.call_tool("test_tool_with_progress", {}, with_progress));
+  EXPECT_TRUE(progressed.ok());
+  EXPECT_EQ(progress.load(), 3);
+
+  EXPECT_EQ(first_text(io.run(client.call_tool("test_sampling", json::object{{"prompt", "hello"}}))),
+            "LLM response: sampled words");
+  EXPECT_EQ(first_text(io.run(client.call_tool("test_elicitation", json::object{{"message", "who?"}}))),
+            R"(User response: action=accept, content={"username":"ada","email":"ada@example.com"})");
+  auto invalid = io.run(client.call_tool("test_sampling", json::object{{"prompt", 5}}));
+  ASSERT_TRUE(invalid.ok());
+  EXPECT_TRUE(invalid.result.at("isError").as_bool());
+
+  auto read = io.run(client.read_resource("test://template/42/data"));
+  ASSERT_TRUE(read.ok());
+  EXPECT_NE(std::string(read.result.at("contents").as_array()[0].at("text").as_string()).find("42"), std::string::npos);
+  auto prompt = io.run(client.get_prompt("test_prompt_with_arguments", json::object{{"arg1", "a"}, {"arg2", "b"}}));
+  ASSERT_TRUE(prompt.ok());
+  auto resources = io.run(client.list_resources());
+  ASSERT_TRUE(resources.ok());
+  EXPECT_EQ(resources->size(), 3u);
+  auto completion = io.run(client.request("completion/complete",
+                                          json::object{{"ref", {{"type", "ref/prompt"}, {"name", "test_prompt_with_arguments"}}},
+                                                       {"argument", {{"name", "arg1"}, {"value", "par"}}}}));
+  ASSERT_TRUE(completion.ok());
+  EXPECT_EQ(completion.result.at("completion").at("values").as_array().size(), 3u);
+  EXPECT_TRUE(io.run(client.ping()).ok());
+
+  // A request that outlives its timeout fails with -32001 (and the server is told).
+  CallOptions hurry;
+  hurry.timeout_ms = 20;
+  auto late = io.run(client.call_tool("test_tool_with_logging", {}, hurry));
+  ASSERT_FALSE(late.ok());
+  EXPECT_EQ(late.error->code, rpc::kRequestTimeout);
+  EXPECT_TRUE(io.run(client.ping()).ok()) << "the connection survives a timeout";
+}
+
+TEST(McpClient, HttpAgainstConformanceServer) {
+  Process server({.args = {kConformanceServer, "--listen", "127.0.0.1:0"}});
+  auto line = server.wait_for_line("listening on ");
+  ASSERT_TRUE(line) << server.stderr_text();
+  std::string url = line->substr(std::string("listening on ").size()) + "/mcp";
+  IoThread io;
+  std::mutex logs_mutex;
+  std::vector<std::string> logs;
+  Client client(io.executor(), make_http_client_transport(io.executor(), HttpClientOptions{.url = url}), capable_client());
+  client.on_request(cooperative_handler());
+  client.on_notification([&](const Message& m) {
+    if (m.method != "notifications/message") return;
+    std::lock_guard lock(logs_mutex);
+    logs.emplace_back(m.params.at("data").as_string());
+  });
+  exercise_conformance_server(io, client);
+  {
+    std::lock_guard lock(logs_mutex);
+    EXPECT_GE(logs.size(), 1u);
+  }
+  // The server closes the SSE stream mid-call; the client resumes with Last-Event-ID.
+  auto reconnected = io.run(client.call_tool("test_reconnection"));
+  EXPECT_NE(first_text(reconnected).find("Reconnection test completed successfully"), std::string::npos)
+      << first_text(reconnected);
+  io.run(client.close());
+}
+
+TEST(McpClient, StdioAgainstConformanceServer) {
+  IoThread io;
+  StdioClientOptions options;
+  options.command = {kConformanceServer, "--stdio"};
+  Client client(io.executor(), make_stdio_client_transport(io.executor(), options), capable_client());
+  client.on_request(cooperative_handler());
+  exercise_conformance_server(io, client);
+  io.run(client.close());
+  auto after = io.run(client.ping());
+  EXPECT_FALSE(after.ok());
+}
+
+TEST(McpClient, StdioServerThatExits) {
+  IoThread io;
+  StdioClientOptions options;
+  options.command = {"/bin/sh", "-c", "read line; exit 3"};
+  Client client(io.executor(), make_stdio_client_transport(io.executor(), options));
+  auto connected = io.run(client.connect());
+  ASSERT_FALSE(connected.ok());
+  EXPECT_NE(connected.error().message.find("JSON-RPC -32000"), std::string::npos) << connected.error().message;
+  StdioClientOptions missing;
+  missing.command = {"/nonexistent/mcp-server"};
+  Client nowhere(io.executor(), make_stdio_client_transport(io.executor(), missing));
+  EXPECT_FALSE(io.run(nowhere.connect()).ok());
+}
+
+TEST(McpClient, NewSessionAfterTheServerLostOurs) {
+  IoThread server_io;
+  Server server(Implementation{.name = "forgetful", .version = "1"});
+  ASSERT_TRUE(server.add_tool(Tool{.name = "hello", .handler = [](Context&, const json::object&) -> asio::awaitable<ToolResult> {
+    co_return ToolResult::text("hello");
+  }}).ok());
+  HttpOptions options;
+  options.session_idle_timeout_ms = 50;
+  HttpServer http(server, server_io.io(), options);
+  ASSERT_TRUE(http.listen("127.0.0.1", 0).ok());
+  IoThread io;
+  HttpClientOptions client_options{.url = "http://127.0.0.1:" + std::to_string(http.port()) + "/mcp"};
+  client_options.open_server_stream = false;  // an open stream would keep the session busy
+  Client client(io.executor(), make_http_client_transport(io.executor(), client_options));
+  ASSERT_TRUE(io.run(client.connect()).ok());
+  EXPECT_EQ(first_text(io.run(client.call_tool("hello"))), "hello");
+  // Wait (deadline) until the idle sweep dropped the session.
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (http.transport().session_count() > 0 && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(10ms);
+  ASSERT_EQ(http.transport().session_count(), 0u);
+  EXPECT_EQ(first_text(io.run(client.call_tool("hello"))), "hello") << "the client started a new session";
+  io.run(client.close());
+  http.stop();
+}
+
+TEST(McpClient, StdioAgainstServerEverything) {
+  if (!have_node_tools()) GTEST_SKIP() << "run scripts/npm-tools first";
+  IoThread io;
+  StdioClientOptions options;
+  options.command = {kNode, kEverything, "stdio"};
+  options.forward_stderr = false;
+  Client client(io.executor(), make_stdio_client_transport(io.executor(), options), capable_client());
+  client.on_request(cooperative_handler());
+  auto connected = io.run(client.connect());
+  ASSERT_TRUE(connected.ok()) << connected.error().message;
+  auto tools = io.run(client.list_tools());
+  ASSERT_TRUE(tools.ok());
+  bool has_echo = std::any_of(tools->begin(), tools->end(), [](const json::object& t) { return t.at("name").as_string() == "echo"; });
+  EXPECT_TRUE(has_echo);
+  EXPECT_EQ(first_text(io.run(client.call_tool("echo", json::object{{"message", "hi"}}))), "Echo: hi");
+  auto sum = io.run(client.call_tool("get-sum", json::object{{"a", 2}, {"b", 3}}));
+  EXPECT_NE(first_text(sum).find("5"), std::string::npos) << first_text(sum);
+  EXPECT_TRUE(io.run(client.list_resources()).ok());
+  EXPECT_TRUE(io.run(client.list_prompts()).ok());
+  EXPECT_TRUE(io.run(client.ping()).ok());
+  io.run(client.close());
+}
+
+TEST(McpClient, HttpAgainstServerEverything) {
+  if (!have_node_tools()) GTEST_SKIP() << "run scripts/npm-tools first";
+  std::uint16_t port = free_port();
+  Process server({.args = {kNode, kEverything, "streamableHttp"}, .env = {{"PORT", std::to_string(port)}}});
+  ASSERT_TRUE(wait_for_port(port, 60s)) << server.stderr_text();
+  IoThread io;
+  Client client(io.executor(),
+                make_http_client_transport(io.executor(), HttpClientOptions{.url = "http://127.0.0.1:" + std::to_string(port) + "/mcp"}),
+                capable_client());
+  client.on_request(cooperative_handler());
+  auto connected = io.run(client.connect());
+  ASSERT_TRUE(connected.ok()) << connected.error().message;
+  EXPECT_EQ(first_text(io.run(client.call_tool("echo", json::object{{"message", "over http"}}))), "Echo: over http");
+  auto tools = io.run(client.list_tools());
+  ASSERT_TRUE(tools.ok());
+  EXPECT_GT(tools->size(), 3u);
+  std::atomic<int> progress{0};
+  CallOptions with_progress;
+  with_progress.on_progress = [&progress](const json::object&) { ++progress; };
+  auto longer = io.run(client.call_tool("trigger-long-running-operation", json::object{{"duration", 1}, {"steps", 2}}, with_progress));
+  EXPECT_TRUE(longer.ok()) << (longer.ok() ? "" : longer.error->message);
+  EXPECT_GE(progress.load(), 1);
+  auto sampled = io.run(client.call_tool("trigger-sampling-request", json::object{{"prompt", "hi"}, {"maxTokens", 10}}));
+  EXPECT_TRUE(sampled.ok());
+  EXPECT_NE(json::serialize(sampled.result).find("sampled words"), std::string::npos) << json::serialize(sampled.result);
+  io.run(client.close());
+}
+
+}  // namespace
+}  // namespace tollgate::mcp

@@ -1,0 +1,138 @@
+// The JSON Schema validator on the keywords tool schemas use, and its recursion bound.
+#include <gtest/gtest.h>
+
+#include "tollgate/mcp/schema.hpp"
+
+namespace tollgate::mcp {
+namespace {
+
+namespace json = boost::json;
+
+std::optional<SchemaViolation> check(std::string_view schema, std::string_view instance) {
+  return validate(json::parse(schema), json::parse(instance));
+}
+
+TEST(McpSchema, Types) {
+  EXPECT_FALSE(check(R"({"type":"string"})", R"("x")"));
+  EXPECT_TRUE(check(R"({"type":"string"})", R"(1)"));
+  EXPECT_FALSE(check(R"({"type":"integer"})", R"(3)"));
+  EXPECT_FALSE(check(R"({"type":"integer"})", R"(3.0)"));
+  EXPECT_TRUE(check(R"({"type":"integer"})", R"(3.5)"));
+  EXPECT_FALSE(check(R"({"type":"number"})", R"(3.5)"));
+  EXPECT_FALSE(check(R"({"type":["string","null"]})", R"(null)"));
+  EXPECT_TRUE(check(R"({"type":["string","null"]})", R"(false)"));
+  EXPECT_FALSE(check(R"({"type":"boolean"})", R"(true)"));
+  EXPECT_FALSE(check(R"({"type":"array"})", R"([])"));
+  EXPECT_FALSE(check(R"(true)", R"({"anything":1})"));
+  EXPECT_TRUE(check(R"(false)", R"(1)"));
+  auto v = check(R"({"type":"object","properties":{"a":{"type":"string"}}})", R"({"a":5})");
+  ASSERT_TRUE(v);
+  EXPECT_EQ(v->path, "/a");
+  EXPECT_EQ(v->to_string(), "/a: must be a string, not an integer");
+}
+
+TEST(McpSchema, ObjectKeywords) {
+  const char* schema = R"({"type":"object","properties":{"name":{"type":"string"}},"required":["name"],
+                          "additionalProperties":false,"minProperties":1,"maxProperties":2})";
+  EXPECT_FALSE(check(schema, R"({"name":"x"})"));
+  auto missing = check(schema, R"({})");
+  ASSERT_TRUE(missing);
+  EXPECT_EQ(missing->to_string(), "/name: is required");
+  auto extra = check(schema, R"({"name":"x","other":1})");
+  ASSERT_TRUE(extra);
+  EXPECT_EQ(extra->path, "/other");
+  EXPECT_TRUE(check(R"({"additionalProperties":{"type":"integer"}})", R"({"a":"s"})"));
+  EXPECT_FALSE(check(R"({"additionalProperties":{"type":"integer"}})", R"({"a":1})"));
+  EXPECT_FALSE(check(R"({"patternProperties":{"^x_":{"type":"integer"}},"additionalProperties":false})", R"({"x_a":1})"));
+  EXPECT_TRUE(check(R"({"patternProperties":{"^x_":{"type":"integer"}},"additionalProperties":false})", R"({"y":1})"));
+  EXPECT_TRUE(check(R"({"dependentRequired":{"a":["b"]}})", R"({"a":1})"));
+  EXPECT_TRUE(check(R"({"maxProperties":1})", R"({"a":1,"b":2})"));
+}
+
+TEST(McpSchema, EnumConstAndComposition) {
+  EXPECT_FALSE(check(R"({"enum":["a","b",1]})", R"(1.0)"));
+  EXPECT_TRUE(check(R"({"enum":["a","b"]})", R"("c")"));
+  EXPECT_FALSE(check(R"({"const":{"x":[1,2]}})", R"({"x":[1,2]})"));
+  EXPECT_TRUE(check(R"({"const":{"x":[1,2]}})", R"({"x":[2,1]})"));
+  EXPECT_FALSE(check(R"({"anyOf":[{"type":"string"},{"type":"integer"}]})", R"(3)"));
+  EXPECT_TRUE(check(R"({"anyOf":[{"type":"string"},{"type":"integer"}]})", R"(3.5)"));
+  EXPECT_FALSE(check(R"({"oneOf":[{"const":"a"},{"const":"b"}]})", R"("a")"));
+  EXPECT_TRUE(check(R"({"oneOf":[{"type":"number"},{"type":"integer"}]})", R"(3)"));  // matches both
+  EXPECT_TRUE(check(R"({"allOf":[{"minimum":1},{"maximum":2}]})", R"(3)"));
+  EXPECT_TRUE(check(R"({"not":{"type":"string"}})", R"("s")"));
+  EXPECT_TRUE(check(R"({"if":{"properties":{"a":{"const":1}}},"then":{"required":["b"]}})", R"({"a":1})"));
+  EXPECT_FALSE(check(R"({"if":{"properties":{"a":{"const":1}}},"then":{"required":["b"]}})", R"({"a":2})"));
+}
+
+TEST(McpSchema, NumbersStringsArrays) {
+  EXPECT_TRUE(check(R"({"minimum":1})", R"(0)"));
+  EXPECT_FALSE(check(R"({"minimum":1})", R"(1)"));
+  EXPECT_TRUE(check(R"({"exclusiveMinimum":1})", R"(1)"));
+  EXPECT_TRUE(check(R"({"maximum":10})", R"(10.5)"));
+  EXPECT_TRUE(check(R"({"exclusiveMaximum":10})", R"(10)"));
+  EXPECT_FALSE(check(R"({"multipleOf":0.5})", R"(2.5)"));
+  EXPECT_TRUE(check(R"({"multipleOf":2})", R"(3)"));
+  EXPECT_FALSE(check(R"({"minLength":2,"maxLength":3})", R"("ab")"));
+  EXPECT_TRUE(check(R"({"minLength":2})", R"("a")"));
+  EXPECT_FALSE(check(R"({"maxLength":2})", R"("éé")"));  // characters, not bytes
+  EXPECT_TRUE(check(R"({"maxLength":2})", R"("abc")"));
+  EXPECT_FALSE(check(R"({"pattern":"^[a-z]+$"})", R"("abc")"));
+  EXPECT_TRUE(check(R"({"pattern":"^[a-z]+$"})", R"("ab1")"));
+  EXPECT_TRUE(check(R"({"pattern":"("})", R"("x")"));  // an invalid pattern fails closed
+  EXPECT_FALSE(check(R"({"items":{"type":"integer"},"minItems":1,"maxItems":2})", R"([1,2])"));
+  EXPECT_TRUE(check(R"({"items":{"type":"integer"}})", R"([1,"2"])"));
+  EXPECT_TRUE(check(R"({"minItems":1})", R"([])"));
+  EXPECT_TRUE(check(R"({"maxItems":1})", R"([1,2])"));
+  EXPECT_TRUE(check(R"({"uniqueItems":true})", R"([1,1.0])"));
+  EXPECT_FALSE(check(R"({"prefixItems":[{"type":"string"}],"items":{"type":"integer"}})", R"(["a",1,2])"));
+  EXPECT_TRUE(check(R"({"prefixItems":[{"type":"string"}],"items":{"type":"integer"}})", R"(["a","b"])"));
+  EXPECT_FALSE(check(R"({"contains":{"const":3}})", R"([1,3])"));
+  EXPECT_TRUE(check(R"({"contains":{"const":3}})", R"([1,2])"));
+}
+
+TEST(McpSchema, PatternSubjectUpToTheLimit) {
+  json::value schema = json::parse(R"({"pattern":"^a*$"})");
+  EXPECT_FALSE(validate(schema, json::value(std::string(kMaxPatternSubjectBytes, 'a'))));
+  EXPECT_TRUE(validate(schema, json::value(std::string(kMaxPatternSubjectBytes + 1, 'a'))));
+}
+
+TEST(McpSchema, LocalRefs) {
+  const char* schema = R"({"$defs":{"address":{"type":"object","properties":{"city":{"type":"string"}},"required":["city"]}},
+                           "type":"object","properties":{"home":{"$ref":"#/$defs/address"}}})";
+  EXPECT_FALSE(check(schema, R"({"home":{"city":"Oslo"}})"));
+  auto v = check(schema, R"({"home":{}})");
+  ASSERT_TRUE(v);
+  EXPECT_EQ(v->path, "/home/city");
+  EXPECT_FALSE(check(R"({"definitions":{"n":{"type":"integer"}},"items":{"$ref":"#/definitions/n"}})", R"([1])"));
+  EXPECT_FALSE(check(R"({"$ref":"https://example.com/remote.json"})", R"(1)"));  // never fetched
+}
+
+TEST(McpSchema, RecursionIsBounded) {
+  // A schema that refers to itself forever is an error, not a stack overflow.
+  auto v = check(R"({"$ref":"#"})", R"(1)");
+  ASSERT_TRUE(v);
+  EXPECT_NE(v->message.find("depth"), std::string::npos);
+  // Nesting up to the limit is fine, one more level is reported.
+  auto nested = [](int levels) {
+    json::value schema = json::object{{"type", "string"}};
+    json::value instance = "x";
+    for (int i = 0; i < levels; ++i) {
+      schema = json::object{{"items", schema}};
+      instance = json::array{instance};
+    }
+    return std::make_pair(schema, instance);
+  };
+  auto [fits, fits_instance] = nested(kMaxSchemaDepth);
+  EXPECT_FALSE(validate(fits, fits_instance));
+  auto [deep, deep_instance] = nested(kMaxSchemaDepth + 1);
+  EXPECT_TRUE(validate(deep, deep_instance));
+}
+
+TEST(McpSchema, ObjectSchemaCheck) {
+  EXPECT_TRUE(check_object_schema(json::parse(R"({"type":"object"})")).ok());
+  EXPECT_FALSE(check_object_schema(json::parse(R"({"type":"string"})")).ok());
+  EXPECT_FALSE(check_object_schema(json::parse(R"([])")).ok());
+}
+
+}  // namespace
+}  // namespace tollgate::mcp

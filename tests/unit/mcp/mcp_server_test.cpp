@@ -1,0 +1,577 @@
+// The server protocol engine in process, through a recording SessionOutput: lifecycle and
+// version negotiation, pagination, tool argument validation, cancellation, progress, logging,
+// server->client requests, resources, prompts, completion, list_changed, and the per-session
+// limits one past each.
+#include <gtest/gtest.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+
+#include <condition_variable>
+#include <thread>
+
+#include "mcp/server_session.hpp"
+#include "tollgate/mcp/server.hpp"
+
+namespace tollgate::mcp {
+namespace {
+
+namespace asio = boost::asio;
+using namespace std::chrono_literals;
+
+// Records what a session sends; tests wait on it with a deadline.
+class RecordingOutput final : public detail::SessionOutput {
+ public:
+  struct Sent {
+    Message message;
+    std::optional<RequestId> related;
+  };
+
+  void send(const Message& message, const RequestId* related) override {
+    std::lock_guard lock(mutex_);
+    sent_.push_back(Sent{message, related ? std::optional<RequestId>(*related) : std::nullopt});
+    changed_.notify_all();
+  }
+  void respond(const RequestId& id, std::optional<Message> response) override {
+    std::lock_guard lock(mutex_);
+    responses_.emplace_back(id, std::move(response));
+    changed_.notify_all();
+  }
+
+  // The answer to `id` (nullopt inside: answered with nothing, i.e. cancelled).
+  std::optional<std::optional<Message>> wait_response(const RequestId& id, std::chrono::milliseconds timeout = 10s) {
+    std::unique_lock lock(mutex_);
+    std::optional<std::optional<Message>> out;
+    changed_.wait_for(lock, timeout, [&] {
+      for (auto& [rid, m] : responses_) {
+        if (rid == id) {
+          out = m;
+          return true;
+        }
+      }
+      return false;
+    });
+    return out;
+  }
+
+  std::optional<Sent> wait_sent(const std::function<bool(const Sent&)>& pred, std::chrono::milliseconds timeout = 10s) {
+    std::unique_lock lock(mutex_);
+    std::optional<Sent> out;
+    changed_.wait_for(lock, timeout, [&] {
+      for (auto& s : sent_) {
+        if (pred(s)) {
+          out = s;
+          return true;
+        }
+      }
+      return false;
+    });
+    return out;
+  }
+
+  std::vector<Sent> sent() {
+    std::lock_guard lock(mutex_);
+    return sent_;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::vector<Sent> sent_;
+  std::vector<std::pair<RequestId, std::optional<Message>>> responses_;
+};
+
+class Harness {
+ public:
+  explicit Harness(ServerOptions options = {})
+      : server(Implementation{.name = "test", .version = "1"}, options), work_(asio::make_work_guard(io_)) {
+    thread_ = std::thread([this] { io_.run(); });
+    output = std::make_shared<RecordingOutput>();
+    session = detail::ServerSession::create(server.core(), output);
+    info_ = std::make_shared<RequestInfo>();
+  }
+  ~Harness() {
+    session->close();
+    work_.reset();
+    io_.stop();
+    thread_.join();
+  }
+
+  void deliver(Message m) {
+    asio::post(io_, [this, m = std::move(m)]() mutable { session->receive(std::move(m), info_, io_.get_executor()); });
+  }
+
+  // Sends a request and returns its answer (fails the test on timeout or no answer).
+  Message call(std::string method, json::object params = {}) {
+    RequestId id = next_id_++;
+    deliver(Message::request(id, std::move(method), std::move(params)));
+    auto r = output->wait_response(id);
+    EXPECT_TRUE(r.has_value()) << "no answer";
+    if (!r || !*r) return Message::failure(id, -1, "no answer");
+    return **r;
+  }
+
+  Message initialize(std::string version = "2025-11-25", json::object capabilities = {}) {
+    return call("initialize", json::object{{"protocolVersion", version},
+                                           {"capabilities", std::move(capabilities)},
+                                           {"clientInfo", {{"name", "t"}, {"version", "1"}}}});
+  }
+
+  Server server;
+  std::shared_ptr<RecordingOutput> output;
+  std::shared_ptr<detail::ServerSession> session;
+  std::int64_t next_id_ = 1;
+
+ private:
+  asio::io_context io_;
+  asio::executor_work_guard<asio::io_context::executor_type> work_;
+  std::thread thread_;
+  std::shared_ptr<RequestInfo> info_;
+};
+
+ToolHandler text_tool(std::string text) {
+  return [text](Context&, const json::object&) -> asio::awaitable<ToolResult> { co_return ToolResult::text(text); };
+}
+
+const json::object& result_of(const Message& m) {
+  EXPECT_EQ(m.kind, MessageKind::kResult) << encode(m);
+  static const json::object empty;
+  return m.result.is_object() ? m.result.get_object() : empty;
+}
+
+TEST(McpServer, VersionNegotiation) {
+  for (auto [asked, expected] : {std::pair{"2025-11-25", "2025-11-25"}, std::pair{"2025-06-18", "2025-06-18"},
+                                 std::pair{"2025-03-26", "2025-03-26"}, std::pair{"2024-11-05", "2025-11-25"},
+                                 std::pair{"2099-01-01", "2025-11-25"}}) {
+    Harness h;
+    Message m = h.initialize(asked);
+    EXPECT_EQ(result_of(m).at("protocolVersion").as_string(), expected) << asked;
+    EXPECT_EQ(result_of(m).at("serverInfo").at("name").as_string(), "test");
+  }
+}
+
+TEST(McpServer, LifecycleRules) {
+  Harness h;
+  EXPECT_EQ(h.call("ping").kind, MessageKind::kResult);  // ping is allowed before initialize
+  Message early = h.call("tools/list");
+  ASSERT_EQ(early.kind, MessageKind::kError);
+  EXPECT_EQ(early.error.code, rpc::kInvalidRequest);
+  Message bad = h.call("initialize", json::object{{"capabilities", json::object{}}});
+  ASSERT_EQ(bad.kind, MessageKind::kError);
+  EXPECT_EQ(bad.error.code, rpc::kInvalidParams);
+  EXPECT_EQ(h.initialize().kind, MessageKind::kResult);
+  Message again = h.initialize();
+  ASSERT_EQ(again.kind, MessageKind::kError);
+  EXPECT_EQ(again.error.code, rpc::kInvalidRequest);
+  Message unknown = h.call("no/such/method");
+  ASSERT_EQ(unknown.kind, MessageKind::kError);
+  EXPECT_EQ(unknown.error.code, rpc::kMethodNotFound);
+}
+
+TEST(McpServer, CapabilitiesFollowRegistrations) {
+  Harness h;
+  ASSERT_TRUE(h.server.add_tool(Tool{.name = "t", .description = "d", .handler = text_tool("x")}).ok());
+  json::object caps = result_of(h.initialize()).at("capabilities").as_object();
+  EXPECT_TRUE(caps.contains("tools"));
+  EXPECT_TRUE(caps.contains("logging"));
+  EXPECT_TRUE(caps.contains("completions"));
+  EXPECT_FALSE(caps.contains("prompts"));
+  EXPECT_FALSE(caps.contains("resources"));
+}
+
+TEST(McpServer, RegistrationRejectsBadDefinitions) {
+  Server server(Implementation{.name = "s", .version = "1"});
+  EXPECT_FALSE(server.add_tool(Tool{.name = "", .handler = text_tool("x")}).ok());
+  EXPECT_FALSE(server.add_tool(Tool{.name = "t"}).ok());
+  EXPECT_FALSE(server.add_tool(Tool{.name = "t", .input_schema = {{"type", "string"}}, .handler = text_tool("x")}).ok());
+  EXPECT_TRUE(server.add_tool(Tool{.name = "t", .handler = text_tool("x")}).ok());
+  EXPECT_FALSE(server.add_tool(Tool{.name = "t", .handler = text_tool("y")}).ok());  // duplicate
+  auto reader = [](Context&, const std::string&, const std::map<std::string, std::string>&) -> asio::awaitable<Result<json::array>> {
+    co_return json::array{};
+  };
+  EXPECT_FALSE(server.add_resource_template(ResourceTemplate{.uri_template = "x://{a}{b}", .name = "n", .read = reader}).ok());
+  EXPECT_FALSE(server.add_resource_template(ResourceTemplate{.uri_template = "x://{?q}", .name = "n", .read = reader}).ok());
+  EXPECT_FALSE(server.add_resource_template(ResourceTemplate{.uri_template = "x://{a", .name = "n", .read = reader}).ok());
+  EXPECT_TRUE(server.add_resource_template(ResourceTemplate{.uri_template = "x://{a}/{+rest}", .name = "n", .read = reader}).ok());
+}
+
+TEST(McpServer, ToolsListPagination) {
+  Harness h(ServerOptions{.page_size = 2});
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_TRUE(h.server.add_tool(Tool{.name = "tool" + std::to_string(i), .handler = text_tool("x")}).ok());
+  }
+  h.initialize();
+  std::vector<std::string> names;
+  json::object params;
+  for (int page = 0; page < 10; ++page) {
+    json::object r = result_of(h.call("tools/list", params));
+    for (auto& t : r.at("tools").as_array()) names.emplace_back(t.at("name").as_string());
+    if (!r.contains("nextCursor")) break;
+    EXPECT_EQ(r.at("tools").as_array().size(), 2u);
+    params = json::object{{"cursor", r.at("nextCursor")}};
+  }
+  EXPECT_EQ(names, (std::vector<std::string>{"tool0", "tool1", "tool2", "tool3", "tool4"}));
+  for (const char* cursor : {"garbage", "", "7061676523"}) {
+    Message bad = h.call("tools/list", json::object{{"cursor", cursor}});
+    ASSERT_EQ(bad.kind, MessageKind::kError) << cursor;
+    EXPECT_EQ(bad.error.code, rpc::kInvalidParams);
+  }
+}
+
+TEST(McpServer, ToolArgumentsAreValidatedBeforeTheHandler) {
+  Harness h;
+  std::atomic<int> runs{0};
+  ASSERT_TRUE(h.server
+                  .add_tool(Tool{.name = "add",
+                                 .input_schema = json::parse(R"({"type":"object","properties":{"a":{"type":"integer"},
+                                   "b":{"type":"integer","maximum":10}},"required":["a","b"],"additionalProperties":false})")
+                                                     .as_object(),
+                                 .handler = [&runs](Context&, const json::object& args) -> asio::awaitable<ToolResult> {
+                                   ++runs;
+                                   co_return ToolResult::text(std::to_string(args.at("a").as_int64() + args.at("b").as_int64()));
+                                 }})
+                  .ok());
+  h.initialize("2025-11-25");
+  json::object good = result_of(h.call("tools/call", json::object{{"name", "add"}, {"arguments", {{"a", 2}, {"b", 3}}}}));
+  EXPECT_EQ(good.at("content").as_array()[0].at("text").as_string(), "5");
+  EXPECT_FALSE(good.contains("isError"));
+
+  for (const char* args : {R"({"a":1})", R"({"a":"1","b":2})", R"({"a":1,"b":11})", R"({"a":1,"b":2,"c":3})"}) {
+    json::object r = result_of(h.call("tools/call", json::object{{"name", "add"}, {"arguments", json::parse(args)}}));
+    EXPECT_TRUE(r.at("isError").as_bool()) << args;
+    EXPECT_NE(std::string(r.at("content").as_array()[0].at("text").as_string()).find("Invalid arguments for tool add"),
+              std::string::npos);
+  }
+  EXPECT_EQ(runs.load(), 1);
+  Message not_object = h.call("tools/call", json::object{{"name", "add"}, {"arguments", json::array{1}}});
+  EXPECT_EQ(not_object.error.code, rpc::kInvalidParams);
+  Message unknown = h.call("tools/call", json::object{{"name", "nope"}});
+  EXPECT_EQ(unknown.error.code, rpc::kInvalidParams);
+}
+
+TEST(McpServer, OlderVersionsGetValidationAsProtocolError) {
+  Harness h;
+  ASSERT_TRUE(h.server
+                  .add_tool(Tool{.name = "t",
+                                 .input_schema = json::parse(R"({"type":"object","required":["x"]})").as_object(),
+                                 .handler = text_tool("x")})
+                  .ok());
+  h.initialize("2025-06-18");
+  Message m = h.call("tools/call", json::object{{"name", "t"}, {"arguments", json::object{}}});
+  ASSERT_EQ(m.kind, MessageKind::kError);
+  EXPECT_EQ(m.error.code, rpc::kInvalidParams);
+}
+
+TEST(McpServer, HandlerErrorsAndOutputSchema) {
+  Harness h;
+  ASSERT_TRUE(h.server.add_tool(Tool{.name = "throws", .handler = [](Context&, const json::object&) -> asio::awaitable<ToolResult> {
+    throw std::runtime_error("kaboom");
+    co_return ToolResult{};
+  }}).ok());
+  json::object schema = json::parse(R"({"type":"object","properties":{"n":{"type":"integer"}},"required":["n"]})").as_object();
+  ASSERT_TRUE(h.server.add_tool(Tool{.name = "good", .output_schema = schema, .handler = [](Context&, const json::object&) -> asio::awaitable<ToolResult> {
+    co_return ToolResult::structured(json::object{{"n", 1}});
+  }}).ok());
+  ASSERT_TRUE(h.server.add_tool(Tool{.name = "bad", .output_schema = schema, .handler = [](Context&, const json::object&) -> asio::awaitable<ToolResult> {
+    co_return ToolResult::structured(json::object{{"n", "one"}});
+  }}).ok());
+  h.initialize();
+  json::object thrown = result_of(h.call("tools/call", json::object{{"name", "throws"}}));
+  EXPECT_TRUE(thrown.at("isError").as_bool());
+  EXPECT_EQ(thrown.at("content").as_array()[0].at("text").as_string(), "kaboom");
+  json::object good = result_of(h.call("tools/call", json::object{{"name", "good"}}));
+  EXPECT_EQ(good.at("structuredContent").at("n").as_int64(), 1);
+  Message bad = h.call("tools/call", json::object{{"name", "bad"}});
+  ASSERT_EQ(bad.kind, MessageKind::kError);
+  EXPECT_EQ(bad.error.code, rpc::kInternalError);
+}
+
+TEST(McpServer, InterceptorRunsAfterValidationAndCanAnswer) {
+  Harness h;
+  std::atomic<int> handler_runs{0};
+  ASSERT_TRUE(h.server.add_tool(Tool{.name = "paid",
+                                     .input_schema = json::parse(R"({"type":"object","required":["q"]})").as_object(),
+                                     .handler = [&](Context&, const json::object&) -> asio::awaitable<ToolResult> {
+                                       ++handler_runs;
+                                       co_return ToolResult::text("ran");
+                                     }})
+                  .ok());
+  std::atomic<int> intercepted{0};
+  h.server.set_tool_interceptor([&](Context& ctx, const Tool&, const json::object& args) -> asio::awaitable<std::optional<ToolResult>> {
+    ++intercepted;
+    if (args.at("q").as_string() == "deny") co_return ToolResult::error("payment required");
+    (void)ctx;
+    co_return std::nullopt;
+  });
+  h.initialize();
+  json::object invalid = result_of(h.call("tools/call", json::object{{"name", "paid"}, {"arguments", json::object{}}}));
+  EXPECT_TRUE(invalid.at("isError").as_bool());
+  EXPECT_EQ(intercepted.load(), 0) << "a malformed call never reaches the interceptor";
+  json::object denied = result_of(h.call("tools/call", json::object{{"name", "paid"}, {"arguments", {{"q", "deny"}}}}));
+  EXPECT_EQ(denied.at("content").as_array()[0].at("text").as_string(), "payment required");
+  json::object allowed = result_of(h.call("tools/call", json::object{{"name", "paid"}, {"arguments", {{"q", "ok"}}}}));
+  EXPECT_EQ(allowed.at("content").as_array()[0].at("text").as_string(), "ran");
+  EXPECT_EQ(handler_runs.load(), 1);
+}
+
+TEST(McpServer, CancellationStopsTheHandlerAndSuppressesTheAnswer) {
+  Harness h;
+  std::atomic<bool> saw_cancel{false};
+  ASSERT_TRUE(h.server.add_tool(Tool{.name = "slow", .handler = [&](Context& ctx, const json::object&) -> asio::awaitable<ToolResult> {
+    auto op = ctx.sleep_for(60s);
+    bool finished = co_await std::move(op);
+    saw_cancel = !finished && ctx.cancelled();
+    co_return ToolResult::text("done");
+  }}).ok());
+  h.initialize();
+  h.deliver(Message::request(100, "tools/call", json::object{{"name", "slow"}}));
+  h.deliver(Message::notification("notifications/cancelled", json::object{{"requestId", 100}, {"reason", "user"}}));
+  auto answer = h.output->wait_response(100);
+  ASSERT_TRUE(answer.has_value());
+  EXPECT_FALSE(answer->has_value()) << "a cancelled request is not answered";
+  EXPECT_TRUE(saw_cancel.load());
+}
+
+TEST(McpServer, ProgressOnlyWithAToken) {
+  Harness h;
+  ASSERT_TRUE(h.server.add_tool(Tool{.name = "p", .handler = [](Context& ctx, const json::object&) -> asio::awaitable<ToolResult> {
+    ctx.report_progress(1, 2, "half");
+    ctx.report_progress(2.5);
+    co_return ToolResult::text("ok");
+  }}).ok());
+  h.initialize();
+  h.call("tools/call", json::object{{"name", "p"}});
+  EXPECT_TRUE(h.output->sent().empty());
+  h.call("tools/call", json::object{{"name", "p"}, {"_meta", {{"progressToken", "tok"}}}});
+  auto sent = h.output->sent();
+  ASSERT_EQ(sent.size(), 2u);
+  EXPECT_EQ(sent[0].message.method, "notifications/progress");
+  EXPECT_EQ(sent[0].message.params.at("progressToken").as_string(), "tok");
+  EXPECT_EQ(sent[0].message.params.at("progress").as_int64(), 1);
+  EXPECT_EQ(sent[0].message.params.at("total").as_int64(), 2);
+  EXPECT_EQ(sent[0].message.params.at("message").as_string(), "half");
+  EXPECT_EQ(sent[1].message.params.at("progress").as_double(), 2.5);
+  ASSERT_TRUE(sent[0].related.has_value());
+  EXPECT_EQ(*sent[0].related, RequestId(3));
+}
+
+TEST(McpServer, LoggingLevels) {
+  Harness h;
+  ASSERT_TRUE(h.server.add_tool(Tool{.name = "log", .handler = [](Context& ctx, const json::object&) -> asio::awaitable<ToolResult> {
+    ctx.log(LogLevel::kInfo, "info message");
+    ctx.log(LogLevel::kError, json::object{{"detail", 1}}, "db");
+    co_return ToolResult::text("ok");
+  }}).ok());
+  h.initialize();
+  EXPECT_EQ(h.call("logging/setLevel", json::object{{"level", "loud"}}).error.code, rpc::kInvalidParams);
+  EXPECT_TRUE(result_of(h.call("logging/setLevel", json::object{{"level", "warning"}})).empty());
+  h.call("tools/call", json::object{{"name", "log"}});
+  auto sent = h.output->sent();
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_EQ(sent[0].message.params.at("level").as_string(), "error");
+  EXPECT_EQ(sent[0].message.params.at("logger").as_string(), "db");
+  h.server.log(LogLevel::kDebug, "dropped");
+  h.server.log(LogLevel::kCritical, "broadcast");
+  sent = h.output->sent();
+  ASSERT_EQ(sent.size(), 2u);
+  EXPECT_FALSE(sent[1].related.has_value());
+}
+
+TEST(McpServer, RequestsToTheClient) {
+  Harness h(ServerOptions{.client_request_timeout_ms = 200});
+  ASSERT_TRUE(h.server.add_tool(Tool{.name = "ask", .handler = [](Context& ctx, const json::object&) -> asio::awaitable<ToolResult> {
+    json::object params{{"messages", json::array{}}, {"maxTokens", 10}};
+    auto op = ctx.create_message(std::move(params));
+    RpcResponse r = co_await std::move(op);
+    if (!r.ok()) co_return ToolResult::error(std::to_string(r.error->code) + " " + r.error->message);
+    co_return ToolResult::text(json::serialize(r.result));
+  }}).ok());
+  h.initialize("2025-11-25", json::object{{"sampling", json::object{}}});
+
+  // Answered.
+  h.deliver(Message::request(50, "tools/call", json::object{{"name", "ask"}}));
+  auto asked = h.output->wait_sent([](const auto& s) { return s.message.method == "sampling/createMessage"; });
+  ASSERT_TRUE(asked);
+  EXPECT_EQ(*asked->related, RequestId(50));
+  h.deliver(Message::response(asked->message.id, json::object{{"model", "m"}}));
+  auto answer = h.output->wait_response(50);
+  ASSERT_TRUE(answer && *answer);
+  EXPECT_EQ(result_of(**answer).at("content").as_array()[0].at("text").as_string(), R"({"model":"m"})");
+
+  // Not answered: times out and tells the client.
+  json::object timed = result_of(h.call("tools/call", json::object{{"name", "ask"}}));
+  EXPECT_TRUE(timed.at("isError").as_bool());
+  EXPECT_EQ(std::string(timed.at("content").as_array()[0].at("text").as_string()).substr(0, 6), "-32001");
+  EXPECT_TRUE(h.output->wait_sent([](const auto& s) { return s.message.method == "notifications/cancelled"; }));
+}
+
+TEST(McpServer, RequestsToTheClientNeedTheCapability) {
+  Harness h;
+  ASSERT_TRUE(h.server.add_tool(Tool{.name = "ask", .handler = [](Context& ctx, const json::object&) -> asio::awaitable<ToolResult> {
+    auto op = ctx.elicit(json::object{{"message", "hi"}, {"requestedSchema", {{"type", "object"}}}});
+    RpcResponse r = co_await std::move(op);
+    co_return r.ok() ? ToolResult::text("yes") : ToolResult::error(r.error->message);
+  }}).ok());
+  h.initialize("2025-11-25", json::object{{"sampling", json::object{}}});
+  json::object r = result_of(h.call("tools/call", json::object{{"name", "ask"}}));
+  EXPECT_TRUE(r.at("isError").as_bool());
+  EXPECT_NE(std::string(r.at("content").as_array()[0].at("text").as_string()).find("elicitation"), std::string::npos);
+}
+
+TEST(McpServer, InFlightLimitOnePast) {
+  Harness h(ServerOptions{.max_in_flight_requests = 2});
+  ASSERT_TRUE(h.server.add_tool(Tool{.name = "slow", .handler = [](Context& ctx, const json::object&) -> asio::awaitable<ToolResult> {
+    auto op = ctx.sleep_for(60s);
+    co_await std::move(op);
+    co_return ToolResult::text("done");
+  }}).ok());
+  h.initialize();
+  h.deliver(Message::request(201, "tools/call", json::object{{"name", "slow"}}));
+  h.deliver(Message::request(202, "tools/call", json::object{{"name", "slow"}}));
+  h.deliver(Message::request(203, "tools/call", json::object{{"name", "slow"}}));
+  auto third = h.output->wait_response(203);
+  ASSERT_TRUE(third && *third);
+  EXPECT_EQ((*third)->error.code, rpc::kServerError);
+  // A duplicate id of a request in flight is refused too.
+  h.deliver(Message::request(201, "ping"));
+  h.deliver(Message::notification("notifications/cancelled", json::object{{"requestId", 201}}));
+  h.deliver(Message::notification("notifications/cancelled", json::object{{"requestId", 202}}));
+  EXPECT_TRUE(h.output->wait_response(202).has_value());
+}
+
+TEST(McpServer, DuplicateIdInFlight) {
+  Harness h;
+  ASSERT_TRUE(h.server.add_tool(Tool{.name = "slow", .handler = [](Context& ctx, const json::object&) -> asio::awaitable<ToolResult> {
+    auto op = ctx.sleep_for(60s);
+    co_await std::move(op);
+    co_return ToolResult::text("done");
+  }}).ok());
+  h.initialize();
+  h.deliver(Message::request(301, "tools/call", json::object{{"name", "slow"}}));
+  h.deliver(Message::request(301, "ping"));
+  auto answer = h.output->wait_response(301);
+  ASSERT_TRUE(answer && *answer);
+  EXPECT_EQ((*answer)->error.code, rpc::kInvalidRequest);
+  h.deliver(Message::notification("notifications/cancelled", json::object{{"requestId", 301}}));
+}
+
+asio::awaitable<Result<json::array>> read_fixed(Context&, const std::string& uri, const std::map<std::string, std::string>& vars) {
+  std::string text = "content of " + uri;
+  for (auto& [k, v] : vars) text += " " + k + "=" + v;
+  co_return json::array{text_resource_contents(uri, "text/plain", text)};
+}
+
+TEST(McpServer, ResourcesTemplatesAndSubscriptions) {
+  Harness h;
+  ASSERT_TRUE(h.server.add_resource(Resource{.uri = "file:///a.txt", .name = "a", .mime_type = "text/plain", .read = read_fixed}).ok());
+  ASSERT_TRUE(h.server.add_resource_template(ResourceTemplate{.uri_template = "db://{table}/rows/{id}", .name = "rows", .read = read_fixed}).ok());
+  ASSERT_TRUE(h.server.add_resource(Resource{
+      .uri = "file:///missing", .name = "m",
+      .read = [](Context&, const std::string&, const std::map<std::string, std::string>&) -> asio::awaitable<Result<json::array>> {
+        co_return Error{ErrorCode::kNotFound, "gone"};
+      }}).ok());
+  h.initialize();
+  EXPECT_EQ(result_of(h.call("resources/list")).at("resources").as_array().size(), 2u);
+  EXPECT_EQ(result_of(h.call("resources/templates/list")).at("resourceTemplates").as_array()[0].at("uriTemplate").as_string(),
+            "db://{table}/rows/{id}");
+  json::object read = result_of(h.call("resources/read", json::object{{"uri", "file:///a.txt"}}));
+  EXPECT_EQ(read.at("contents").as_array()[0].at("text").as_string(), "content of file:///a.txt");
+  json::object templated = result_of(h.call("resources/read", json::object{{"uri", "db://users/rows/4%202"}}));
+  EXPECT_EQ(templated.at("contents").as_array()[0].at("text").as_string(), "content of db://users/rows/4%202 id=4 2 table=users");
+  Message missing = h.call("resources/read", json::object{{"uri", "db://users/rows"}});
+  EXPECT_EQ(missing.error.code, rpc::kResourceNotFound);
+  EXPECT_EQ(missing.error.data.at("uri").as_string(), "db://users/rows");
+  EXPECT_EQ(h.call("resources/read", json::object{{"uri", "file:///missing"}}).error.code, rpc::kResourceNotFound);
+
+  EXPECT_TRUE(result_of(h.call("resources/subscribe", json::object{{"uri", "file:///a.txt"}})).empty());
+  h.server.notify_resource_updated("file:///other");
+  h.server.notify_resource_updated("file:///a.txt");
+  auto updated = h.output->wait_sent([](const auto& s) { return s.message.method == "notifications/resources/updated"; });
+  ASSERT_TRUE(updated);
+  EXPECT_EQ(updated->message.params.at("uri").as_string(), "file:///a.txt");
+  EXPECT_TRUE(result_of(h.call("resources/unsubscribe", json::object{{"uri", "file:///a.txt"}})).empty());
+  h.server.notify_resource_updated("file:///a.txt");
+  h.call("ping");
+  EXPECT_EQ(h.output->sent().size(), 1u);
+}
+
+TEST(McpServer, SubscriptionLimitOnePast) {
+  Harness h;
+  h.initialize();
+  for (std::size_t i = 0; i < kMaxSubscriptionsPerSession; ++i) {
+    ASSERT_EQ(h.call("resources/subscribe", json::object{{"uri", "x://" + std::to_string(i)}}).kind, MessageKind::kResult);
+  }
+  Message over = h.call("resources/subscribe", json::object{{"uri", "x://one-more"}});
+  EXPECT_EQ(over.error.code, rpc::kInvalidParams);
+}
+
+TEST(McpServer, PromptsAndCompletion) {
+  Harness h;
+  ASSERT_TRUE(h.server.add_prompt(Prompt{
+      .name = "greet", .description = "Greets",
+      .arguments = {PromptArgument{.name = "who", .required = true,
+                                   .complete = [](std::string_view prefix, const auto&) {
+                                     std::vector<std::string> all;
+                                     for (int i = 0; i < 150; ++i) all.push_back(std::string(prefix) + std::to_string(i));
+                                     return all;
+                                   }}},
+      .get = [](Context&, const std::map<std::string, std::string>& args) -> asio::awaitable<Result<json::object>> {
+        co_return json::object{{"messages", json::array{prompt_message("user", text_content("Hello " + args.at("who")))}}};
+      }}).ok());
+  h.initialize();
+  json::object listed = result_of(h.call("prompts/list"));
+  EXPECT_TRUE(listed.at("prompts").as_array()[0].at("arguments").as_array()[0].at("required").as_bool());
+  json::object got = result_of(h.call("prompts/get", json::object{{"name", "greet"}, {"arguments", {{"who", "Ada"}}}}));
+  EXPECT_EQ(got.at("messages").as_array()[0].at("content").at("text").as_string(), "Hello Ada");
+  EXPECT_EQ(h.call("prompts/get", json::object{{"name", "greet"}}).error.code, rpc::kInvalidParams);
+  EXPECT_EQ(h.call("prompts/get", json::object{{"name", "greet"}, {"arguments", {{"who", 1}}}}).error.code, rpc::kInvalidParams);
+  EXPECT_EQ(h.call("prompts/get", json::object{{"name", "nope"}}).error.code, rpc::kInvalidParams);
+
+  json::object done = result_of(h.call("completion/complete", json::object{{"ref", {{"type", "ref/prompt"}, {"name", "greet"}}},
+                                                                           {"argument", {{"name", "who"}, {"value", "A"}}}}));
+  const auto& completion = done.at("completion").as_object();
+  EXPECT_EQ(completion.at("values").as_array().size(), kMaxCompletionValues);
+  EXPECT_EQ(completion.at("total").as_uint64(), 150u);
+  EXPECT_TRUE(completion.at("hasMore").as_bool());
+  EXPECT_EQ(h.call("completion/complete", json::object{{"ref", {{"type", "ref/prompt"}, {"name", "x"}}},
+                                                       {"argument", {{"name", "who"}, {"value", ""}}}})
+                .error.code,
+            rpc::kInvalidParams);
+}
+
+TEST(McpServer, ListChangedAfterInitialize) {
+  Harness h;
+  ASSERT_TRUE(h.server.add_tool(Tool{.name = "before", .handler = text_tool("x")}).ok());
+  EXPECT_TRUE(h.output->sent().empty()) << "nothing is sent before initialize";
+  h.initialize();
+  ASSERT_TRUE(h.server.add_tool(Tool{.name = "after", .handler = text_tool("x")}).ok());
+  EXPECT_TRUE(h.server.remove_tool("after"));
+  EXPECT_FALSE(h.server.remove_tool("after"));
+  auto sent = h.output->sent();
+  ASSERT_EQ(sent.size(), 2u);
+  EXPECT_EQ(sent[0].message.method, "notifications/tools/list_changed");
+  EXPECT_FALSE(sent[0].related.has_value());
+}
+
+TEST(McpServer, ContextCarriesTheCaller) {
+  Harness h;
+  std::string seen;
+  ASSERT_TRUE(h.server.add_tool(Tool{.name = "who", .handler = [&seen](Context& ctx, const json::object&) -> asio::awaitable<ToolResult> {
+    seen = ctx.protocol_version() + "|" + std::string(ctx.client_info().at("name").as_string()) + "|" + ctx.method() + "|" +
+           (ctx.bearer_token() ? *ctx.bearer_token() : "none");
+    co_return ToolResult::text("ok");
+  }}).ok());
+  h.initialize("2025-06-18");
+  h.call("tools/call", json::object{{"name", "who"}});
+  EXPECT_EQ(seen, "2025-06-18|t|tools/call|none");
+}
+
+TEST(McpServer, ParsesBearerTokens) {
+  EXPECT_EQ(parse_bearer("Bearer sk_live_abc"), "sk_live_abc");
+  EXPECT_EQ(parse_bearer("bearer   tok  "), "tok");
+  EXPECT_FALSE(parse_bearer("Basic abc"));
+  EXPECT_FALSE(parse_bearer("Bearer "));
+}
+
+}  // namespace
+}  // namespace tollgate::mcp
