@@ -210,10 +210,11 @@ bool split_listen(const std::string& listen, std::string& host, std::uint16_t& p
 int main(int argc, char** argv) {
   CLI::App app{"weather_server: an example paid MCP server (Tollgate payments SDK)"};
   std::string listen, audit_path, log_level = "warn";
-  bool stdio = false, fail_open = false;
+  bool stdio = false, fail_open = false, free = false;
   auto* listen_opt = app.add_option("--listen", listen, "Serve Streamable HTTP on HOST:PORT (endpoint /mcp)");
   app.add_flag("--stdio", stdio, "Serve on stdin/stdout (the agent key comes from AGENT_TOKEN)")->excludes(listen_opt);
   app.add_flag("--fail-open", fail_open, "Run paid tools uncharged while the platform is unreachable");
+  app.add_flag("--free", free, "Serve without payments (behind `tollgate gateway`, which charges instead)");
   app.add_option("--audit-log", audit_path, "Append one line per paid tool call that ran");
   app.add_option("--log-level", log_level, "trace|debug|info|warn|error|off");
   app.footer("Environment: TOLLGATE_URL (platform), TOLLGATE_API_KEY (provider key, scope provider:charge).");
@@ -236,7 +237,7 @@ int main(int argc, char** argv) {
     spdlog::info("payment {} tool={} amount={} charge={} {}", pay::to_string(e.kind), e.tool, format_money(e.amount_micros),
                  e.charge_id, e.kind == pay::PaymentEvent::Kind::kCharged ? "" : std::string(to_string(e.code)));
   };
-  if (auto st = pay::with_payments(server, payments); !st.ok()) {
+  if (auto st = free ? ok_status() : pay::with_payments(server, payments); !st.ok()) {
     std::cerr << "weather_server: " << st.error().message << "\n";
     return 1;
   }

@@ -41,5 +41,6 @@ void add_serve_command(CLI::App& app, int& exit_code);
 void add_account_commands(CLI::App& app, int& exit_code);
 void add_wallet_commands(CLI::App& app, int& exit_code);
 void add_connect_command(CLI::App& app, int& exit_code);
+void add_gateway_command(CLI::App& app, int& exit_code);
 
 }  // namespace tollgate::cli

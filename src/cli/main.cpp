@@ -11,6 +11,7 @@ int main(int argc, char** argv) {
   tollgate::cli::add_account_commands(app, exit_code);
   tollgate::cli::add_wallet_commands(app, exit_code);
   tollgate::cli::add_connect_command(app, exit_code);
+  tollgate::cli::add_gateway_command(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

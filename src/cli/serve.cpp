@@ -1,12 +1,14 @@
 // `tollgate serve`: the platform on SQLite (default) or PostgreSQL.
 #include <fmt/format.h>
 
+#include <filesystem>
 #include <iostream>
 #include <thread>
 
 #include "cli/cli.hpp"
 #include "common/log.hpp"
 #include "common/metrics.hpp"
+#include "gateway/gateway.hpp"
 #include "http/server.hpp"
 #include "platform/platform.hpp"
 #include "store/store.hpp"
@@ -22,6 +24,7 @@ struct ServeOptions {
   int threads = 0;  // 0: chosen from the store (see resolve_threads)
   bool access_log = true;
   bool demo = false;
+  std::string gateway_config;
   http::ServerLimits limits;
   platform::PlatformOptions platform;
 };
@@ -40,25 +43,102 @@ bool split_listen(const std::string& listen, std::string& host, std::uint16_t& p
   return true;
 }
 
-void print_demo_guide(const std::string& url) {
+std::string self_path() {
+  std::error_code ec;
+  auto path = std::filesystem::read_symlink("/proc/self/exe", ec);
+  return ec ? std::string("tollgate") : path.string();
+}
+
+// The newcomer's guide of `serve --demo` (stdout, not the logs): who to sign in as, and a
+// paid tool ready to call from an MCP client with the demo agent key.
+void print_demo_guide(const std::string& url, const platform::Platform::DemoSetup& demo, bool gateway) {
+  std::string tollgate = (std::filesystem::path(self_path()).parent_path() / "tollgate").string();
+  std::string mcp_url = url + "/mcp/weather";
   std::cout << fmt::format(R"(
 Tollgate is running at {0}
 
-  Next steps
-  1. Open {0} in a browser and sign up (the first account is the admin),
-     or in a terminal:
-       tollgate signup --url {0} --email you@example.com
-  2. Create an agent API key (shown once: copy it):
-       tollgate keys create --name "Claude Desktop"
-  3. See your keys (only sk_live_... and the last 4 characters are ever shown again):
-       tollgate keys list
-  4. Delete a key; it stops working at once:
-       tollgate keys delete KEY_ID
+  Dashboard    {0}   sign in as {1} / {2} ($5.00 of demo credits),
+               or sign up with your own email.
+  Agent key    {3}
+               (a new demo key, shown once; the dashboard shows only sk_live_...{4})
+)",
+                           url, demo.email, demo.password, demo.agent_key, demo.agent_key.substr(demo.agent_key.size() - 4));
+  if (gateway) {
+    std::cout << fmt::format(R"(
+  A paid MCP server is ready at {0}
+  (the weather example behind the gateway: current_conditions $0.01, forecast $0.05,
+  list_cities free). Add it to your MCP client:
+
+  Claude Desktop (claude_desktop_config.json) or Cursor (~/.cursor/mcp.json):
+    {{
+      "mcpServers": {{
+        "weather": {{
+          "command": "{1}",
+          "args": ["connect", "{0}"],
+          "env": {{ "AGENT_TOKEN": "{2}" }}
+        }}
+      }}
+    }}
+
+  Claude Code:
+    claude mcp add --transport http weather {0} --header "Authorization: Bearer {2}"
+
+  Then ask: "What is the weather in Paris?" and watch the Wallet page.
+)",
+                             mcp_url, tollgate, demo.agent_key);
+  }
+  std::cout << fmt::format(R"(
+  In a terminal (build/tollgate):
+    tollgate login --url {0} --email {1}
+    tollgate keys list          tollgate wallet transactions
+    tollgate keys create --name "Cursor"
 
   Press Ctrl+C to stop.
 )",
-                           url)
+                           url, demo.email)
             << std::flush;
+}
+
+struct ResolvedGateway {
+  std::optional<gateway::GatewayConfig> config;
+  std::string provider_key;
+};
+
+// --gateway-config FILE, or with --demo the weather example (its binary sits next to ours).
+Result<ResolvedGateway> resolve_gateway_config(const ServeOptions& options,
+                                               const std::optional<platform::Platform::DemoSetup>& demo) {
+  ResolvedGateway out;
+  if (!options.gateway_config.empty()) {
+    auto loaded = gateway::load_gateway_config(options.gateway_config);
+    if (!loaded) return loaded.error();
+    out.config = std::move(*loaded);
+    const char* key = std::getenv(out.config->api_key_env.c_str());
+    if (key && *key) {
+      out.provider_key = key;
+    } else if (demo) {
+      out.provider_key = demo->provider_key;
+    } else {
+      return Error{ErrorCode::kInvalidRequest,
+                   fmt::format("the gateway charges as a provider: put a provider key (tollgate provider-keys create) "
+                               "in ${}",
+                               out.config->api_key_env)};
+    }
+    return out;
+  }
+  if (!demo) return out;
+  auto weather = std::filesystem::path(self_path()).parent_path() / "weather_server";
+  if (!std::filesystem::exists(weather)) {
+    spdlog::warn("demo: {} is missing (scripts/build weather_server); no paid MCP server in this demo", weather.string());
+    return out;
+  }
+  gateway::UpstreamConfig up;
+  up.name = "weather";
+  up.command = {weather.string(), "--stdio", "--free"};
+  up.prices = {{"current_conditions", 10'000}, {"forecast", 50'000}};
+  out.config = gateway::GatewayConfig{};
+  out.config->upstreams.push_back(std::move(up));
+  out.provider_key = demo->provider_key;
+  return out;
 }
 
 // Store calls block the I/O thread that makes them. With SQLite they take microseconds, so one
@@ -106,16 +186,38 @@ int run_serve(const ServeOptions& options) {
   auto platform = std::make_unique<platform::Platform>(io, *store, metrics, platform_options);
   platform_handler = platform->handler();
   // The line scripts and tests wait for (API.md "Command line").
+
+  // The gateway, charging through this platform's own ledger (no HTTP hop).
+  std::optional<platform::Platform::DemoSetup> demo;
+  if (options.demo) {
+    auto seeded = platform->seed_demo();
+    if (!seeded) return fail(seeded.error());
+    demo = std::move(*seeded);
+  }
+  std::unique_ptr<gateway::Gateway> mcp_gateway;
+  auto gateway_config = resolve_gateway_config(options, demo);
+  if (!gateway_config) return fail(gateway_config.error());
+  if (gateway_config->config) {
+    mcp_gateway = std::make_unique<gateway::Gateway>(io, std::move(*gateway_config->config),
+                                                     platform->local_charger(gateway_config->provider_key),
+                                                     platform_options.public_url);
+    mcp_gateway->mount(platform->router(), host);
+    mcp_gateway->start();
+    for (const auto& name : mcp_gateway->names()) spdlog::info("gateway: serving /mcp/{}", name);
+  }
+
   std::cout << "listening on " << url << std::endl;
   int threads = resolve_threads(options.threads, *store);
   spdlog::info("tollgate serve: {} store, {} threads", store->backend_name(), threads);
-  if (options.demo) print_demo_guide(url);
+  if (demo) print_demo_guide(url, *demo, mcp_gateway != nullptr);
 
   http::run_with_signals(io, threads, [&] {
     spdlog::info("shutting down: finishing requests in flight");
+    if (mcp_gateway) mcp_gateway->stop();
     server.stop();
     platform->shutdown();
   });
+  mcp_gateway.reset();
   platform.reset();
   spdlog::info("stopped");
   return 0;
@@ -133,7 +235,10 @@ void add_serve_command(CLI::App& app, int& exit_code) {
       ->check(CLI::Range(1, 256));
   cmd->add_option("--log-level", options->log_level, "trace|debug|info|warn|error|off")->capture_default_str();
   cmd->add_flag("--access-log,!--no-access-log", options->access_log, "Log one line per request")->capture_default_str();
-  cmd->add_flag("--demo", options->demo, "Print a guide for a first run");
+  cmd->add_flag("--demo", options->demo,
+                "Seed a demo account, key and paid weather tool, and print a guide for a first run");
+  cmd->add_option("--gateway-config", options->gateway_config,
+                  "Also serve the MCP servers of this gateway config at /mcp/NAME, charging in-process");
   auto& limits = options->limits;
   cmd->add_option("--max-body-bytes", limits.max_body_bytes, "Request body limit (413 past it)")->capture_default_str();
   cmd->add_option("--max-header-bytes", limits.max_header_bytes, "Header block limit (431 past it)")->capture_default_str();

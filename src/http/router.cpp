@@ -1,6 +1,8 @@
 // Linear matching: the route table is a few dozen entries, so a scan is fast and simple.
 #include "http/router.hpp"
 
+#include <algorithm>
+
 namespace tollgate::http {
 namespace {
 
@@ -23,14 +25,21 @@ std::vector<std::string_view> split_path(std::string_view path) {
 }  // namespace
 
 void Router::add(std::string method, std::string pattern, Handler handler) {
-  Route route{std::move(method), pattern, {}, false, std::move(handler)};
-  for (auto s : split_path(pattern)) route.segments.emplace_back(s);
-  routes_.push_back(std::move(route));
+  insert(Route{std::move(method), pattern, {}, false, std::move(handler)});
 }
 
 void Router::add_prefix(std::string method, std::string prefix, Handler handler) {
-  add(std::move(method), std::move(prefix), std::move(handler));
-  routes_.back().prefix = true;
+  insert(Route{std::move(method), prefix, {}, true, std::move(handler)});
+}
+
+void Router::insert(Route route) {
+  for (auto s : split_path(route.pattern)) route.segments.emplace_back(s);
+  routes_.push_back(std::move(route));
+  // Exact routes first (in the order added), then prefixes, longest first.
+  std::stable_sort(routes_.begin(), routes_.end(), [](const Route& a, const Route& b) {
+    if (a.prefix != b.prefix) return !a.prefix;
+    return a.prefix && a.segments.size() > b.segments.size();
+  });
 }
 
 bool Router::match(const Route& route, const std::vector<std::string_view>& path, Request& request) const {
@@ -50,17 +59,21 @@ bool Router::match(const Route& route, const std::vector<std::string_view>& path
 boost::asio::awaitable<Response> Router::operator()(Request& request) const {
   auto path = split_path(request.path);
   bool path_known = false;
-  for (const Route& route : routes_) {
-    if (!match(route, path, request)) continue;
-    bool method_ok = route.method == "*" || route.method == request.method ||
-                     (route.method == "GET" && request.method == "HEAD");
+  // Exact routes win over prefix routes whatever the order they were added in, and a longer
+  // prefix over a shorter one: "/mcp/weather" is never swallowed by the dashboard's "/".
+  // (routes_ is kept in that order by add().)
+  for (const Route* route = routes_.data(); route != routes_.data() + routes_.size(); ++route) {
+    if (!match(*route, path, request)) continue;
+    bool method_ok = route->method == "*" || route->method == request.method ||
+                     (route->method == "GET" && request.method == "HEAD");
     if (!method_ok) {
-      path_known = true;
+      // The root prefix matches every path, so it says nothing about which paths exist.
+      if (!route->segments.empty()) path_known = true;
       request.params.clear();
       continue;
     }
-    request.route = route.pattern;
-    co_return co_await route.handler(request);
+    request.route = route->pattern;
+    co_return co_await route->handler(request);
   }
   request.route = path_known ? "(method not allowed)" : "(not found)";
   if (path_known) co_return Response::error(ErrorCode::kMethodNotAllowed, "This method is not allowed on this path.");

@@ -1,5 +1,6 @@
 // Maps method + path to a handler. Patterns are literal segments and `{name}` parameters:
-// "/api/v1/keys/{id}". Unknown path -> 404 NOT_FOUND; known path, other method -> 405.
+// "/api/v1/keys/{id}". Exact routes are tried before prefix routes, longer prefixes before
+// shorter ones. Unknown path -> 404 NOT_FOUND; known path, other method -> 405.
 #pragma once
 
 #include <string>
@@ -27,6 +28,7 @@ class Router {
     bool prefix = false;
     Handler handler;
   };
+  void insert(Route route);
   bool match(const Route& route, const std::vector<std::string_view>& path_segments, Request& request) const;
 
   std::vector<Route> routes_;

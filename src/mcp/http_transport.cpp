@@ -315,17 +315,12 @@ asio::awaitable<void> pump(std::shared_ptr<HttpSession> session, std::shared_ptr
   ActiveGuard guard(session);
   const auto keep_alive = std::chrono::milliseconds(std::max(1, session->options().keep_alive_ms));
   auto last_write = Clock::now();
+  // The priming event goes out with whatever is already queued: one write, not two.
+  std::string out;
   if (priming) {
-    std::string first = "id: " + event_id(stream->id, 0) + "\nretry: " + std::to_string(session->options().retry_ms) +
-                        "\ndata: \n\n";
-    auto op = writer.write(first);
-    if (!co_await std::move(op)) {
-      detach(*session, *stream, generation);
-      co_return;
-    }
+    out = "id: " + event_id(stream->id, 0) + "\nretry: " + std::to_string(session->options().retry_ms) + "\ndata: \n\n";
   }
   for (;;) {
-    std::string out;
     std::uint64_t last = cursor;
     bool finished = false;
     bool stop = false;
@@ -357,6 +352,7 @@ asio::awaitable<void> pump(std::shared_ptr<HttpSession> session, std::shared_ptr
         detach(*session, *stream, generation);
         co_return;
       }
+      out.clear();
       cursor = last;
       last_write = Clock::now();
       std::lock_guard lock(session->mutex);
@@ -671,7 +667,10 @@ class HttpTransport::Impl : public std::enable_shared_from_this<HttpTransport::I
 
     const ResponseMode mode = self->options_->response_mode;
     auto stream = std::make_shared<SseStream>();
-    auto signal = std::make_shared<Signal>(executor);
+    // Made only when this connection has to wait (most calls are answered while they are
+    // received); under the session lock, so no notification can slip past it.
+    std::shared_ptr<Signal> signal;
+    if (mode == ResponseMode::kSse) signal = std::make_shared<Signal>(executor);
     std::vector<bool> skip(decoded.messages.size(), false);
     {
       std::lock_guard lock(session->mutex);
@@ -717,6 +716,10 @@ class HttpTransport::Impl : public std::enable_shared_from_this<HttpTransport::I
           break;
         }
         ready = stream->done;
+        if (!ready && !signal) {
+          signal = std::make_shared<Signal>(executor);
+          stream->signal = signal;
+        }
       }
       if (ready) break;
       if (mode == ResponseMode::kAuto) {
@@ -766,6 +769,11 @@ class HttpTransport::Impl : public std::enable_shared_from_this<HttpTransport::I
 
     // Clients that negotiated 2025-11-25 get a priming event (id, retry, empty data) first,
     // so they can resume even if the connection ends before anything else was sent.
+    if (!signal) {
+      std::lock_guard lock(session->mutex);
+      signal = std::make_shared<Signal>(executor);
+      stream->signal = signal;
+    }
     bool priming = version_at_least(session->protocol->protocol_version(), "2025-11-25");
     http::Response response = sse_response(session->id);
     response.stream = [session, stream, signal, priming](http::StreamWriter& writer) {
@@ -776,7 +784,8 @@ class HttpTransport::Impl : public std::enable_shared_from_this<HttpTransport::I
 
   asio::awaitable<http::Response> post_stateless(Decoded decoded, bool has_init, std::string version,
                                                  std::shared_ptr<const RequestInfo> info) {
-    auto protocol = ServerSession::create(core_, null_output_);
+    // Not registered for broadcasts: nothing outside the response reaches a stateless client.
+    auto protocol = ServerSession::create(core_, null_output_, /*broadcasts=*/false);
     if (!has_init) protocol->assume_initialized(version);
     auto executor = co_await asio::this_coro::executor;
     std::vector<std::string> answers;

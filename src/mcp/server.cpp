@@ -462,16 +462,21 @@ void ServerCore::broadcast_list_changed(std::string_view kind) {
 // Sessions.
 
 std::shared_ptr<ServerSession> ServerSession::create(std::shared_ptr<ServerCore> core,
-                                                     std::shared_ptr<SessionOutput> output) {
+                                                     std::shared_ptr<SessionOutput> output, bool broadcasts) {
   std::shared_ptr<ServerSession> session(new ServerSession(std::move(core), std::move(output)));
-  session->core_->attach(session);
+  if (broadcasts) {
+    session->attached_ = true;
+    session->core_->attach(session);
+  }
   return session;
 }
 
 ServerSession::ServerSession(std::shared_ptr<ServerCore> core, std::shared_ptr<SessionOutput> output)
     : core_(std::move(core)), output_(std::move(output)) {}
 
-ServerSession::~ServerSession() { core_->detach(this); }
+ServerSession::~ServerSession() {
+  if (attached_) core_->detach(this);
+}
 
 std::string ServerSession::protocol_version() const {
   std::lock_guard lock(mutex_);
@@ -898,7 +903,7 @@ void ServerSession::close() {
   }
   for (auto& call : calls) call->deliver(RpcResponse::failure(rpc::kConnectionClosed, "The session was closed"));
   for (auto& state : requests) state->cancel();
-  core_->detach(this);
+  if (attached_) core_->detach(this);
 }
 
 void ServerSession::send(const Message& message, const RequestId* related) {

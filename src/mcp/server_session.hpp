@@ -126,7 +126,8 @@ struct RequestState {
 class ServerSession : public std::enable_shared_from_this<ServerSession> {
  public:
   // Creates and registers the session with its server (for broadcasts).
-  static std::shared_ptr<ServerSession> create(std::shared_ptr<ServerCore> core, std::shared_ptr<SessionOutput> output);
+  static std::shared_ptr<ServerSession> create(std::shared_ptr<ServerCore> core, std::shared_ptr<SessionOutput> output,
+                                               bool broadcasts = true);
   ~ServerSession();
 
   // One incoming message. A request runs as its own coroutine on `executor`; its answer goes
@@ -188,6 +189,7 @@ class ServerSession : public std::enable_shared_from_this<ServerSession> {
   std::shared_ptr<SessionOutput> output_;
   std::atomic<bool> initialized_{false};
   std::atomic<bool> closed_{false};
+  bool attached_ = false;  // registered with core_ for broadcasts
   // Set once by initialize (before any other request is answered), read-only afterwards.
   json::object client_capabilities_;
   json::object client_info_;

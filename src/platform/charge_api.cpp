@@ -29,21 +29,23 @@ Result<store::KeyIdentity> provider_identity(Context& ctx, const Request& reques
   return provider;
 }
 
-// Verifies the agent token named in the body; failures count against the provider key.
-Result<store::KeyIdentity> agent_identity(Context& ctx, const store::KeyIdentity& provider, const bj::object& body) {
+// Verifies an agent token; failures count against the provider key.
+Result<store::KeyIdentity> agent_identity(Context& ctx, const store::KeyIdentity& provider,
+                                          std::optional<std::string_view> token) {
   std::string limiter_key = "provider:" + provider.key_id;
   if (ctx.invalid_token_limiter.exhausted(limiter_key)) {
     return Error{ErrorCode::kRateLimited, "Too many invalid agent tokens from this provider key; wait a minute."};
   }
-  auto token = json::optional_string(body, "agent_token");
-  if (!token) return token.error();
-  auto agent = ctx.verifier.verify(*token ? std::optional<std::string_view>(**token) : std::nullopt, keys::Scope::kAgent);
+  auto agent = ctx.verifier.verify(token, keys::Scope::kAgent);
   if (!agent) {
     ctx.metrics.add("auth_failures", "code", to_string(agent.code()));
     if (agent.code() == ErrorCode::kTokenInvalid) ctx.invalid_token_limiter.record(limiter_key);
   }
   return agent;
 }
+
+// The agent token of a charge/verify body: nullopt when absent (TOKEN_MISSING).
+Result<std::optional<std::string>> body_token(const bj::object& body) { return json::optional_string(body, "agent_token"); }
 
 Result<std::string> parse_tool(const bj::object& body) {
   auto tool = json::required_string(body, "tool");
@@ -80,6 +82,20 @@ Result<std::string> parse_idempotency_key(const bj::object& body) {
 
 }  // namespace
 
+boost::asio::awaitable<Result<ledger::ChargeResult>> charge_agent(Context& ctx, const store::KeyIdentity& provider,
+                                                                  std::optional<std::string_view> agent_token,
+                                                                  std::string tool, Micros amount_micros,
+                                                                  std::string idempotency_key) {
+  auto agent = agent_identity(ctx, provider, agent_token);
+  if (!agent) co_return agent.error();
+  ledger::ChargeRequest charge{provider.account_id, agent->key_id, agent->account_id, agent->last4, tool,
+                               amount_micros, std::move(idempotency_key),
+                               ledger::charge_fingerprint(agent->key_id, tool, amount_micros)};
+  auto result = co_await ctx.batcher.charge(std::move(charge));
+  ctx.metrics.add("charges", "outcome", result ? "ok" : to_string(result.code()));
+  co_return result;
+}
+
 void add_charge_routes(http::Router& router, std::shared_ptr<Context> ctx) {
   router.add("POST", "/api/v1/charge", [ctx](Request& request) -> boost::asio::awaitable<Response> {
     auto provider = provider_identity(*ctx, request);
@@ -93,14 +109,11 @@ void add_charge_routes(http::Router& router, std::shared_ptr<Context> ctx) {
     if (!amount) co_return Response::error(amount.error());
     auto idempotency_key = parse_idempotency_key(*body);
     if (!idempotency_key) co_return Response::error(idempotency_key.error());
-    auto agent = agent_identity(*ctx, *provider, *body);
-    if (!agent) co_return Response::error(agent.error());
-
-    ledger::ChargeRequest charge{provider->account_id, agent->key_id,     agent->account_id, agent->last4,
-                                 *tool,                *amount,           *idempotency_key,
-                                 ledger::charge_fingerprint(agent->key_id, *tool, *amount)};
-    auto result = co_await ctx->batcher.charge(std::move(charge));
-    ctx->metrics.add("charges", "outcome", result ? "ok" : to_string(result.code()));
+    auto token = body_token(*body);
+    if (!token) co_return Response::error(token.error());
+    std::optional<std::string_view> agent_token;
+    if (*token) agent_token = **token;
+    auto result = co_await charge_agent(*ctx, *provider, agent_token, std::move(*tool), *amount, std::move(*idempotency_key));
     if (!result) co_return Response::error(result.error());
     bj::object out{{"charge_id", result->charge_id},
                    {"amount", format_money(result->amount_micros)},
@@ -127,7 +140,11 @@ void add_charge_routes(http::Router& router, std::shared_ptr<Context> ctx) {
     if (!provider) co_return Response::error(provider.error());
     auto body = body_object(request);
     if (!body) co_return Response::error(body.error());
-    auto agent = agent_identity(*ctx, *provider, *body);
+    auto token = body_token(*body);
+    if (!token) co_return Response::error(token.error());
+    std::optional<std::string_view> agent_token;
+    if (*token) agent_token = **token;
+    auto agent = agent_identity(*ctx, *provider, agent_token);
     if (!agent) co_return Response::error(agent.error());
     co_return Response::json(200, bj::object{{"valid", true}});
   });

@@ -12,6 +12,7 @@
 #include "platform/platform.hpp"
 #include "platform/rate_limiter.hpp"
 #include "store/store.hpp"
+#include "tollgate/pay/payments.hpp"
 
 namespace tollgate::platform {
 
@@ -66,6 +67,17 @@ void add_charge_routes(http::Router& router, std::shared_ptr<Context> ctx);
 void add_wallet_routes(http::Router& router, std::shared_ptr<Context> ctx);
 // The dashboard (web/) and GET /api/v1/setup; its catch-all GET must be the last route.
 void add_dashboard_routes(http::Router& router, std::shared_ptr<Context> ctx);
+
+// Charges `agent_token` for `tool` on behalf of `provider` (already verified): verifies the
+// agent key (rate-limited per provider key), then queues the charge for group commit. The
+// one path every charge takes, over HTTP or in-process (the gateway inside `serve`).
+boost::asio::awaitable<Result<ledger::ChargeResult>> charge_agent(Context& ctx, const store::KeyIdentity& provider,
+                                                                  std::optional<std::string_view> agent_token,
+                                                                  std::string tool, Micros amount_micros,
+                                                                  std::string idempotency_key);
+
+Result<Platform::DemoSetup> seed_demo(Context& ctx);
+std::shared_ptr<pay::Charger> make_local_charger(std::shared_ptr<Context> ctx, std::string provider_key);
 
 // The bearer token of `Authorization: Bearer X`: nullopt without the header, "" when the
 // header is not a bearer token.

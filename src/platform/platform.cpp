@@ -74,6 +74,14 @@ http::Handler Platform::handler() {
   };
 }
 
+http::Router& Platform::router() { return state_->router; }
+
+Result<Platform::DemoSetup> Platform::seed_demo() { return platform::seed_demo(*state_->ctx); }
+
+std::shared_ptr<pay::Charger> Platform::local_charger(std::string provider_key) {
+  return make_local_charger(state_->ctx, std::move(provider_key));
+}
+
 void Platform::shutdown() {
   if (state_->stopped.exchange(true)) return;
   asio::post(state_->strand, [state = state_] { state->flush_timer.cancel(); });

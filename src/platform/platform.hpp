@@ -9,8 +9,10 @@
 
 #include "common/metrics.hpp"
 #include "http/message.hpp"
+#include "http/router.hpp"
 #include "ledger/charge_batcher.hpp"
 #include "store/store.hpp"
+#include "tollgate/pay/payments.hpp"
 
 namespace tollgate::platform {
 
@@ -34,6 +36,18 @@ class Platform {
 
   // The root handler: every route of API.md plus the dashboard.
   http::Handler handler();
+  // The routes, for parts mounted beside the API (the gateway's /mcp/NAME).
+  http::Router& router();
+  // Charges through this platform's own ledger, as the holder of `provider_key` (the gateway
+  // inside `tollgate serve`).
+  std::shared_ptr<pay::Charger> local_charger(std::string provider_key);
+  // Demo data for `serve --demo` (see platform/demo.cpp).
+  struct DemoSetup {
+    std::string email, password;   // the demo account (the admin on a fresh database)
+    std::string agent_key;         // a new agent key, shown once
+    std::string provider_key;      // the demo gateway's provider key (never printed)
+  };
+  Result<DemoSetup> seed_demo();
   // Flushes pending state (key last-use times). Call after the server stopped.
   void shutdown();
 

@@ -1,0 +1,378 @@
+// Supervising and mirroring one upstream MCP server.
+#include "gateway/upstream.hpp"
+
+#include <boost/asio.hpp>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "tollgate/pay/payments.hpp"
+
+namespace tollgate::gateway {
+namespace asio = boost::asio;
+namespace json = boost::json;
+
+namespace {
+
+std::string string_field(const json::object& o, std::string_view key) {
+  auto* v = o.if_contains(key);
+  return v && v->is_string() ? std::string(v->as_string()) : std::string();
+}
+
+std::optional<bool> bool_field(const json::object& o, std::string_view key) {
+  auto* v = o.if_contains(key);
+  if (!v || !v->is_bool()) return std::nullopt;
+  return v->as_bool();
+}
+
+mcp::ToolAnnotations annotations_of(const json::object& tool) {
+  mcp::ToolAnnotations a;
+  auto* v = tool.if_contains("annotations");
+  if (!v || !v->is_object()) return a;
+  const auto& o = v->as_object();
+  a.title = string_field(o, "title");
+  a.read_only_hint = bool_field(o, "readOnlyHint");
+  a.destructive_hint = bool_field(o, "destructiveHint");
+  a.idempotent_hint = bool_field(o, "idempotentHint");
+  a.open_world_hint = bool_field(o, "openWorldHint");
+  return a;
+}
+
+json::object object_field(const json::object& o, std::string_view key) {
+  auto* v = o.if_contains(key);
+  return v && v->is_object() ? v->as_object() : json::object{};
+}
+
+mcp::ToolResult to_tool_result(const json::value& result) {
+  mcp::ToolResult r;
+  if (!result.is_object()) return mcp::ToolResult::error("UPSTREAM_ERROR: the upstream answered without a result object");
+  const auto& o = result.as_object();
+  if (auto* c = o.if_contains("content"); c && c->is_array()) r.content = c->as_array();
+  if (auto* s = o.if_contains("structuredContent")) r.structured_content = *s;
+  if (auto* e = o.if_contains("isError"); e && e->is_bool()) r.is_error = e->as_bool();
+  r.meta = object_field(o, "_meta");
+  return r;
+}
+
+Error rpc_error(const mcp::RpcResponse& response) {
+  if (response.error->code == mcp::rpc::kResourceNotFound) return Error{ErrorCode::kNotFound, response.error->message};
+  if (response.error->code == mcp::rpc::kInvalidParams) return Error{ErrorCode::kInvalidRequest, response.error->message};
+  return Error{ErrorCode::kUpstreamError, response.error->message};
+}
+
+}  // namespace
+
+Upstream::Upstream(asio::any_io_executor executor, UpstreamConfig config, mcp::Server& facade)
+    : executor_(executor), config_(std::move(config)), facade_(facade), wake_(executor) {}
+
+void Upstream::start() { asio::co_spawn(executor_, supervise(), asio::detached); }
+
+void Upstream::stop() {
+  stopped_ = true;
+  asio::post(executor_, [self = shared_from_this()] { self->wake_.cancel(); });
+}
+
+std::shared_ptr<mcp::Client> Upstream::current_client() {
+  std::lock_guard lock(mutex_);
+  return client_;
+}
+
+std::unique_ptr<mcp::ClientTransport> Upstream::make_transport() {
+  if (!config_.is_stdio()) {
+    mcp::HttpClientOptions options;
+    options.url = config_.url;  // no Authorization: the agent's key never leaves the gateway
+    return mcp::make_http_client_transport(executor_, options);
+  }
+  mcp::StdioClientOptions options;
+  options.command = config_.command;
+  options.env = config_.env;
+  // The child inherits our environment; it must not see keys that are not meant for it.
+  options.env["AGENT_TOKEN"] = "";
+  options.env["TOLLGATE_API_KEY"] = "";
+  return mcp::make_stdio_client_transport(executor_, options);
+}
+
+asio::awaitable<void> Upstream::supervise() {
+  auto self = shared_from_this();
+  int delay_ms = kFirstReconnectDelayMs;
+  while (!stopped_) {
+    mcp::ClientOptions options;
+    options.info = mcp::Implementation{.name = "tollgate-gateway", .version = "0.1.0"};
+    // Offer the client features downstream clients may have; requests are forwarded.
+    options.capabilities = json::object{{"sampling", json::object{}}, {"elicitation", json::object{}},
+                                        {"roots", json::object{{"listChanged", true}}}};
+    auto client = std::make_shared<mcp::Client>(executor_, make_transport(), options);
+    std::weak_ptr<Upstream> weak = self;
+    client->on_notification([weak](const mcp::Message& m) {
+      if (auto s = weak.lock()) s->on_notification(m);
+    });
+    client->on_request([weak](const mcp::Message& m) -> asio::awaitable<mcp::RpcResponse> {
+      auto s = weak.lock();
+      if (!s) co_return mcp::RpcResponse::failure(mcp::rpc::kInternalError, "the gateway is stopping");
+      co_return co_await s->on_request(m);
+    });
+    auto connected = co_await client->connect();
+    if (!connected) {
+      spdlog::warn("gateway: upstream '{}' unavailable ({}); retrying in {} ms", config_.name,
+                   connected.error().message, delay_ms);
+      co_await client->close();
+      wake_.expires_after(std::chrono::milliseconds(delay_ms));
+      co_await wake_.async_wait(asio::as_tuple(asio::use_awaitable));
+      delay_ms = std::min(delay_ms * 2, kMaxReconnectDelayMs);
+      continue;
+    }
+    ++connections_;
+    broken_ = false;
+    {
+      std::lock_guard lock(mutex_);
+      client_ = client;
+    }
+    auto mirrored = co_await mirror(client);
+    if (!mirrored.ok()) spdlog::warn("gateway: upstream '{}': {}", config_.name, mirrored.error().message);
+    ready_ = true;
+    delay_ms = kFirstReconnectDelayMs;
+    spdlog::info("gateway: upstream '{}' connected", config_.name);
+
+    // Watch: list changes re-mirror; a failed call or ping ends the connection.
+    while (!stopped_ && !broken_) {
+      wake_.expires_after(std::chrono::milliseconds(kHealthCheckIntervalMs));
+      auto [ec] = co_await wake_.async_wait(asio::as_tuple(asio::use_awaitable));
+      if (stopped_ || broken_) break;
+      if (remirror_.exchange(false)) {
+        auto again = co_await mirror(client);
+        if (!again.ok()) spdlog::warn("gateway: upstream '{}': {}", config_.name, again.error().message);
+        continue;
+      }
+      if (ec == asio::error::operation_aborted) continue;
+      auto pong = co_await client->ping();
+      if (!pong.ok()) {
+        spdlog::warn("gateway: upstream '{}' stopped answering: {}", config_.name, pong.error->message);
+        broken_ = true;
+      }
+    }
+    {
+      std::lock_guard lock(mutex_);
+      client_.reset();
+    }
+    co_await client->close();
+    if (!stopped_) spdlog::warn("gateway: reconnecting to upstream '{}'", config_.name);
+  }
+}
+
+void Upstream::schedule_mirror() {
+  remirror_ = true;
+  asio::post(executor_, [self = shared_from_this()] { self->wake_.cancel(); });
+}
+
+asio::awaitable<Status> Upstream::mirror(std::shared_ptr<mcp::Client> client) {
+  auto self = shared_from_this();
+  std::weak_ptr<Upstream> weak = self;
+  const json::object& caps = client->server().capabilities;
+
+  if (caps.contains("tools")) {
+    auto listed = co_await client->list_tools();
+    if (!listed) co_return listed.error();
+    std::set<std::string> names;
+    for (const json::object& t : *listed) {
+      mcp::Tool tool;
+      tool.name = string_field(t, "name");
+      tool.title = string_field(t, "title");
+      tool.description = string_field(t, "description");
+      tool.input_schema = object_field(t, "inputSchema");
+      if (auto* out = t.if_contains("outputSchema"); out && out->is_object()) tool.output_schema = out->as_object();
+      tool.annotations = annotations_of(t);
+      tool.meta = object_field(t, "_meta");
+      pay::mark_price(tool, config_.price_of(tool.name));
+      std::string name = tool.name;
+      tool.handler = [weak, name](mcp::Context& ctx, const json::object& args) -> asio::awaitable<mcp::ToolResult> {
+        auto s = weak.lock();
+        if (!s) co_return mcp::ToolResult::error("UPSTREAM_ERROR: the gateway is stopping");
+        co_return co_await s->call_tool(ctx, name, args);
+      };
+      facade_.remove_tool(name);
+      if (auto st = facade_.add_tool(std::move(tool)); !st.ok()) {
+        spdlog::warn("gateway: upstream '{}' tool '{}' skipped: {}", config_.name, name, st.error().message);
+        continue;
+      }
+      names.insert(name);
+    }
+    for (const auto& old : tools_) {
+      if (!names.contains(old)) facade_.remove_tool(old);
+    }
+    tools_ = std::move(names);
+  }
+
+  if (caps.contains("resources")) {
+    bool subscribe = false;
+    if (auto* r = caps.if_contains("resources"); r && r->is_object()) subscribe = bool_field(r->as_object(), "subscribe").value_or(false);
+    auto reader = [weak](mcp::Context&, const std::string& uri,
+                         const std::map<std::string, std::string>&) -> asio::awaitable<Result<json::array>> {
+      auto s = weak.lock();
+      auto c = s ? s->current_client() : nullptr;
+      if (!c) co_return Error{ErrorCode::kUpstreamError, "the upstream server is reconnecting"};
+      std::string target = uri;
+      auto response = co_await c->read_resource(std::move(target));
+      if (!response.ok()) co_return rpc_error(response);
+      json::array contents;
+      if (response.result.is_object()) {
+        if (auto* v = response.result.as_object().if_contains("contents"); v && v->is_array()) contents = v->as_array();
+      }
+      co_return contents;
+    };
+    auto listed = co_await client->list_resources();
+    if (!listed) co_return listed.error();
+    for (const auto& old : resources_) facade_.remove_resource(old);
+    resources_.clear();
+    for (const json::object& r : *listed) {
+      mcp::Resource resource;
+      resource.uri = string_field(r, "uri");
+      resource.name = string_field(r, "name");
+      resource.title = string_field(r, "title");
+      resource.description = string_field(r, "description");
+      resource.mime_type = string_field(r, "mimeType");
+      resource.annotations = object_field(r, "annotations");
+      resource.read = reader;
+      std::string uri = resource.uri;
+      if (facade_.add_resource(std::move(resource)).ok()) resources_.insert(uri);
+      if (subscribe) {
+        std::string target = uri;
+        co_await client->subscribe(std::move(target));
+      }
+    }
+    if (templates_.empty()) {
+      // Templates are added once: the facade cannot remove them, and upstreams rarely change them.
+      auto listed_templates = co_await client->list_resource_templates();
+      if (listed_templates) {
+        for (const json::object& t : *listed_templates) {
+          mcp::ResourceTemplate rt;
+          rt.uri_template = string_field(t, "uriTemplate");
+          rt.name = string_field(t, "name");
+          rt.title = string_field(t, "title");
+          rt.description = string_field(t, "description");
+          rt.mime_type = string_field(t, "mimeType");
+          rt.annotations = object_field(t, "annotations");
+          rt.read = reader;
+          std::string key = rt.uri_template;
+          if (facade_.add_resource_template(std::move(rt)).ok()) templates_.insert(key);
+        }
+      }
+    }
+  }
+
+  if (caps.contains("prompts")) {
+    auto listed = co_await client->list_prompts();
+    if (!listed) co_return listed.error();
+    for (const auto& old : prompts_) facade_.remove_prompt(old);
+    prompts_.clear();
+    for (const json::object& p : *listed) {
+      mcp::Prompt prompt;
+      prompt.name = string_field(p, "name");
+      prompt.title = string_field(p, "title");
+      prompt.description = string_field(p, "description");
+      if (auto* args = p.if_contains("arguments"); args && args->is_array()) {
+        for (const auto& a : args->as_array()) {
+          if (!a.is_object()) continue;
+          prompt.arguments.push_back(mcp::PromptArgument{string_field(a.as_object(), "name"),
+                                                         string_field(a.as_object(), "title"),
+                                                         string_field(a.as_object(), "description"),
+                                                         bool_field(a.as_object(), "required").value_or(false), {}});
+        }
+      }
+      std::string name = prompt.name;
+      prompt.get = [weak, name](mcp::Context&, const std::map<std::string, std::string>& arguments)
+          -> asio::awaitable<Result<json::object>> {
+        auto s = weak.lock();
+        auto c = s ? s->current_client() : nullptr;
+        if (!c) co_return Error{ErrorCode::kUpstreamError, "the upstream server is reconnecting"};
+        json::object args;
+        for (const auto& [k, v] : arguments) args[k] = v;
+        std::string prompt_name = name;
+        auto response = co_await c->get_prompt(std::move(prompt_name), std::move(args));
+        if (!response.ok()) co_return rpc_error(response);
+        if (!response.result.is_object()) co_return Error{ErrorCode::kUpstreamError, "prompts/get returned no object"};
+        co_return response.result.as_object();
+      };
+      if (facade_.add_prompt(std::move(prompt)).ok()) prompts_.insert(name);
+    }
+  }
+  co_return ok_status();
+}
+
+void Upstream::on_notification(const mcp::Message& message) {
+  const std::string& method = message.method;
+  if (method == "notifications/tools/list_changed" || method == "notifications/resources/list_changed" ||
+      method == "notifications/prompts/list_changed") {
+    schedule_mirror();
+  } else if (method == "notifications/resources/updated") {
+    if (auto* uri = message.params.if_contains("uri"); uri && uri->is_string()) {
+      facade_.notify_resource_updated(std::string(uri->as_string()));
+    }
+  } else if (method == "notifications/message") {
+    auto level = mcp::parse_log_level(string_field(message.params, "level")).value_or(mcp::LogLevel::kInfo);
+    json::value data = message.params.contains("data") ? message.params.at("data") : json::value(nullptr);
+    facade_.log(level, data, string_field(message.params, "logger"));
+  }
+  // Progress arrives through the call's on_progress; cancellations of our own requests need
+  // no action.
+}
+
+asio::awaitable<mcp::RpcResponse> Upstream::on_request(const mcp::Message& message) {
+  mcp::Context* ctx = nullptr;
+  {
+    std::lock_guard lock(mutex_);
+    // The upstream asks while one of our calls waits on it: the newest call's client answers.
+    if (!active_calls_.empty()) ctx = active_calls_.back();
+  }
+  if (!ctx) {
+    co_return mcp::RpcResponse::failure(mcp::rpc::kInternalError,
+                                        "no client is connected to the gateway to answer " + message.method);
+  }
+  std::string method = message.method;
+  json::object params = message.params;
+  co_return co_await ctx->request(std::move(method), std::move(params));
+}
+
+mcp::ToolResult Upstream::upstream_failure(const std::string& tool, const std::string& detail) const {
+  mcp::ToolResult r = mcp::ToolResult::error(fmt::format(
+      "UPSTREAM_ERROR: The MCP server behind this gateway ('{}') failed: {}. A paid call that fails this way is "
+      "refunded.",
+      config_.name, detail));
+  r.meta["tollgate/error"] = json::object{
+      {"code", "UPSTREAM_ERROR"}, {"tool", tool}, {"price", format_money(config_.price_of(tool))}};
+  return r;
+}
+
+asio::awaitable<mcp::ToolResult> Upstream::call_tool(mcp::Context& ctx, const std::string& name,
+                                                     const json::object& arguments) {
+  auto self = shared_from_this();
+  auto client = current_client();
+  if (!client) co_return upstream_failure(name, "it is restarting");
+  {
+    std::lock_guard lock(mutex_);
+    active_calls_.push_back(&ctx);
+  }
+  mcp::CallOptions options;
+  options.on_progress = [&ctx](const json::object& p) {
+    double progress = 0;
+    if (auto* v = p.if_contains("progress"); v && v->is_number()) progress = v->to_number<double>();
+    std::optional<double> total;
+    if (auto* v = p.if_contains("total"); v && v->is_number()) total = v->to_number<double>();
+    ctx.report_progress(progress, total, string_field(p, "message"));
+  };
+  std::string tool_name = name;
+  json::object args = arguments;
+  auto response = co_await client->call_tool(std::move(tool_name), std::move(args), std::move(options));
+  {
+    std::lock_guard lock(mutex_);
+    std::erase(active_calls_, &ctx);
+  }
+  if (!response.ok()) {
+    if (response.error->code == mcp::rpc::kConnectionClosed) {
+      broken_ = true;
+      asio::post(executor_, [self] { self->wake_.cancel(); });
+    }
+    co_return upstream_failure(name, response.error->message);
+  }
+  co_return to_tool_result(response.result);
+}
+
+}  // namespace tollgate::gateway

@@ -1,0 +1,70 @@
+// One upstream MCP server behind the gateway: an MCP client to it (a stdio child process or a
+// Streamable HTTP URL), kept connected — a crashed or unreachable upstream is reconnected
+// with exponential backoff — and mirrored onto a facade mcp::Server that the gateway serves
+// at /mcp/NAME: its tools (with prices), resources, resource templates and prompts, its log
+// messages, list changes and resource updates, and its requests back to the client
+// (sampling, elicitation, roots), which go to the downstream call that is waiting on it.
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "gateway/config.hpp"
+#include "tollgate/mcp/client.hpp"
+#include "tollgate/mcp/server.hpp"
+
+namespace tollgate::gateway {
+
+inline constexpr int kFirstReconnectDelayMs = 500;
+inline constexpr int kMaxReconnectDelayMs = 30'000;
+inline constexpr int kHealthCheckIntervalMs = 10'000;  // a ping to a quiet upstream
+
+class Upstream : public std::enable_shared_from_this<Upstream> {
+ public:
+  Upstream(boost::asio::any_io_executor executor, UpstreamConfig config, mcp::Server& facade);
+
+  // Starts the supervision loop (connect, mirror, watch, reconnect) in the background.
+  void start();
+  void stop();
+  // True once the first mirror completed (tests and the demo wait for it).
+  bool ready() const { return ready_.load(); }
+  std::uint64_t connections() const { return connections_.load(); }
+  const UpstreamConfig& config() const { return config_; }
+
+ private:
+  boost::asio::awaitable<void> supervise();
+  boost::asio::awaitable<Status> mirror(std::shared_ptr<mcp::Client> client);
+  std::unique_ptr<mcp::ClientTransport> make_transport();
+  std::shared_ptr<mcp::Client> current_client();
+  void on_notification(const mcp::Message& message);
+  boost::asio::awaitable<mcp::RpcResponse> on_request(const mcp::Message& message);
+  boost::asio::awaitable<mcp::ToolResult> call_tool(mcp::Context& ctx, const std::string& name,
+                                                    const boost::json::object& arguments);
+  mcp::ToolResult upstream_failure(const std::string& tool, const std::string& detail) const;
+  void schedule_mirror();
+
+  boost::asio::any_io_executor executor_;
+  UpstreamConfig config_;
+  mcp::Server& facade_;
+  boost::asio::steady_timer wake_;  // cancelled to wake the supervisor early
+
+  std::mutex mutex_;
+  std::shared_ptr<mcp::Client> client_;  // null while (re)connecting
+  std::set<std::string> tools_, resources_, templates_, prompts_;  // what is mirrored now
+  std::vector<mcp::Context*> active_calls_;  // downstream calls in flight, newest last
+  std::atomic<bool> stopped_{false};
+  std::atomic<bool> broken_{false};
+  std::atomic<bool> ready_{false};
+  std::atomic<bool> remirror_{false};
+  std::atomic<std::uint64_t> connections_{0};
+};
+
+}  // namespace tollgate::gateway
