@@ -35,7 +35,8 @@ http::Response rpc_error(unsigned status, int code, std::string message, std::op
   return http::Response::json(status, to_json(Message::failure(std::move(id), code, std::move(message))));
 }
 
-char lower(char c) { return static_cast<char>(std::tolower(static_cast<unsigned char>(c))); }
+// ASCII only (header values are ASCII); std::tolower is a locale call per character.
+char lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + ('a' - 'A')) : c; }
 
 bool iequals(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;

@@ -133,7 +133,13 @@ class Interceptor {
       result = mcp::ToolResult::error(e.what());
     }
     json::object receipt_json{{"charge_id", receipt->charge_id}, {"amount", format_money(receipt->amount_micros)}};
-    if (result.is_error && policy_.refund_on_tool_error) {
+    // The gateway marks a failure of the server behind it as UPSTREAM_ERROR: never billable.
+    bool upstream_failed = false;
+    if (auto* err = result.meta.if_contains("tollgate/error"); err && err->is_object()) {
+      auto* code = err->as_object().if_contains("code");
+      upstream_failed = code && code->is_string() && code->as_string() == to_string(ErrorCode::kUpstreamError);
+    }
+    if ((result.is_error && policy_.refund_on_tool_error) || upstream_failed) {
       std::string charge_id = receipt->charge_id;
       auto refunded = co_await charger_->refund(std::move(charge_id));
       if (refunded.ok()) {

@@ -57,7 +57,9 @@ struct PaymentsConfig {
   bool require_auth_for_all_tools = false;
   ErrorVerbosity error_verbosity = ErrorVerbosity::kDetailed;
   std::string provider_name;  // named in error messages ("... contact <provider_name>")
-  // A charged call whose tool returns isError is refunded.
+  // A charged call whose tool returns isError is refunded. (A result marked
+  // `_meta["tollgate/error"].code = "UPSTREAM_ERROR"` — the gateway's upstream failed — is
+  // always refunded.)
   bool refund_on_tool_error = false;
   std::function<void(const PaymentEvent&)> logger;
   int timeout_ms = 5'000;  // per attempt at the platform
