@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# Paid tool calls: tools/call of weather_server's current_conditions ($0.01) through the
+# payments SDK and through the gateway, each next to the same call unpaid, in one run, with
+# the platform (SQLite, synchronous=FULL) on the same machine. Prints calls/s, p50/p99 and
+# the ratios the targets are about:
+#   - a paid call keeps >= 50% of the unpaid throughput (SDK server; gateway)
+#   - the gateway adds <= 1 ms at p50 over calling the upstream directly (both unpaid)
+# Usage: bench/pay/pay_bench.sh [seconds=10] [connections=32]
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+seconds=${1:-10}
+conns=${2:-32}
+"$root/scripts/build" tollgate weather_server >/dev/null
+bin="$root/build"
+work=$(mktemp -d "${TMPDIR:-/tmp}/tollgate-pay-bench.XXXXXX")
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+json() { python3 -c "import json,sys; print(json.load(sys.stdin)$1)"; }
+
+start() {  # NAME command... ; sets url_NAME
+  local name=$1
+  shift
+  "$@" >"$work/$name.out" 2>"$work/$name.err" &
+  pids+=($!)
+  local url=""
+  for _ in $(seq 1 300); do
+    url=$(sed -n 's/^listening on \(http:\/\/[^ ]*\)$/\1/p' "$work/$name.out" 2>/dev/null || true)
+    [[ -n "$url" ]] && break
+    sleep 0.1
+  done
+  [[ -n "$url" ]] || { echo "$name did not start" >&2; cat "$work/$name.err" >&2; exit 1; }
+  printf -v "url_$name" '%s' "$url"
+}
+
+# The platform and the accounts.
+start platform "$bin/tollgate" serve --listen 127.0.0.1:0 --db "sqlite:$work/t.db" --no-access-log --log-level warn
+owner=$(curl -sf -XPOST "$url_platform/api/v1/auth/signup" -d '{"email":"owner@bench","password":"benchmark-pass"}' | json "['session_token']")
+agent_key=$(curl -sf -XPOST "$url_platform/api/v1/keys" -H "Authorization: Bearer $owner" -d '{"name":"bench"}' | json "['key']")
+provider_key=$(curl -sf -XPOST "$url_platform/api/v1/provider-keys" -H "Authorization: Bearer $owner" -d '{"name":"bench"}' | json "['key']")
+curl -sf -XPOST "$url_platform/api/v1/admin/credits" -H "Authorization: Bearer $owner" \
+  -d '{"email":"owner@bench","amount":"1000000"}' >/dev/null
+
+# The servers: unpaid and paid SDK servers, and gateways in front of an unpaid stdio upstream.
+start direct_free "$bin/weather_server" --listen 127.0.0.1:0 --free
+TOLLGATE_URL=$url_platform TOLLGATE_API_KEY=$provider_key start direct_paid "$bin/weather_server" --listen 127.0.0.1:0
+for mode in free paid; do
+  price=$([[ $mode == paid ]] && echo '"0.01"' || echo '"0"')
+  cat >"$work/gateway_$mode.toml" <<TOML
+[platform]
+url = "$url_platform"
+[[upstream]]
+name = "weather"
+command = ["$bin/weather_server", "--stdio", "--free"]
+[upstream.prices]
+current_conditions = $price
+TOML
+  TOLLGATE_API_KEY=$provider_key start "gateway_$mode" "$bin/tollgate" gateway --config "$work/gateway_$mode.toml" \
+    --listen 127.0.0.1:0 --log-level warn
+done
+
+sessions() {  # URL -> file with $conns session ids
+  local file="$work/sessions.$RANDOM"
+  for _ in $(seq 1 "$conns"); do
+    curl -s -D - -o /dev/null -XPOST "$1" -H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' \
+      -H "Authorization: Bearer $agent_key" \
+      -d '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"wrk","version":"1"}}}' |
+      sed -n 's/^[Mm]cp-[Ss]ession-[Ii]d: *\([^[:space:]]*\).*/\1/p' >>"$file"
+  done
+  echo "$file"
+}
+
+declare -A rate p50 p99
+load() {  # LABEL URL TOKEN
+  local label=$1 url=$2 token=$3 file
+  file=$(sessions "$url")
+  for _ in $(seq 1 100); do curl -sf "${url%/mcp*}/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
+  MCP_SESSIONS_FILE=$file AGENT_TOKEN=$token wrk -t1 -c"$conns" -d2s -s "$here/call.lua" "$url" >/dev/null
+  local line
+  line=$(MCP_SESSIONS_FILE=$file AGENT_TOKEN=$token wrk -t1 -c"$conns" -d"${seconds}s" -s "$here/call.lua" "$url" | grep '^RESULT')
+  local requests duration errors
+  requests=$(sed -n 's/.*requests=\([0-9]*\).*/\1/p' <<<"$line")
+  duration=$(sed -n 's/.*duration_us=\([0-9]*\).*/\1/p' <<<"$line")
+  errors=$(sed -n 's/.*errors=\([0-9]*\).*/\1/p' <<<"$line")
+  rate[$label]=$(awk -v r="$requests" -v d="$duration" 'BEGIN { printf "%.0f", r / (d / 1e6) }')
+  p50[$label]=$(sed -n 's/.*p50_us=\([0-9]*\).*/\1/p' <<<"$line")
+  p99[$label]=$(sed -n 's/.*p99_us=\([0-9]*\).*/\1/p' <<<"$line")
+  printf "%-34s %9s %9.2f %9.2f %7s\n" "$label" "${rate[$label]}" "$(awk -v x="${p50[$label]}" 'BEGIN{print x/1000}')" \
+    "$(awk -v x="${p99[$label]}" 'BEGIN{print x/1000}')" "$errors"
+}
+
+echo "tools/call current_conditions, wrk -t1 -c$conns -d${seconds}s (2 s warm-up), one session per connection, $(nproc) cores"
+echo "platform: tollgate serve (SQLite, synchronous=FULL) on this machine; paid = \$0.01 charged before each call"
+printf "%-34s %9s %9s %9s %7s\n" "path" "calls/s" "p50 ms" "p99 ms" "errors"
+load "SDK server, unpaid" "$url_direct_free/mcp" ""
+load "SDK server, paid (with_payments)" "$url_direct_paid/mcp" "$agent_key"
+load "gateway -> stdio upstream, unpaid" "$url_gateway_free/mcp/weather" "$agent_key"
+load "gateway -> stdio upstream, paid" "$url_gateway_paid/mcp/weather" "$agent_key"
+
+echo
+awk -v pf="${rate[SDK server, unpaid]}" -v pp="${rate[SDK server, paid (with_payments)]}" \
+    -v gf="${rate[gateway -> stdio upstream, unpaid]}" -v gp="${rate[gateway -> stdio upstream, paid]}" \
+    -v d50="${p50[SDK server, unpaid]}" -v g50="${p50[gateway -> stdio upstream, unpaid]}" 'BEGIN {
+  printf "paid/unpaid throughput, SDK server: %.0f%% (target >= 50%%)\n", 100 * pp / pf
+  printf "paid/unpaid throughput, gateway:    %.0f%% (target >= 50%%)\n", 100 * gp / gf
+  printf "gateway p50 added over the upstream directly (unpaid): %.2f ms (target <= 1 ms)\n", (g50 - d50) / 1000
+}'
+"$bin/tollgate" ledger verify --db "sqlite:$work/t.db" | tail -1
