@@ -62,6 +62,20 @@ Status save_config(const ClientConfig& config) {
   return ok_status();
 }
 
+int run_and_print(const AccountOptions& options, std::string method, std::string path, std::string body,
+                  const std::function<void(const bj::object&)>& render) {
+  auto response = call_platform(options, std::move(method), std::move(path), std::move(body));
+  if (!response) return fail(response.error());
+  if (options.json) {
+    std::cout << response->body << std::endl;
+    return 0;
+  }
+  auto parsed = json::parse_object(response->body);
+  if (!parsed) return fail(parsed.error());
+  render(*parsed);
+  return 0;
+}
+
 int fail(const Error& error) {
   std::cerr << "error: " << to_string(error.code) << ": " << error.message << std::endl;
   return kExitFailure;
@@ -183,54 +197,31 @@ void add_key_commands(CLI::App& parent, int& exit_code, const std::string& comma
   create->callback([=, &exit_code] {
     bj::object body{{"name", *name}};
     if (!limit->empty()) body["spend_limit"] = bj::object{{"amount", *limit}, {"period", *period}};
-    auto response = call_platform(*options, "POST", path, json::serialize(body));
-    if (!response) {
-      exit_code = fail(response.error());
-      return;
-    }
-    if (options->json) {
-      std::cout << response->body << std::endl;
-      return;
-    }
-    auto key = json::parse_object(response->body);
-    if (!key) {
-      exit_code = fail(key.error());
-      return;
-    }
-    std::cout << fmt::format("Created {} \"{}\" ({})\n\n  {}\n\nCopy it now: this is the only time the full key is shown.\n",
-                             std::string(key->at("id").as_string()), std::string(key->at("name").as_string()),
-                             std::string(key->at("scope").as_string()), std::string(key->at("key").as_string()));
+    exit_code = run_and_print(*options, "POST", path, json::serialize(body), [](const bj::object& key) {
+      std::cout << fmt::format(
+          "Created {} \"{}\" ({})\n\n  {}\n\nCopy it now: this is the only time the full key is shown.\n",
+          std::string(key.at("id").as_string()), std::string(key.at("name").as_string()),
+          std::string(key.at("scope").as_string()), std::string(key.at("key").as_string()));
+    });
   });
 
   CLI::App* list = keys->add_subcommand("list", "List keys (never the full key)");
   add_common(list);
   list->callback([=, &exit_code] {
-    auto response = call_platform(*options, "GET", path);
-    if (!response) {
-      exit_code = fail(response.error());
-      return;
-    }
-    if (options->json) {
-      std::cout << response->body << std::endl;
-      return;
-    }
-    auto parsed = json::parse_object(response->body);
-    if (!parsed) {
-      exit_code = fail(parsed.error());
-      return;
-    }
-    Table table({"ID", "NAME", "KEY", "CREATED", "LAST USED", "SPEND LIMIT"});
-    for (const auto& item : parsed->at("keys").as_array()) {
-      const auto& k = item.as_object();
-      table.add({std::string(k.at("id").as_string()), std::string(k.at("name").as_string()),
-                 std::string(k.at("display").as_string()), optional_time(k.at("created_at")),
-                 optional_time(k.at("last_used_at")), spend_limit_text(k.at("spend_limit"))});
-    }
-    if (table.empty()) {
-      std::cout << "No keys yet. Create one with `tollgate " << command << " create --name NAME`.\n";
-    } else {
-      std::cout << table.render();
-    }
+    exit_code = run_and_print(*options, "GET", path, "", [&](const bj::object& parsed) {
+      Table table({"ID", "NAME", "KEY", "CREATED", "LAST USED", "SPEND LIMIT"});
+      for (const auto& item : parsed.at("keys").as_array()) {
+        const auto& k = item.as_object();
+        table.add({std::string(k.at("id").as_string()), std::string(k.at("name").as_string()),
+                   std::string(k.at("display").as_string()), optional_time(k.at("created_at")),
+                   optional_time(k.at("last_used_at")), spend_limit_text(k.at("spend_limit"))});
+      }
+      if (table.empty()) {
+        std::cout << "No keys yet. Create one with `tollgate " << command << " create --name NAME`.\n";
+      } else {
+        std::cout << table.render();
+      }
+    });
   });
 
   auto id = std::make_shared<std::string>();

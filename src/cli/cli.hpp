@@ -4,6 +4,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include <boost/json/object.hpp>
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -36,6 +38,11 @@ Result<http::ClientResponse> call_platform(const AccountOptions& options, std::s
                                            std::string body = {}, bool with_session = true);
 // Prints "error: CODE: message" on stderr and returns kExitFailure.
 int fail(const Error& error);
+
+// One platform call as a command: on failure, the one-line error and a non-zero exit code;
+// with --json, the raw body; otherwise `render` gets the parsed JSON object.
+int run_and_print(const AccountOptions& options, std::string method, std::string path, std::string body,
+                  const std::function<void(const boost::json::object&)>& render);
 
 void add_serve_command(CLI::App& app, int& exit_code);
 void add_account_commands(CLI::App& app, int& exit_code);

@@ -21,26 +21,6 @@ std::string text_of(const bj::value& v, std::string_view fallback = "-") {
   return v.is_string() ? std::string(v.as_string()) : std::string(fallback);
 }
 
-// Runs a GET and prints either the raw JSON or `render(object)`.
-template <typename Render>
-void show(const AccountOptions& options, const std::string& path, int& exit_code, Render render) {
-  auto response = call_platform(options, "GET", path);
-  if (!response) {
-    exit_code = fail(response.error());
-    return;
-  }
-  if (options.json) {
-    std::cout << response->body << std::endl;
-    return;
-  }
-  auto parsed = json::parse_object(response->body);
-  if (!parsed) {
-    exit_code = fail(parsed.error());
-    return;
-  }
-  render(*parsed);
-}
-
 }  // namespace
 
 void add_wallet_commands(CLI::App& app, int& exit_code) {
@@ -54,7 +34,7 @@ void add_wallet_commands(CLI::App& app, int& exit_code) {
   add_common(wallet);
   wallet->callback([=, &exit_code] {
     if (!wallet->get_subcommands().empty()) return;
-    show(*options, "/api/v1/wallet", exit_code, [](const bj::object& w) {
+    exit_code = run_and_print(*options, "GET", "/api/v1/wallet", "", [](const bj::object& w) {
       std::cout << fmt::format("Balance:  ${}\nEarnings: ${}\n", text_of(w.at("balance")), text_of(w.at("earnings")));
     });
   });
@@ -68,7 +48,7 @@ void add_wallet_commands(CLI::App& app, int& exit_code) {
   transactions->callback([=, &exit_code] {
     std::string path = fmt::format("/api/v1/wallet/transactions?limit={}", *limit);
     if (!cursor->empty()) path += "&cursor=" + http::percent_encode(*cursor);
-    show(*options, path, exit_code, [](const bj::object& page) {
+    exit_code = run_and_print(*options, "GET", path, "", [](const bj::object& page) {
       Table table({"ID", "TYPE", "AMOUNT", "TOOL", "KEY", "CREATED"});
       for (const auto& item : page.at("transactions").as_array()) {
         const auto& t = item.as_object();
@@ -94,7 +74,7 @@ void add_wallet_commands(CLI::App& app, int& exit_code) {
     std::string path = "/api/v1/usage?role=" + *role;
     if (!usage_from->empty()) path += "&from=" + http::percent_encode(*usage_from);
     if (!usage_to->empty()) path += "&to=" + http::percent_encode(*usage_to);
-    show(*options, path, exit_code, [](const bj::object& u) {
+    exit_code = run_and_print(*options, "GET", path, "", [](const bj::object& u) {
       std::cout << fmt::format("{} to {}: ${} in {} calls\n\n", text_of(u.at("from")), text_of(u.at("to")),
                                text_of(u.at("total")), u.at("calls").to_number<std::int64_t>());
       Table tools({"TOOL", "AMOUNT", "CALLS"});
@@ -126,22 +106,10 @@ void add_wallet_commands(CLI::App& app, int& exit_code) {
   credit->callback([=, &exit_code] {
     bj::object body{{"email", *email}, {"amount", *amount}};
     if (!note->empty()) body["note"] = *note;
-    auto response = call_platform(*options, "POST", "/api/v1/admin/credits", json::serialize(body));
-    if (!response) {
-      exit_code = fail(response.error());
-      return;
-    }
-    if (options->json) {
-      std::cout << response->body << std::endl;
-      return;
-    }
-    auto parsed = json::parse_object(response->body);
-    if (!parsed) {
-      exit_code = fail(parsed.error());
-      return;
-    }
-    std::cout << fmt::format("Credited ${} to {} ({}). New balance: ${}\n", *amount, *email,
-                             text_of(parsed->at("transfer_id")), text_of(parsed->at("balance")));
+    exit_code = run_and_print(*options, "POST", "/api/v1/admin/credits", json::serialize(body), [&](const bj::object& r) {
+      std::cout << fmt::format("Credited ${} to {} ({}). New balance: ${}\n", *amount, *email,
+                               text_of(r.at("transfer_id")), text_of(r.at("balance")));
+    });
   });
 
   auto db = std::make_shared<std::string>("sqlite:./data/tollgate.db");

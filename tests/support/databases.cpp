@@ -93,6 +93,14 @@ TestDatabase::~TestDatabase() {
 
 void TestDatabase::execute(const std::string& sql) const { query_value(sql); }
 
+void TestDatabase::execute_on(const std::string& url, const std::string& sql) {
+  if (url.starts_with("sqlite:")) {
+    sqlite_exec(url.substr(7), sql);
+  } else {
+    pg_exec(url, sql);
+  }
+}
+
 std::string TestDatabase::query_value(const std::string& sql) const {
   return backend_ == Backend::kSqlite ? sqlite_exec(url_.substr(7), sql) : pg_exec(url_, sql);
 }

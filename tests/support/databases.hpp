@@ -38,6 +38,8 @@ class TestDatabase {
   std::unique_ptr<store::Store> open() const { return store::open_store(url_); }
   // Runs SQL directly (bypassing Tollgate), e.g. to tamper with the ledger in a test.
   void execute(const std::string& sql) const;
+  // The same on any database URL (sqlite:PATH or postgres://...).
+  static void execute_on(const std::string& url, const std::string& sql);
   // First column of the first row of a query, as text ("" if none).
   std::string query_value(const std::string& sql) const;
 

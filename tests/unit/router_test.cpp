@@ -147,8 +147,24 @@ TEST(Router, CatchAllPrefixServesEverythingNotMatchedBefore) {
     Request r = make("GET", path);
     EXPECT_EQ(dispatch(router, r).body, "dashboard") << path;
   }
+  // The root catch-all serves GET only and defines no paths: another method is a 404.
   Request post = make("POST", "/keys");
-  EXPECT_EQ(dispatch(router, post).status, 405u);
+  EXPECT_EQ(dispatch(router, post).status, 404u);
+  Request unknown_api = make("DELETE", "/api/v1/nope");
+  EXPECT_EQ(dispatch(router, unknown_api).status, 404u);
+}
+
+TEST(Router, ExactRoutesWinOverPrefixesWhateverTheOrder) {
+  Router router;
+  router.add_prefix("GET", "/", named("dashboard"));
+  router.add_prefix("*", "/mcp", named("mcp-any"));
+  router.add("*", "/mcp/weather", named("weather"));
+  Request weather = make("GET", "/mcp/weather");
+  EXPECT_EQ(dispatch(router, weather).body, "weather");
+  Request other = make("POST", "/mcp/other");
+  EXPECT_EQ(dispatch(router, other).body, "mcp-any") << "the longer prefix wins over \"/\"";
+  Request page = make("GET", "/wallet");
+  EXPECT_EQ(dispatch(router, page).body, "dashboard");
 }
 
 }  // namespace
