@@ -68,6 +68,7 @@ constexpr std::array kCities = {
 constexpr std::array<std::string_view, 12> kMonths = {"January", "February", "March",     "April",   "May",      "June",
                                                       "July",    "August",   "September", "October", "November", "December"};
 constexpr int kMaxForecastDays = 7;
+constexpr std::chrono::milliseconds kDayPacing{20};
 
 const City* find_city(std::string_view name) {
   for (const auto& c : kCities) {
@@ -162,7 +163,7 @@ void add_tools(mcp::Server& server, AuditLog& audit) {
   mcp::Tool forecast;
   forecast.name = "forecast";
   forecast.title = "Forecast";
-  forecast.description = "A day-by-day outlook for a city (1 to 7 days), reporting progress as each day is computed.";
+  forecast.description = "A day-by-day outlook for a city (1 to 7 days), reporting progress as it goes.";
   forecast.input_schema = json::object{
       {"type", "object"},
       {"properties", json::object{{"city", json::object{{"type", "string"}, {"enum", city_enum()}}},
@@ -178,13 +179,15 @@ void add_tools(mcp::Server& server, AuditLog& audit) {
     std::string text = fmt::format("{}-day outlook for {}:", days, city.name);
     auto start = std::chrono::sys_days{today()};
     for (int i = 0; i < days; ++i) {
-      if (ctx.cancelled()) co_return mcp::ToolResult::error("cancelled");
+      // Progress before each day: `i` of `days` done. A real provider fetches each day from a
+      // weather service; the pacing stands for that wait and keeps progress meaningful.
+      std::string message = fmt::format("computing day {} of {}", i + 1, days);
+      ctx.report_progress(i, days, message);
+      if (!co_await ctx.sleep_for(kDayPacing)) co_return mcp::ToolResult::error("cancelled");
       json::object day = typical_day(city, std::chrono::year_month_day{start + std::chrono::days{i}});
       text += fmt::format("\n  {}: {}°C / {}°C, {}% rain", day["date"].as_string().c_str(), day["high_c"].as_int64(),
                           day["low_c"].as_int64(), day["chance_of_rain_percent"].as_int64());
       outlook.push_back(std::move(day));
-      std::string message = fmt::format("day {} of {}", i + 1, days);
-      ctx.report_progress(i + 1, days, message);
     }
     mcp::ToolResult result = mcp::ToolResult::text(text);
     result.structured_content = json::object{{"city", city.name}, {"days", std::move(outlook)}};

@@ -135,9 +135,6 @@ namespace detail {
 
 namespace {
 
-// Longest resource URI accepted in resources/read and subscriptions.
-constexpr std::size_t kMaxUriBytes = 8192;
-
 json::value progress_token_of(const json::object& meta) {
   const json::value* t = meta.if_contains("progressToken");
   if (t && (t->is_string() || t->is_int64() || t->is_uint64())) return *t;

@@ -39,6 +39,7 @@ inline constexpr std::size_t kDefaultMaxInFlightRequests = 256;     // concurren
 inline constexpr std::size_t kDefaultMaxPendingClientRequests = 64;  // server->client requests awaiting answers, per session
 inline constexpr std::size_t kMaxSubscriptionsPerSession = 1'000;   // resources/subscribe entries per session
 inline constexpr std::size_t kMaxCompletionValues = 100;            // completion/complete values (the spec's cap)
+inline constexpr std::size_t kMaxUriBytes = 8192;                   // resource URIs in resources/read and subscriptions
 
 // What a handler gets for one request.
 class Context {

@@ -69,8 +69,8 @@ async function exercise(client, { canReachClient = true } = {}) {
 
 test('SDK client over Streamable HTTP with sessions (SSE when streaming)', async () => {
   const server = await ConformanceServer.start();
+  const client = cooperativeClient();
   try {
-    const client = cooperativeClient();
     const logs = [];
     client.setNotificationHandler(types.LoggingMessageNotificationSchema, (n) => logs.push(n.params.data));
     const transport = new StreamableHTTPClientTransport(new URL(server.url));
@@ -85,35 +85,35 @@ test('SDK client over Streamable HTTP with sessions (SSE when streaming)', async
     assert.match(text(polled), /Reconnection test completed successfully/);
     await transport.terminateSession();
     assert.equal(transport.sessionId, undefined);
-    await client.close();
   } finally {
+    await client.close();
     await server.stop();
   }
 });
 
 test('SDK client over Streamable HTTP with JSON responses', async () => {
   const server = await ConformanceServer.start(['--response-mode', 'json']);
+  const client = cooperativeClient();
   try {
-    const client = cooperativeClient();
     await client.connect(new StreamableHTTPClientTransport(new URL(server.url)));
     // Progress, logs and sampling requests travel on the GET stream in this mode.
     await exercise(client);
-    await client.close();
   } finally {
+    await client.close();
     await server.stop();
   }
 });
 
 test('SDK client over stateless Streamable HTTP', async () => {
   const server = await ConformanceServer.start(['--stateless']);
+  const client = cooperativeClient();
   try {
-    const client = cooperativeClient();
     const transport = new StreamableHTTPClientTransport(new URL(server.url));
     await client.connect(transport);
     assert.equal(transport.sessionId, undefined);
     await exercise(client, { canReachClient: false });
-    await client.close();
   } finally {
+    await client.close();
     await server.stop();
   }
 });
@@ -121,14 +121,17 @@ test('SDK client over stateless Streamable HTTP', async () => {
 test('SDK client over stdio', async () => {
   const client = cooperativeClient();
   const transport = new StdioClientTransport({ command: CONFORMANCE_SERVER, args: ['--stdio'], stderr: 'pipe' });
-  await client.connect(transport);
-  assert.equal(client.getServerVersion().name, 'tollgate-conformance-server');
-  await exercise(client);
-  const logs = [];
-  client.setNotificationHandler(types.LoggingMessageNotificationSchema, (n) => logs.push(n.params.data));
-  await client.callTool({ name: 'test_tool_with_logging', arguments: {} });
-  await until(() => logs.length >= 3, 5000, 'log notifications');
-  await client.close();
+  try {
+    await client.connect(transport);
+    assert.equal(client.getServerVersion().name, 'tollgate-conformance-server');
+    await exercise(client);
+    const logs = [];
+    client.setNotificationHandler(types.LoggingMessageNotificationSchema, (n) => logs.push(n.params.data));
+    await client.callTool({ name: 'test_tool_with_logging', arguments: {} });
+    await until(() => logs.length >= 3, 5000, 'log notifications');
+  } finally {
+    await client.close();
+  }
 });
 
 test('SDK client refuses nothing we negotiate down to', async () => {

@@ -243,6 +243,22 @@ TEST(McpClient, StdioServerThatExits) {
   EXPECT_FALSE(io.run(nowhere.connect()).ok());
 }
 
+TEST(McpClient, StdioLineLimitOnePast) {
+  IoThread io;
+  // The initialize answer is longer than this: the client skips it, so connect times out.
+  StdioClientOptions options;
+  options.command = {kConformanceServer, "--stdio"};
+  options.max_line_bytes = 100;
+  options.forward_stderr = false;
+  ClientOptions client_options;
+  client_options.request_timeout_ms = 300;
+  Client client(io.executor(), make_stdio_client_transport(io.executor(), options), client_options);
+  auto connected = io.run(client.connect());
+  ASSERT_FALSE(connected.ok());
+  EXPECT_NE(connected.error().message.find("timed out"), std::string::npos) << connected.error().message;
+  io.run(client.close());
+}
+
 TEST(McpClient, NewSessionAfterTheServerLostOurs) {
   IoThread server_io;
   Server server(Implementation{.name = "forgetful", .version = "1"});

@@ -161,6 +161,15 @@ class McpHttp {
                               co_await std::move(pause);
                               co_return ToolResult::text("polled answer");
                             }}));
+    ok(server.add_tool(Tool{.name = "slow", .handler = [](Context& ctx, const json::object&) -> asio::awaitable<ToolResult> {
+                              auto pause = ctx.sleep_for(300ms);
+                              co_await std::move(pause);
+                              co_return ToolResult::text("slow answer");
+                            }}));
+    ok(server.add_tool(Tool{.name = "whoami", .handler = [](Context& ctx, const json::object&) -> asio::awaitable<ToolResult> {
+                              std::string agent(ctx.request_info().header("User-Agent").value_or(""));
+                              co_return ToolResult::text(ctx.bearer_token().value_or("anonymous") + "|" + agent);
+                            }}));
     ok(server.add_tool(Tool{.name = "ask", .handler = [](Context& ctx, const json::object&) -> asio::awaitable<ToolResult> {
                               auto op = ctx.list_roots();
                               RpcResponse r = co_await std::move(op);
@@ -214,6 +223,15 @@ TEST(McpHttp, SessionHeaderRequiredAndChecked) {
   EXPECT_EQ(t.send("DELETE", "no-such-session").status, 404u);
   EXPECT_EQ(t.send("GET", "no-such-session", {{"Accept", "text/event-stream"}}).status, 404u);
   EXPECT_EQ(t.send("DELETE", "").status, 400u);
+}
+
+TEST(McpHttp, HandlersSeeTheCallersCredentials) {
+  McpHttp t;
+  std::string session = t.open_session();
+  auto anonymous = t.post(call_body(2, "whoami"), session);
+  EXPECT_EQ(body_json(anonymous).at("result").at("content").as_array()[0].at("text").as_string(), "anonymous|tollgate");
+  auto agent = t.post(call_body(3, "whoami"), session, {{"Authorization", "Bearer sk_live_test"}, {"User-Agent", "agent/1"}});
+  EXPECT_EQ(body_json(agent).at("result").at("content").as_array()[0].at("text").as_string(), "sk_live_test|agent/1");
 }
 
 TEST(McpHttp, BadInput) {
@@ -419,6 +437,46 @@ TEST(McpHttp, EventsPerStreamOnePast) {
   EXPECT_EQ(got.find("\"event 1\""), std::string::npos) << "the oldest event went past the limit";
   EXPECT_NE(got.find("\"event 2\""), std::string::npos);
   EXPECT_NE(got.find("\"event 4\""), std::string::npos);
+}
+
+TEST(McpHttp, SessionBufferOnePast) {
+  HttpOptions options;
+  // Each buffered log event is 93 bytes of JSON: two fit, a third pushes the oldest out.
+  options.max_session_buffer_bytes = 186;
+  McpHttp t(options);
+  std::string session = t.open_session();
+  for (int i = 1; i <= 3; ++i) t.server.log(LogLevel::kInfo, json::string("event " + std::to_string(i)));
+  auto stream = t.raw("GET", "", {{"Accept", "text/event-stream"}, {"Mcp-Session-Id", session}});
+  std::string got = stream->read_until([](const std::string& s) { return s.find("event 3") != std::string::npos; });
+  EXPECT_EQ(got.find("\"event 1\""), std::string::npos) << got;
+  EXPECT_NE(got.find("\"event 2\""), std::string::npos) << got;
+  EXPECT_NE(got.find("\"event 3\""), std::string::npos) << got;
+}
+
+TEST(McpHttp, AutoModeSwitchesToSseAfterItsDelay) {
+  HttpOptions quick;
+  quick.auto_sse_after_ms = 20;
+  McpHttp t(quick);
+  std::string session = t.open_session();
+  auto streamed = t.post(call_body(2, "slow"), session);
+  EXPECT_EQ(streamed.headers.get("Content-Type").value_or(""), "text/event-stream");
+  EXPECT_NE(streamed.body.find("slow answer"), std::string::npos);
+  HttpOptions patient;
+  patient.auto_sse_after_ms = 10'000;
+  McpHttp u(patient);
+  std::string other = u.open_session();
+  auto plain = u.post(call_body(2, "slow"), other);
+  EXPECT_EQ(plain.headers.get("Content-Type").value_or(""), "application/json");
+}
+
+TEST(McpHttp, KeepAliveOnQuietStreams) {
+  HttpOptions options;
+  options.keep_alive_ms = 20;
+  McpHttp t(options);
+  std::string session = t.open_session();
+  auto stream = t.raw("GET", "", {{"Accept", "text/event-stream"}, {"Mcp-Session-Id", session}});
+  std::string got = stream->read_until([](const std::string& s) { return s.find(": keepalive") != std::string::npos; });
+  EXPECT_NE(got.find(": keepalive\n\n"), std::string::npos) << got;
 }
 
 TEST(McpHttp, SlowClients) {

@@ -3,11 +3,13 @@
 // when stdin ends.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <sstream>
+#include <thread>
 
 #include "support/process.hpp"
-#include "tollgate/mcp/json_rpc.hpp"
-#include "tollgate/mcp/transport.hpp"
+#include "tollgate/mcp/mcp.hpp"
 
 namespace tollgate::mcp {
 namespace {
@@ -111,6 +113,35 @@ TEST(McpStdio, LineLimitOnePast) {
   }
   EXPECT_TRUE(too_long);
   ASSERT_TRUE(by_id(out, 9)) << "the server goes on after an oversized line";
+}
+
+// In process, on pipes: the stdio transport gives handlers AGENT_TOKEN as the bearer token.
+TEST(McpStdio, AgentTokenIsTheBearerToken) {
+  Server server(Implementation{.name = "stdio-test", .version = "1"});
+  ASSERT_TRUE(server.add_tool(Tool{.name = "whoami", .handler = [](Context& ctx, const json::object&) -> boost::asio::awaitable<ToolResult> {
+    co_return ToolResult::text(ctx.bearer_token().value_or("anonymous") + "|" +
+                               (ctx.request_info().transport == RequestInfo::Transport::kStdio ? "stdio" : "other"));
+  }}).ok());
+  int to_server[2];
+  int from_server[2];
+  ASSERT_EQ(::pipe(to_server), 0);
+  ASSERT_EQ(::pipe(from_server), 0);
+  ::setenv("AGENT_TOKEN", "sk_live_from_env", 1);
+  std::thread serving([&] {
+    serve_stdio(server, StdioOptions{.input_fd = to_server[0], .output_fd = from_server[1]});
+    ::close(from_server[1]);
+  });
+  std::string input = init_line("2025-11-25") + R"({"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"whoami"}})" "\n";
+  ASSERT_EQ(::write(to_server[1], input.data(), input.size()), static_cast<ssize_t>(input.size()));
+  ::close(to_server[1]);  // end of input: the server answers and returns
+  std::string output;
+  char buf[4096];
+  for (ssize_t n; (n = ::read(from_server[0], buf, sizeof(buf))) > 0;) output.append(buf, static_cast<std::size_t>(n));
+  serving.join();
+  ::close(to_server[0]);
+  ::close(from_server[0]);
+  ::unsetenv("AGENT_TOKEN");
+  EXPECT_NE(output.find("sk_live_from_env|stdio"), std::string::npos) << output;
 }
 
 }  // namespace

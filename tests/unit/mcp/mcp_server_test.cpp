@@ -505,6 +505,36 @@ TEST(McpServer, SubscriptionLimitOnePast) {
   EXPECT_EQ(over.error.code, rpc::kInvalidParams);
 }
 
+TEST(McpServer, UriLengthOnePast) {
+  Harness h;
+  h.initialize();
+  std::string uri = "x://" + std::string(kMaxUriBytes - 4, 'a');
+  EXPECT_EQ(h.call("resources/read", json::object{{"uri", uri}}).error.code, rpc::kResourceNotFound);
+  EXPECT_EQ(h.call("resources/read", json::object{{"uri", uri + "a"}}).error.code, rpc::kInvalidParams);
+  EXPECT_EQ(h.call("resources/subscribe", json::object{{"uri", uri + "a"}}).error.code, rpc::kInvalidParams);
+}
+
+TEST(McpServer, PendingClientRequestsOnePast) {
+  Harness h(ServerOptions{.client_request_timeout_ms = 60'000, .max_pending_client_requests = 1});
+  ASSERT_TRUE(h.server.add_tool(Tool{.name = "ask", .handler = [](Context& ctx, const json::object&) -> asio::awaitable<ToolResult> {
+    auto op = ctx.list_roots();
+    RpcResponse r = co_await std::move(op);
+    co_return r.ok() ? ToolResult::text("answered") : ToolResult::error(std::to_string(r.error->code));
+  }}).ok());
+  h.initialize("2025-11-25", json::object{{"roots", json::object{}}});
+  h.deliver(Message::request(10, "tools/call", json::object{{"name", "ask"}}));
+  auto first = h.output->wait_sent([](const auto& s) { return s.message.method == "roots/list"; });
+  ASSERT_TRUE(first);
+  // The second call finds the one slot taken and fails at once.
+  json::object second = result_of(h.call("tools/call", json::object{{"name", "ask"}}));
+  EXPECT_TRUE(second.at("isError").as_bool());
+  EXPECT_EQ(second.at("content").as_array()[0].at("text").as_string(), std::to_string(rpc::kServerError));
+  h.deliver(Message::response(first->message.id, json::object{{"roots", json::array{}}}));
+  auto answered = h.output->wait_response(10);
+  ASSERT_TRUE(answered && *answered);
+  EXPECT_EQ(result_of(**answered).at("content").as_array()[0].at("text").as_string(), "answered");
+}
+
 TEST(McpServer, PromptsAndCompletion) {
   Harness h;
   ASSERT_TRUE(h.server.add_prompt(Prompt{
