@@ -23,7 +23,8 @@ const CHROMIUM_ARGS = [
 
 export const PASSWORD = 'correct horse battery';
 
-// Polls `fn` until it returns a truthy value; fails with `what` after the deadline.
+// Polls `fn` until it returns a truthy value; fails with `what` (or what it returns, if it is
+// a function: the last value seen, say) after the deadline.
 export async function until(fn, what, timeoutMs = 30000) {
   const deadline = Date.now() + timeoutMs;
   let last;
@@ -35,7 +36,7 @@ export async function until(fn, what, timeoutMs = 30000) {
       last = error;
     }
     if (Date.now() > deadline) {
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${last.message}` : ''}`);
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${typeof what === 'function' ? what() : what}${last ? `: ${last.message}` : ''}`);
     }
     await new Promise((resolve) => setTimeout(resolve, 50));
   }

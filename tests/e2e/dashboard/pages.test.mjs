@@ -15,6 +15,8 @@ const PAGES = [['API Keys', 'keys'], ['Wallet', 'wallet'], ['Usage', 'usage'], [
 const CODES = ['TOKEN_MISSING', 'TOKEN_INVALID', 'INSUFFICIENT_BALANCE', 'SPENDING_LIMIT_EXCEEDED', 'PLATFORM_UNAVAILABLE',
   'CHARGE_FAILED', 'UPSTREAM_ERROR'];
 
+const escape = (text) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
 // Loads `path` in a fresh page and returns the static files it fetched, with their sizes.
 async function firstLoad(browser, platform, path, prepare) {
   const page = await openPage(browser, platform);
@@ -204,6 +206,97 @@ describe('dashboard pages', { timeout: 240000 }, () => {
     assert.match(await textOf(rows.last()), /Deposit welcome \+\$2\.50/);
     const balance = await textOf(page.getByText('Balance', { exact: true }).locator('..'));
     assert.ok(balance.includes(`$${wallet.balance}`), `${balance} vs ${wallet.balance}`);
+  });
+
+  it('usage charts spend over time per key and per tool: legend, table, totals, keyboard, narrow', async () => {
+    // So far the admin's key "Batch" spent 15 × $0.05 on fetch and 15 × $0.05 on search.
+    // Two more keys: "Laptop" (translate $0.25, search $0.10) and "Old CI" (fetch $0.05),
+    // deleted afterwards. The admin is the provider of every charge: $1.90 in all.
+    const token = await sessionToken(page);
+    const batch = (await platform.api('GET', '/api/v1/keys', { token })).body.keys.find((k) => k.name === 'Batch');
+    const provider = await platform.api('POST', '/api/v1/provider-keys', { token, body: { name: 'Usage provider' } });
+    const laptop = (await platform.api('POST', '/api/v1/keys', { token, body: { name: 'Laptop' } })).body;
+    const old = (await platform.api('POST', '/api/v1/keys', { token, body: { name: 'Old CI' } })).body;
+    for (const [agent, tool, amount] of [[laptop, 'translate', '0.25'], [laptop, 'search', '0.10'], [old, 'fetch', '0.05']]) {
+      const r = await platform.api('POST', '/api/v1/charge', { token: provider.body.key, body: { agent_token: agent.key, tool, amount } });
+      assert.equal(r.status, 200, r.text);
+    }
+    assert.equal((await platform.api('DELETE', `/api/v1/keys/${old.id}`, { token })).status, 204);
+    const batchName = `Batch ${batch.display}`;
+    const laptopName = `Laptop sk_live_...${laptop.key.slice(-4)}`;
+    const deletedName = `Deleted key sk_live_...${old.key.slice(-4)}`;
+
+    await sidebarLink(page, 'Usage').click();
+    await page.getByRole('heading', { name: 'Usage', level: 1 }).waitFor();
+    const stat = (label) => textOf(page.getByText(label, { exact: true }).locator('..'));
+    let spentText;
+    await until(async () => (spentText = await stat('Total spent')) === 'Total spent $1.90', () => `the total spent (${spentText})`);
+    assert.equal(await stat('Paid tool calls'), 'Paid tool calls 33');
+
+    // By key: a series per key, largest first, each in the legend with its total.
+    const byKey = page.getByRole('radio', { name: 'By key' });
+    assert.equal(await byKey.isChecked(), true);
+    assert.equal(await page.getByRole('group', { name: 'Show spend' }).getByRole('radio').count(), 2);
+    const keyChart = page.getByRole('img', { name: /^Spend per day by key/ });
+    assert.match(await keyChart.getAttribute('aria-label'),
+      new RegExp(`\\$1\\.90 in total.*Batch: \\$1\\.50; Laptop: \\$0\\.35; ${escape(deletedName)}: \\$0\\.05\\.$`));
+    const legendItems = (name) => page.getByRole('list', { name }).getByRole('listitem').allInnerTexts()
+      .then((items) => items.map((item) => item.replace(/\s+/g, ' ').trim()));
+    assert.deepEqual(await legendItems('Keys in the chart'),
+      [`${batchName} $1.50 · 30 calls`, `${laptopName} $0.35 · 2 calls`, `${deletedName} $0.05 · 1 call`]);
+    // All the charges are today's: one column of three segments, in three colours.
+    const fills = () => keyChart.locator('rect').evaluateAll((rects) => rects.map((r) => getComputedStyle(r).fill));
+    assert.equal(new Set(await fills()).size, 3);
+
+    // The numbers as a table, for screen readers and anyone who wants them.
+    await page.getByText('Show the numbers as a table').click();
+    const keyTable = page.getByRole('table', { name: 'Spend per day by key' });
+    assert.deepEqual((await keyTable.getByRole('columnheader').allTextContents()).map((c) => c.replace(/\s+/g, ' ').trim()),
+      ['Day', batchName, laptopName, deletedName, 'Total']);
+    const dayRows = keyTable.locator('tbody').getByRole('row');
+    if ((await dayRows.count()) === 1) {  // two only if the charges straddled midnight UTC
+      assert.match(await textOf(dayRows), /^\w{3} \d{1,2}, \d{4} \$1\.50 \$0\.35 \$0\.05 \$1\.90$/);
+    }
+    assert.equal(await textOf(keyTable.getByRole('row', { name: /^Total/ })), 'Total $1.50 $0.35 $0.05 $1.90 (33 calls)');
+    await screenshot(page, 'usage-by-key');
+
+    // The keyboard switches to "By tool" (arrow keys move between radio buttons).
+    await byKey.focus();
+    await page.keyboard.press('ArrowRight');
+    assert.equal(await page.getByRole('radio', { name: 'By tool' }).isChecked(), true);
+    const toolChart = page.getByRole('img', { name: /^Spend per day by tool/ });
+    assert.match(await toolChart.getAttribute('aria-label'), /\$1\.90 in total.*search: \$0\.85; fetch: \$0\.80; translate: \$0\.25\.$/);
+    assert.deepEqual(await legendItems('Tools in the chart'),
+      ['search $0.85 · 16 calls', 'fetch $0.80 · 16 calls', 'translate $0.25 · 1 call']);
+    const toolTable = page.getByRole('table', { name: 'Spend per day by tool' });
+    assert.equal(await textOf(toolTable.getByRole('row', { name: /^Total/ })), 'Total $0.85 $0.80 $0.25 $1.90 (33 calls)');
+    assert.equal(await page.getByRole('list', { name: 'Keys in the chart' }).count(), 0);
+    await screenshot(page, 'usage-by-tool');
+
+    // The totals per key and per tool stay under the chart.
+    const perKey = page.getByRole('table', { name: 'Spend per key' });
+    assert.match(await textOf(perKey.getByRole('row', { name: /Batch/ })), /30 \$1\.50/);
+    assert.match(await textOf(perKey.getByRole('row', { name: /Deleted key/ })), /1 \$0\.05/);
+    assert.match(await textOf(page.getByRole('table', { name: 'Spend per tool' }).getByRole('row', { name: /translate/ })), /1 \$0\.25/);
+
+    // On a phone: the chart, the legend and the open table fit the window.
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.keyboard.press('ArrowLeft');
+    await page.getByRole('img', { name: /^Spend per day by key/ }).waitFor();
+    await page.getByRole('table', { name: 'Spend per day by key' }).waitFor();
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    assert.ok(overflow <= 0, `the usage page is ${overflow}px wider than a 390px window`);
+    await screenshot(page, 'narrow-usage-chart');
+    await page.setViewportSize({ width: 1280, height: 860 });
+
+    // The Provider page draws the earnings per tool over time the same way.
+    await sidebarLink(page, 'Provider').click();
+    const earned = page.getByRole('img', { name: /^Earnings per day by tool/ });
+    await earned.waitFor();
+    assert.match(await earned.getAttribute('aria-label'), /\$1\.90 in total.*search: \$0\.85; fetch: \$0\.80; translate: \$0\.25\.$/);
+    assert.deepEqual(await legendItems('Tools in the chart'),
+      ['search $0.85 · 16 calls', 'fetch $0.80 · 16 calls', 'translate $0.25 · 1 call']);
+    assert.deepEqual(page.consoleErrors, []);
   });
 
   it('the member sees no admin form and cannot credit', async () => {

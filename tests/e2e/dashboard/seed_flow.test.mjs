@@ -127,12 +127,23 @@ describe('dashboard seed flow', { timeout: 180000 }, () => {
     await screenshot(page, 'wallet');
   });
 
-  it('usage shows the spend per day, per key and per tool', async () => {
+  it('usage charts the spend over time per key and per tool, with totals', async () => {
     await sidebarLink(page, 'Usage').click();
     await page.getByRole('heading', { name: 'Usage', level: 1 }).waitFor();
-    const chart = page.getByRole('img', { name: /Spend per day/ });
+    await page.getByRole('heading', { name: 'Spend over time' }).waitFor();
+    // By key first: one series, named after the key, in the chart and its legend.
+    assert.equal(await page.getByRole('radio', { name: 'By key' }).isChecked(), true);
+    const chart = page.getByRole('img', { name: /Spend per day by key/ });
     await chart.waitFor();
     assert.match(await chart.getAttribute('aria-label'), /\$0\.01 in total/);
+    assert.equal(await textOf(page.getByRole('list', { name: 'Keys in the chart' })), `Production sk_live_...${key.slice(-4)} $0.01 · 1 call`);
+    // By tool: the same spend under the tool's name.
+    await page.getByRole('radio', { name: 'By tool' }).check();
+    await page.getByRole('img', { name: /Spend per day by tool/ }).waitFor();
+    assert.equal(await textOf(page.getByRole('list', { name: 'Tools in the chart' })), `${TOOL} $0.01 · 1 call`);
+    await page.getByRole('radio', { name: 'By key' }).check();
+    await chart.waitFor();
+    // The totals per key and per tool.
     const perKey = page.getByRole('table', { name: 'Spend per key' });
     assert.match(await textOf(perKey.getByRole('row', { name: /Production/ })), /1 \$0\.01/);
     const perTool = page.getByRole('table', { name: 'Spend per tool' });
@@ -179,11 +190,14 @@ describe('dashboard seed flow', { timeout: 180000 }, () => {
     assert.deepEqual(gone.body.keys, []);
   });
 
-  it('usage still counts the deleted key’s spend', async () => {
+  it('usage still counts the deleted key’s spend, in the chart and the totals', async () => {
     await sidebarLink(page, 'Usage').click();
     const perKey = page.getByRole('table', { name: 'Spend per key' });
     await perKey.waitFor();
-    assert.match(await textOf(perKey), new RegExp(`Deleted key sk_live_\\.\\.\\.${key.slice(-4)} 1 \\$0\\.01`));
+    const deleted = `Deleted key sk_live_...${key.slice(-4)}`;
+    assert.match(await textOf(perKey), new RegExp(`${deleted.replace(/\./g, '\\.')} 1 \\$0\\.01`));
+    assert.equal(await textOf(page.getByRole('list', { name: 'Keys in the chart' })), `${deleted} $0.01 · 1 call`);
+    assert.ok((await page.getByRole('img', { name: /Spend per day by key/ }).getAttribute('aria-label')).includes(`${deleted}: $0.01`));
   });
 
   it('a second account sees none of the first account’s keys', async () => {
@@ -217,6 +231,10 @@ describe('dashboard seed flow', { timeout: 180000 }, () => {
       await other.getByRole('row', { name: /weather server/ }).waitFor();
       const perTool = other.getByRole('table', { name: 'Calls and earnings per tool' });
       assert.match(await textOf(perTool), /weather\.forecast 1 \$0\.01/);
+      // Earnings per tool over time: the same chart, by tool only.
+      await other.getByRole('img', { name: /Earnings per day by tool/ }).waitFor();
+      assert.equal(await textOf(other.getByRole('list', { name: 'Tools in the chart' })), `${TOOL} $0.01 · 1 call`);
+      assert.equal(await other.getByRole('radio').count(), 0);
       await until(async () => (await other.getByText('$0.01').count()) > 0, 'the provider earnings');
       await screenshot(other, 'provider');
       assert.deepEqual(other.consoleErrors, []);
