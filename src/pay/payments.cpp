@@ -43,29 +43,34 @@ class PlatformCharger final : public Charger {
 
   asio::awaitable<Result<Receipt>> charge(std::string agent_token, std::string tool, Micros amount_micros,
                                           std::string idempotency_key) override {
-    std::optional<Result<Receipt>> out;
-    auto work = [&]() -> asio::awaitable<void> {
-      out.emplace(co_await client_.charge(std::move(agent_token), std::move(tool), amount_micros, std::move(idempotency_key)));
+    auto call = [&] {
+      return client_.charge(std::move(agent_token), std::move(tool), amount_micros, std::move(idempotency_key));
     };
-    co_await asio::co_spawn(io_, work, asio::use_awaitable);
-    co_return std::move(*out);
+    co_return co_await on_own_thread<Result<Receipt>>(call);
   }
 
   asio::awaitable<Status> refund(std::string charge_id) override {
-    std::optional<Status> out;
-    auto work = [&]() -> asio::awaitable<void> { out.emplace(co_await client_.refund(std::move(charge_id))); };
-    co_await asio::co_spawn(io_, work, asio::use_awaitable);
-    co_return std::move(*out);
+    auto call = [&] { return client_.refund(std::move(charge_id)); };
+    co_return co_await on_own_thread<Status>(call);
   }
 
   asio::awaitable<Status> verify(std::string agent_token) override {
-    std::optional<Status> out;
-    auto work = [&]() -> asio::awaitable<void> { out.emplace(co_await client_.verify(std::move(agent_token))); };
+    auto call = [&] { return client_.verify(std::move(agent_token)); };
+    co_return co_await on_own_thread<Status>(call);
+  }
+
+ private:
+  // Runs the client coroutine `call()` on this charger's thread and resumes the caller on its
+  // own executor with the result. `call` is a named local of the caller: GCC 12 miscompiles
+  // closures that are temporaries of a co_await expression.
+  template <typename T, typename Call>
+  asio::awaitable<T> on_own_thread(Call& call) {
+    std::optional<T> out;
+    auto work = [&]() -> asio::awaitable<void> { out.emplace(co_await call()); };
     co_await asio::co_spawn(io_, work, asio::use_awaitable);
     co_return std::move(*out);
   }
 
- private:
   asio::io_context io_;
   asio::executor_work_guard<asio::io_context::executor_type> work_;
   PlatformClient client_;
