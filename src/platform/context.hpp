@@ -3,6 +3,7 @@
 
 #include <boost/asio.hpp>
 
+#include "common/group_commit.hpp"
 #include "common/json.hpp"
 #include "common/metrics.hpp"
 #include "http/router.hpp"
@@ -21,7 +22,9 @@ struct Context {
       : io(io), store(store), metrics(metrics), options(std::move(options)), verifier(store),
         login_limiter(this->options.login_failures_per_window, this->options.login_window),
         invalid_token_limiter(this->options.invalid_tokens_per_minute, std::chrono::seconds(60)), ledger(store),
-        batcher(ledger, this->options.batcher) {}
+        batcher(ledger, this->options.batcher),
+        writes([&s = store](std::span<const store::AccountWrite> batch) { return s.apply_account_writes(batch); },
+               Error{ErrorCode::kPlatformUnavailable, "The platform is overloaded; nothing was changed. Retry shortly."}) {}
 
   // Runs CPU-heavy work (argon2id) off the I/O threads and resumes on the caller's.
   // `fn` is taken by reference and should be a named local of the caller: GCC 12 miscopies
@@ -50,6 +53,9 @@ struct Context {
   RateLimiter invalid_token_limiter;
   ledger::Ledger ledger;
   ledger::ChargeBatcher batcher;
+  // Key and session writes from every connection, group-committed: I/O threads await them
+  // instead of waiting for the database's write lock and fsync.
+  GroupCommit<store::AccountWrite, Status> writes;
   boost::asio::thread_pool blocking{2};
 };
 

@@ -73,18 +73,14 @@ void add_routes_for(http::Router& router, std::shared_ptr<Context> ctx, const st
     if (limit->has_value() && scope == keys::Scope::kProvider) {
       co_return Response::error(ErrorCode::kInvalidRequest, "'spend_limit' applies to agent keys only.");
     }
-    auto existing = ctx->store.list_keys(account->id, scope);
-    if (!existing) co_return Response::error(existing.error());
-    if (existing->size() >= ctx->options.max_keys_per_account) {
-      co_return Response::error(ErrorCode::kInvalidRequest,
-                                fmt::format("An account can have at most {} keys of this kind; delete one first.",
-                                            ctx->options.max_keys_per_account));
-    }
-
     std::string secret = keys::generate_api_key();
     store::NewKey key{"key_" + random_hex(10), account->id, *name, scope, keys::hash_secret(secret),
                       keys::last4(secret), now_micros(), *limit};
-    auto st = ctx->store.insert_key(key);
+    // The key-count limit is checked in the transaction that inserts (INVALID_REQUEST past
+    // it), so concurrent creates cannot overshoot it. The write is a named local: GCC 12
+    // mishandles non-trivial temporaries inside co_await expressions.
+    store::AccountWrite create = store::CreateKey{key, ctx->options.max_keys_per_account};
+    auto st = co_await ctx->writes.submit(std::move(create));
     if (!st.ok()) co_return Response::error(st.error());
     ctx->metrics.add("keys_created", "scope", keys::to_string(scope));
     spdlog::info("key created: {} {} for {}", key.id, keys::display(key.last4), key.account_id);
@@ -122,7 +118,8 @@ void add_routes_for(http::Router& router, std::shared_ptr<Context> ctx, const st
     auto account = authenticate(*ctx, request, /*write=*/true);
     if (!account) co_return Response::error(account.error());
     const std::string& id = request.params["id"];
-    auto st = ctx->store.delete_key(account->id, id, scope);
+    store::AccountWrite remove = store::DeleteKey{account->id, id, scope};
+    auto st = co_await ctx->writes.submit(std::move(remove));
     if (!st.ok()) {
       if (st.code() == ErrorCode::kNotFound) co_return Response::error(ErrorCode::kNotFound, "No such key in this account.");
       co_return Response::error(st.error());

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <charconv>
+#include <map>
 
 #include "keys/key.hpp"
 #include "platform/context.hpp"
@@ -126,37 +127,77 @@ void add_wallet_routes(http::Router& router, std::shared_ptr<Context> ctx) {
                                   to + kMicrosPerDay);
     if (!usage) co_return Response::error(usage.error());
 
-    Micros total = 0;
-    std::int64_t calls = 0;
-    bj::array by_day, by_tool, by_key;
-    for (const auto& row : usage->by_day) {
-      total += row.amount_micros;
-      calls += row.calls;
-      UnixMicros day = std::stoll(row.group) * kMicrosPerDay;
-      by_day.push_back(bj::object{{"date", day_text(day)}, {"amount", money_text(row.amount_micros)},
-                                  {"amount_micros", row.amount_micros}, {"calls", row.calls}});
+    // Sum the (day, key, tool) cells into the views the dashboard draws.
+    struct Sum {
+      Micros amount = 0;
+      std::int64_t calls = 0;
+      void add(const store::UsageCell& c) {
+        amount += c.amount_micros;
+        calls += c.calls;
+      }
+    };
+    Sum total;
+    std::map<std::int64_t, Sum> per_day;
+    std::map<std::string, Sum> per_key, per_tool;
+    std::map<std::pair<std::int64_t, std::string>, Sum> per_day_key, per_day_tool;
+    std::map<std::string, std::string> last4;
+    for (const auto& c : *usage) {
+      total.add(c);
+      per_day[c.day].add(c);
+      per_tool[c.tool].add(c);
+      per_day_tool[{c.day, c.tool}].add(c);
+      if (spent) {
+        per_key[c.key_id].add(c);
+        per_day_key[{c.day, c.key_id}].add(c);
+        last4[c.key_id] = c.key_last4;
+      }
     }
-    for (const auto& row : usage->by_tool) {
-      by_tool.push_back(bj::object{{"tool", row.group}, {"amount", money_text(row.amount_micros)},
-                                   {"amount_micros", row.amount_micros}, {"calls", row.calls}});
+    auto row = [](bj::object o, const Sum& sum) {
+      o["amount"] = money_text(sum.amount);
+      o["amount_micros"] = sum.amount;
+      o["calls"] = sum.calls;
+      return o;
+    };
+    auto by_amount = [](bj::array rows) {
+      std::stable_sort(rows.begin(), rows.end(), [](const bj::value& a, const bj::value& b) {
+        return a.at("amount_micros").as_int64() > b.at("amount_micros").as_int64();
+      });
+      return rows;
+    };
+    bj::array by_day, by_tool, by_key, by_day_tool, by_day_key;
+    for (const auto& [day, sum] : per_day) by_day.push_back(row({{"date", day_text(day * kMicrosPerDay)}}, sum));
+    for (const auto& [tool, sum] : per_tool) by_tool.push_back(row({{"tool", tool}}, sum));
+    for (const auto& [k, sum] : per_day_tool) {
+      by_day_tool.push_back(row({{"date", day_text(k.first * kMicrosPerDay)}, {"tool", k.second}}, sum));
     }
     if (spent) {
       // Names come from the key list; a deleted key keeps its id and last 4 in the ledger.
       auto keys_now = ctx->store.list_keys(account->id, keys::Scope::kAgent);
       if (!keys_now) co_return Response::error(keys_now.error());
-      for (const auto& row : usage->by_key) {
-        bj::value name = nullptr;
-        for (const auto& k : *keys_now) {
-          if (k.id == row.group) name = bj::value(k.name);
-        }
-        by_key.push_back(bj::object{{"key_id", row.group}, {"name", name},
-                                    {"display", keys::display(row.label)}, {"amount", money_text(row.amount_micros)},
-                                    {"amount_micros", row.amount_micros}, {"calls", row.calls}});
+      std::map<std::string, std::string> names;
+      for (const auto& k : *keys_now) names[k.id] = k.name;
+      for (const auto& [id, sum] : per_key) {
+        auto name = names.find(id);
+        by_key.push_back(row({{"key_id", id},
+                              {"name", name == names.end() ? bj::value(nullptr) : bj::value(name->second)},
+                              {"display", keys::display(last4[id])}},
+                             sum));
+      }
+      for (const auto& [k, sum] : per_day_key) {
+        by_day_key.push_back(row({{"date", day_text(k.first * kMicrosPerDay)}, {"key_id", k.second}}, sum));
       }
     }
-    bj::object out{{"from", day_text(from)}, {"to", day_text(to)}, {"role", role},
-                   {"total", money_text(total)}, {"total_micros", total}, {"calls", calls},
-                   {"by_key", std::move(by_key)}, {"by_tool", std::move(by_tool)}, {"by_day", std::move(by_day)}};
+    bj::object out{{"from", day_text(from)},
+                   {"to", day_text(to)},
+                   {"role", role},
+                   {"total", money_text(total.amount)},
+                   {"total_micros", total.amount},
+                   {"calls", total.calls},
+                   {"by_key", by_amount(std::move(by_key))},
+                   {"by_tool", by_amount(std::move(by_tool))},
+                   {"by_day", std::move(by_day)},
+                   {"by_day_key", std::move(by_day_key)},
+                   {"by_day_tool", std::move(by_day_tool)}};
     co_return Response::json(200, out);
   });
 

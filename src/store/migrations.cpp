@@ -34,6 +34,9 @@ std::vector<Migration> migrations_for(Dialect dialect) {
     replace_all(m.sql, "{{BLOB}}", sqlite ? "BLOB" : "BYTEA");
     replace_all(m.sql, "{{SERIAL_PK}}", sqlite ? "INTEGER PRIMARY KEY AUTOINCREMENT"
                                                : "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY");
+    // A table stored in its primary key's B-tree (PostgreSQL has no such option: its tables
+    // are heaps, and the primary key's index finds the row).
+    replace_all(m.sql, "{{WITHOUT_ROWID}}", sqlite ? " WITHOUT ROWID" : "");
     out.push_back(std::move(m));
   }
   std::sort(out.begin(), out.end(), [](const Migration& a, const Migration& b) { return a.version < b.version; });

@@ -6,14 +6,18 @@
 // Money-moving operations are split in two layers so that the rules live in one place:
 // src/ledger holds the rules (balance checks, spending limits, idempotency) and drives a
 // LedgerTxn, whose bulk primitives each backend implements (one round trip per primitive
-// on PostgreSQL, whatever the batch size).
+// on PostgreSQL, whatever the batch size). Writes of keys and sessions are split the same
+// way: apply_account_writes (store.cpp) holds their rules and drives an AccountTxn, so that
+// a batch of them is one transaction and one fsync (group commit, common/group_commit.hpp).
 #pragma once
 
 #include <functional>
 #include <memory>
 #include <optional>
 #include <string>
+#include <span>
 #include <string_view>
+#include <variant>
 #include <vector>
 
 #include "common/clock.hpp"
@@ -82,6 +86,50 @@ struct KeyIdentity {
 struct KeyUse {
   std::string key_id;
   UnixMicros used_at = 0;
+};
+
+// ---- writes of keys and sessions ---------------------------------------------------------
+
+// Creates `key` unless its account already holds `max_keys` keys of its scope (then
+// INVALID_REQUEST, nothing written). Counting and inserting happen in one transaction
+// that holds the account's key-creation lock, so concurrent creates never pass the limit.
+struct CreateKey {
+  NewKey key;
+  std::optional<std::size_t> max_keys;  // nullopt: no limit (tools and tests that seed keys)
+};
+// NOT_FOUND if the key does not exist, is of another scope, or belongs to another account.
+struct DeleteKey {
+  std::string account_id;
+  std::string key_id;
+  keys::Scope scope = keys::Scope::kAgent;
+};
+struct CreateSession {
+  Sha256 hash{};
+  std::string account_id;
+  UnixMicros expires_at = 0;
+};
+struct DeleteSession {  // deleting a session that does not exist is not an error
+  Sha256 hash{};
+};
+using AccountWrite = std::variant<CreateKey, DeleteKey, CreateSession, DeleteSession>;
+
+// Primitives for one write transaction of keys and sessions. Errors are the database's
+// (PLATFORM_UNAVAILABLE): the rules, and their error codes, are in apply_account_writes.
+class AccountTxn {
+ public:
+  virtual ~AccountTxn() = default;
+  // Holds `account_id`'s key-creation lock until the transaction ends (PostgreSQL: the
+  // account's row, so that other processes queue; SQLite: a no-op, since BEGIN IMMEDIATE
+  // already serialises every writer).
+  virtual Status lock_account(std::string_view account_id) = 0;
+  virtual Result<std::int64_t> count_keys(std::string_view account_id, keys::Scope scope) = 0;
+  virtual Status insert_key(const NewKey& key) = 0;
+  // false when no key matches all three.
+  virtual Result<bool> delete_key(std::string_view account_id, std::string_view key_id, keys::Scope scope) = 0;
+  virtual Status insert_session(const Sha256& hash, std::string_view account_id, UnixMicros created_at,
+                                UnixMicros expires_at) = 0;
+  virtual Status delete_session(const Sha256& hash) = 0;
+  virtual Status commit() = 0;
 };
 
 // ---- ledger -----------------------------------------------------------------------------
@@ -172,21 +220,31 @@ struct TransactionPage {
   std::optional<std::int64_t> next_cursor;  // seq to continue below
 };
 
-struct UsageRow {
-  std::string group;  // key id, tool name, or the day number (days since 1970-01-01, UTC)
+// Charges of one UTC day, agent key and tool, net of refunds (a refunded charge counts
+// neither in amount nor in calls). Callers sum cells into whatever view they show.
+struct UsageCell {
+  std::int64_t day = 0;  // days since 1970-01-01
+  std::string key_id;    // kSpent only: a provider never learns who paid ("" for kEarned)
+  std::string key_last4;
+  std::string tool;
   Micros amount_micros = 0;
   std::int64_t calls = 0;
-  std::string label;  // by_key: the key's last 4 characters
-};
-
-// Charges net of refunds (a refunded charge counts neither in amount nor in calls).
-struct UsageReport {
-  std::vector<UsageRow> by_key;  // kSpent only: a provider never sees who its payers are
-  std::vector<UsageRow> by_tool;
-  std::vector<UsageRow> by_day;
 };
 
 enum class UsageRole { kSpent, kEarned };
+
+// The usage query, shared by both backends ($n parameters are valid SQLite too):
+// $1 account, $2 from (inclusive), $3 to (exclusive); columns as UsageCell.
+inline constexpr const char* kUsageSpentSql =
+    "SELECT c.created_at / 86400000000, c.key_id, MAX(c.key_last4), c.tool, SUM(c.amount_micros), COUNT(*) "
+    "FROM transfers c WHERE c.kind = 'charge' AND c.payer_account_id = $1 AND c.created_at >= $2 "
+    "AND c.created_at < $3 AND NOT EXISTS (SELECT 1 FROM transfers r WHERE r.refund_of = c.id) "
+    "GROUP BY 1, 2, 4 ORDER BY 1";
+inline constexpr const char* kUsageEarnedSql =
+    "SELECT c.created_at / 86400000000, '', '', c.tool, SUM(c.amount_micros), COUNT(*) "
+    "FROM transfers c WHERE c.kind = 'charge' AND c.payee_account_id = $1 AND c.created_at >= $2 "
+    "AND c.created_at < $3 AND NOT EXISTS (SELECT 1 FROM transfers r WHERE r.refund_of = c.id) "
+    "GROUP BY 1, 4 ORDER BY 1";
 
 struct LedgerReport {
   std::int64_t accounts = 0;
@@ -211,18 +269,31 @@ class Store {
   virtual Result<std::optional<AccountCredentials>> find_account_by_email(std::string_view email) = 0;
 
   // Sessions are stored by hash; expired ones never match.
-  virtual Status create_session(const Sha256& hash, std::string_view account_id, UnixMicros expires_at) = 0;
   virtual Result<std::optional<Account>> find_session(const Sha256& hash, UnixMicros now) = 0;
-  virtual Status delete_session(const Sha256& hash) = 0;
 
   // Keys.
-  virtual Status insert_key(const NewKey& key) = 0;
   virtual Result<std::vector<KeyRecord>> list_keys(std::string_view account_id, keys::Scope scope) = 0;
-  // NOT_FOUND if the key does not exist, is of another scope, or belongs to another account.
-  virtual Status delete_key(std::string_view account_id, std::string_view key_id, keys::Scope scope) = 0;
   virtual Result<std::optional<KeyIdentity>> find_key(const Sha256& hash) = 0;
   // Records last-use times in one write (see keys/usage_tracker.hpp).
   virtual Status record_key_use(const std::vector<KeyUse>& uses) = 0;
+
+  // Writes of keys and sessions. `work` runs inside one transaction and must call
+  // txn.commit() to keep anything; retried from the start like run_ledger_txn.
+  virtual Status run_account_txn(const std::function<Status(AccountTxn&)>& work) = 0;
+
+  // Applies `writes` in ONE transaction (one commit), each with its own outcome (see the
+  // AccountWrite types). They are concurrent requests, so any order is a valid one: they
+  // run in the global lock order (key creations by account, key deletions by key id, then
+  // sessions), which keeps transactions of several processes free of deadlocks. The rules'
+  // checks come before the writes (no write ever fails by rule), so a batch needs no
+  // savepoints; a database failure fails the whole batch, nothing of it written.
+  std::vector<Status> apply_account_writes(std::span<const AccountWrite> writes);
+
+  // One write in its own transaction (tools, tests, seeding); request paths batch them.
+  Status insert_key(const NewKey& key);  // no limit on the account's key count
+  Status delete_key(std::string_view account_id, std::string_view key_id, keys::Scope scope);
+  Status create_session(const Sha256& hash, std::string_view account_id, UnixMicros expires_at);
+  Status delete_session(const Sha256& hash);
 
   // Money. `work` runs inside one transaction; it must call txn.commit() to keep anything.
   // The store retries `work` from the start (a fresh transaction) when the database reports
@@ -231,7 +302,7 @@ class Store {
   virtual Result<Wallet> wallet(std::string_view account_id) = 0;
   virtual Result<TransactionPage> transactions(std::string_view account_id, std::optional<std::int64_t> before_seq,
                                                int limit) = 0;
-  virtual Result<UsageReport> usage(std::string_view account_id, UsageRole role, UnixMicros from,
+  virtual Result<std::vector<UsageCell>> usage(std::string_view account_id, UsageRole role, UnixMicros from,
                                     UnixMicros to) = 0;
   virtual Result<LedgerReport> verify_ledger() = 0;
 };

@@ -10,6 +10,7 @@
 
 #include "keys/key.hpp"
 #include "support/api_helpers.hpp"
+#include "support/databases.hpp"
 #include "support/platform_fixture.hpp"
 
 namespace tollgate::test {
@@ -273,24 +274,52 @@ TEST(KeyLimits, OneKeyPastMaxKeysPerAccountIsRejected) {
 }
 
 
-// The key-count limit is checked (list_keys) and then the key inserted (insert_key) in two
-// store calls, so concurrent creates can all pass the check. Disabled until the check and
-// the insert are one transaction in the store; enable it with that fix.
-TEST(KeyLimits, DISABLED_ConcurrentCreatesDoNotPassMaxKeysPerAccount) {
-  PlatformProcess platform({.extra_args = {"--max-keys-per-account", "3", "--threads", "4"}});
-  Session alice = platform.signup("alice@example.com");
+// Concurrent creates must not overshoot the key-count limit: the count and the insert are
+// one transaction (group-committed, so the 16 requests share a few), not two store calls
+// that every create could pass between.
+// 16 concurrent creates of agent keys spread over `servers`: counts of 201 and of 400
+// INVALID_REQUEST (anything else fails the test).
+std::pair<int, int> concurrent_creates(const std::vector<const PlatformProcess*>& servers, const Session& s) {
   std::vector<std::thread> threads;
-  std::atomic<int> created{0};
+  std::atomic<int> created{0}, refused{0};
   for (int i = 0; i < 16; ++i) {
     threads.emplace_back([&, i] {
-      auto r = platform.request("POST", "/api/v1/keys", bj::serialize(bj::object{{"name", "k" + std::to_string(i)}}),
-                                alice.token);
-      if (r.status == 201) ++created;
+      auto r = servers[i % servers.size()]->request(
+          "POST", "/api/v1/keys", bj::serialize(bj::object{{"name", "k" + std::to_string(i)}}), s.token);
+      if (r.status == 201) {
+        ++created;
+      } else {
+        EXPECT_EQ(r.status, 400u) << r.body;
+        EXPECT_EQ(error_code(r), "INVALID_REQUEST") << r.body;
+        ++refused;
+      }
     });
   }
   for (auto& t : threads) t.join();
-  EXPECT_LE(created.load(), 3);
-  EXPECT_LE(listed_ids(platform, alice).size(), 3u);
+  return {created.load(), refused.load()};
+}
+
+TEST(KeyLimits, ConcurrentCreatesDoNotPassMaxKeysPerAccount) {
+  PlatformProcess platform({.extra_args = {"--max-keys-per-account", "3", "--threads", "4"}});
+  Session alice = platform.signup("alice@example.com");
+  auto [created, refused] = concurrent_creates({&platform}, alice);
+  EXPECT_EQ(created, 3);
+  EXPECT_EQ(refused, 13);
+  EXPECT_EQ(listed_ids(platform, alice).size(), 3u);
+}
+
+// The same race across processes: two servers on one PostgreSQL database, where only the
+// database can serialise the two processes' count-then-insert.
+TEST(KeyLimits, ConcurrentCreatesThroughTwoServersOnPostgresDoNotPassMaxKeysPerAccount) {
+  if (auto why = unavailable_reason(Backend::kPostgres)) GTEST_SKIP() << *why;
+  TestDatabase db(Backend::kPostgres);
+  PlatformProcess::Options o{.extra_args = {"--max-keys-per-account", "3"}, .db_url = db.url()};
+  PlatformProcess a(o), b(o);
+  Session alice = a.signup("alice@example.com");
+  auto [created, refused] = concurrent_creates({&a, &b}, alice);
+  EXPECT_EQ(created, 3);
+  EXPECT_EQ(refused, 13);
+  EXPECT_EQ(listed_ids(b, alice).size(), 3u);
 }
 
 }  // namespace

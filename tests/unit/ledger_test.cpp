@@ -225,18 +225,29 @@ TEST_P(LedgerTest, TransactionsAndUsageReflectCharges) {
   UnixMicros now = now_micros();
   auto spent = store_->usage(agent_.id, store::UsageRole::kSpent, now - 3'600'000'000, now + 3'600'000'000);
   ASSERT_TRUE(spent.ok());
-  ASSERT_EQ(spent->by_key.size(), 1u);
-  EXPECT_EQ(spent->by_key[0].amount_micros, 5 * kCent);
-  EXPECT_EQ(spent->by_key[0].calls, 5);
-  EXPECT_EQ(spent->by_key[0].label, key.last4);
-  ASSERT_EQ(spent->by_tool.size(), 2u);
-  EXPECT_EQ(spent->by_tool[0].group, "echo");
-  EXPECT_EQ(spent->by_tool[0].calls, 3);
+  Micros total = 0;
+  std::int64_t echo_calls = 0;
+  for (const auto& cell : *spent) {
+    EXPECT_EQ(cell.key_id, key.key_id);
+    EXPECT_EQ(cell.key_last4, key.last4);
+    EXPECT_EQ(cell.day, now / 86'400'000'000);
+    total += cell.amount_micros;
+    if (cell.tool == "echo") echo_calls += cell.calls;
+  }
+  EXPECT_EQ(spent->size(), 2u) << "one cell per (day, key, tool)";
+  EXPECT_EQ(total, 5 * kCent);
+  EXPECT_EQ(echo_calls, 3);
+  // A refunded charge leaves usage.
+  auto page_now = store_->transactions(agent_.id, std::nullopt, 1);
+  ASSERT_TRUE(ledger_->refund(provider_.id, page_now->transfers[0].id).ok());
+  auto after_refund = store_->usage(agent_.id, store::UsageRole::kSpent, now - 3'600'000'000, now + 3'600'000'000);
+  Micros refunded_total = 0;
+  for (const auto& cell : *after_refund) refunded_total += cell.amount_micros;
+  EXPECT_EQ(refunded_total, 4 * kCent);
   auto earned = store_->usage(provider_.id, store::UsageRole::kEarned, now - 3'600'000'000, now + 3'600'000'000);
   ASSERT_TRUE(earned.ok());
-  EXPECT_TRUE(earned->by_key.empty()) << "a provider never learns who paid";
-  ASSERT_EQ(earned->by_day.size(), 1u);
-  EXPECT_EQ(earned->by_day[0].amount_micros, 5 * kCent);
+  ASSERT_EQ(earned->size(), 2u);
+  for (const auto& cell : *earned) EXPECT_TRUE(cell.key_id.empty()) << "a provider never learns who paid";
 }
 
 TEST_P(LedgerTest, VerifyCatchesATamperedBalanceAndAnUnbalancedTransfer) {

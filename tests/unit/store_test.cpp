@@ -3,6 +3,11 @@
 // last-use batching), and what is stored instead of a secret.
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <chrono>
+#include <fstream>
+#include <thread>
+
 #include "keys/key.hpp"
 #include "support/databases.hpp"
 
@@ -103,6 +108,138 @@ TEST_P(StoreTest, LastUseIsRecordedInOneBatchAndNeverMovesBackwards) {
   auto list = store_->list_keys(alice.id, keys::Scope::kAgent).value();
   ASSERT_EQ(list.size(), 2u);
   for (const auto& k : list) EXPECT_EQ(k.last_used_at.value_or(0), k.id == k1.id ? 2'000 : 3'000);
+}
+
+// Key and session writes as the group commit applies them: one transaction for the lot,
+// each write with its own outcome, a rule's refusal never failing its neighbours.
+TEST_P(StoreTest, AccountWritesInOneBatchEachGetTheirOwnOutcome) {
+  auto alice = store_->create_account("alice@example.com", "x").value();
+  auto bob = store_->create_account("bob@example.com", "x").value();
+  auto [kept_secret, kept] = new_key(alice.id);
+  ASSERT_TRUE(store_->insert_key(kept).ok());
+  auto [s1, first] = new_key(alice.id);
+  auto [s2, second] = new_key(alice.id);
+  auto [s3, bobs] = new_key(bob.id);
+  Sha256 session = keys::hash_secret(keys::generate_session_token());
+  Sha256 no_session = keys::hash_secret(keys::generate_session_token());
+
+  std::vector<store::AccountWrite> batch = {
+      store::CreateKey{first, 2},   // alice: 1 key -> 2
+      store::CreateKey{second, 2},  // alice: already at 2: refused
+      store::DeleteKey{bob.id, kept.id, keys::Scope::kAgent},  // another account's key: not found
+      store::CreateKey{bobs, 2},
+      store::CreateSession{session, alice.id, now_micros() + 1'000'000},
+      store::DeleteSession{no_session},  // nothing to delete: not an error
+      store::DeleteKey{alice.id, "key_nosuchkey", keys::Scope::kAgent},
+  };
+  auto outcomes = store_->apply_account_writes(batch);
+  ASSERT_EQ(outcomes.size(), batch.size());
+  EXPECT_TRUE(outcomes[0].ok());
+  EXPECT_EQ(outcomes[1].code(), ErrorCode::kInvalidRequest);
+  EXPECT_NE(outcomes[1].error().message.find("at most 2 keys"), std::string::npos) << outcomes[1].error().message;
+  EXPECT_EQ(outcomes[2].code(), ErrorCode::kNotFound);
+  EXPECT_TRUE(outcomes[3].ok());
+  EXPECT_TRUE(outcomes[4].ok());
+  EXPECT_TRUE(outcomes[5].ok());
+  EXPECT_EQ(outcomes[6].code(), ErrorCode::kNotFound);
+
+  EXPECT_EQ(store_->list_keys(alice.id, keys::Scope::kAgent)->size(), 2u);
+  EXPECT_TRUE(store_->find_key(keys::hash_secret(s1))->has_value());
+  EXPECT_FALSE(store_->find_key(keys::hash_secret(s2))->has_value()) << "a refused create writes nothing";
+  EXPECT_TRUE(store_->find_key(keys::hash_secret(kept_secret))->has_value()) << "bob cannot delete alice's key";
+  EXPECT_TRUE(store_->find_key(keys::hash_secret(s3))->has_value());
+  EXPECT_EQ(store_->find_session(session, now_micros())->value().id, alice.id);
+
+  // A delete and a create for the same account in one batch: the limit counts what the
+  // transaction has left, and provider keys count apart from agent keys.
+  auto [s4, third] = new_key(alice.id);
+  auto [s5, provider] = new_key(alice.id, keys::Scope::kProvider);
+  std::vector<store::AccountWrite> next = {store::CreateKey{third, 2}, store::DeleteKey{alice.id, first.id, keys::Scope::kAgent},
+                                           store::CreateKey{provider, 2}};
+  outcomes = store_->apply_account_writes(next);
+  EXPECT_TRUE(outcomes[1].ok());
+  EXPECT_TRUE(outcomes[2].ok());
+  // Creates run before deletes (the lock order), so alice was still at 2 agent keys.
+  EXPECT_EQ(outcomes[0].code(), ErrorCode::kInvalidRequest);
+  EXPECT_EQ(store_->list_keys(alice.id, keys::Scope::kAgent)->size(), 1u);
+}
+
+// Concurrent creates through separate stores (separate connection pools, as separate
+// processes would have) never pass the limit: the count and the insert are one transaction
+// holding the account's creation lock.
+TEST_P(StoreTest, ConcurrentKeyCreatesFromTwoStoresNeverPassTheLimit) {
+  auto alice = store_->create_account("alice@example.com", "x").value();
+  auto other = db_->open();
+  constexpr std::size_t kLimit = 5;
+  std::atomic<int> created{0}, refused{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&, t] {
+      store::Store& store = t % 2 ? *other : *store_;
+      for (int i = 0; i < 4; ++i) {
+        std::vector<store::AccountWrite> writes = {store::CreateKey{new_key(alice.id).second, kLimit},
+                                                   store::CreateKey{new_key(alice.id).second, kLimit}};
+        for (const auto& outcome : store.apply_account_writes(writes)) {
+          if (outcome.ok()) {
+            ++created;
+          } else {
+            EXPECT_EQ(outcome.code(), ErrorCode::kInvalidRequest) << outcome.error().message;
+            ++refused;
+          }
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(created.load(), static_cast<int>(kLimit));
+  EXPECT_EQ(refused.load(), 8 * 4 * 2 - static_cast<int>(kLimit));
+  EXPECT_EQ(store_->list_keys(alice.id, keys::Scope::kAgent)->size(), kLimit);
+}
+
+// A key deleted through one store (one process) is gone for another store on the same
+// database at its very next lookup: no cache, and on SQLite the read anchor shares a lock,
+// not a snapshot.
+TEST_P(StoreTest, AKeyDeletedThroughAnotherStoreIsGoneAtTheNextLookup) {
+  auto alice = store_->create_account("alice@example.com", "x").value();
+  auto other = db_->open();
+  for (int round = 0; round < 20; ++round) {
+    auto [secret, key] = new_key(alice.id);
+    ASSERT_TRUE(other->insert_key(key).ok());
+    ASSERT_TRUE(store_->find_key(keys::hash_secret(secret))->has_value()) << "round " << round;
+    ASSERT_TRUE(other->delete_key(alice.id, key.id, keys::Scope::kAgent).ok());
+    EXPECT_FALSE(store_->find_key(keys::hash_secret(secret))->has_value()) << "round " << round;
+  }
+}
+
+// The WAL's checkpoint sequence number (header bytes 12-15, big-endian): it grows by one
+// each time a writer restarts the WAL from its beginning.
+std::uint32_t wal_restarts(const std::string& wal_path) {
+  std::ifstream in(wal_path, std::ios::binary);
+  char header[16] = {};
+  if (!in.read(header, sizeof header)) return 0;
+  std::uint32_t n = 0;
+  for (int i = 12; i < 16; ++i) n = (n << 8) | static_cast<unsigned char>(header[i]);
+  return n;
+}
+
+// SQLite only: this store's read anchor must not starve another process's checkpoints.
+// While another store writes without pause, its WAL must still restart from the beginning
+// (which needs a complete checkpoint and then a moment without readers of old snapshots),
+// instead of growing for as long as both run.
+TEST_P(StoreTest, AnotherWritersWalStillRestartsWhileThisStoreIsOpen) {
+  if (GetParam() != Backend::kSqlite) GTEST_SKIP() << "SQLite's WAL";
+  auto alice = store_->create_account("alice@example.com", "x").value();
+  ASSERT_TRUE(store_->find_key(Sha256{}).ok());  // this store reads, so its anchor is in use
+  std::string wal = db_->url().substr(std::string_view("sqlite:").size()) + "-wal";
+  auto writer = db_->open();
+  std::uint32_t before = wal_restarts(wal);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  int commits = 0;
+  while (wal_restarts(wal) < before + 2 && std::chrono::steady_clock::now() < deadline) {
+    ASSERT_TRUE(writer->insert_key(new_key(alice.id).second).ok());
+    ++commits;
+  }
+  EXPECT_GE(wal_restarts(wal), before + 2) << "after " << commits << " commits in 30 s";
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, StoreTest, ::testing::ValuesIn(test_backends()),

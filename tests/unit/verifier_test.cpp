@@ -36,19 +36,11 @@ class CountingStore final : public store::Store {
   Result<std::optional<store::AccountCredentials>> find_account_by_email(std::string_view email) override {
     return inner_.find_account_by_email(email);
   }
-  Status create_session(const Sha256& hash, std::string_view account_id, UnixMicros expires_at) override {
-    return inner_.create_session(hash, account_id, expires_at);
-  }
   Result<std::optional<store::Account>> find_session(const Sha256& hash, UnixMicros now) override {
     return inner_.find_session(hash, now);
   }
-  Status delete_session(const Sha256& hash) override { return inner_.delete_session(hash); }
-  Status insert_key(const store::NewKey& key) override { return inner_.insert_key(key); }
   Result<std::vector<store::KeyRecord>> list_keys(std::string_view account_id, Scope scope) override {
     return inner_.list_keys(account_id, scope);
-  }
-  Status delete_key(std::string_view account_id, std::string_view key_id, Scope scope) override {
-    return inner_.delete_key(account_id, key_id, scope);
   }
   Result<std::optional<KeyIdentity>> find_key(const Sha256& hash) override {
     ++find_key_calls;
@@ -60,6 +52,9 @@ class CountingStore final : public store::Store {
     if (fail_record) return Error{ErrorCode::kPlatformUnavailable, "database unreachable (test)"};
     return inner_.record_key_use(uses);
   }
+  Status run_account_txn(const std::function<Status(store::AccountTxn&)>& work) override {
+    return inner_.run_account_txn(work);
+  }
   Status run_ledger_txn(const std::function<Status(store::LedgerTxn&)>& work) override {
     return inner_.run_ledger_txn(work);
   }
@@ -68,7 +63,7 @@ class CountingStore final : public store::Store {
                                               int limit) override {
     return inner_.transactions(account_id, before_seq, limit);
   }
-  Result<store::UsageReport> usage(std::string_view account_id, store::UsageRole role, UnixMicros from,
+  Result<std::vector<store::UsageCell>> usage(std::string_view account_id, store::UsageRole role, UnixMicros from,
                                    UnixMicros to) override {
     return inner_.usage(account_id, role, from, to);
   }

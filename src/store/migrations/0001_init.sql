@@ -1,30 +1,35 @@
 -- Accounts, sessions, keys, and the double-entry ledger.
--- One file for both backends: {{BLOB}} and {{SERIAL_PK}} are replaced per dialect
--- (src/store/migrations.cpp). Times are int64 microseconds since the Unix epoch; money is
--- int64 micro-dollars.
+-- One file for both backends: {{BLOB}}, {{SERIAL_PK}} and {{WITHOUT_ROWID}} are replaced per
+-- dialect (src/store/migrations.cpp). Times are int64 microseconds since the Unix epoch; money is
+-- int64 micro-dollars. Tables that hot paths read by primary key are WITHOUT ROWID on SQLite:
+-- stored in that key's B-tree, a lookup is one descent that finds the row, instead of a
+-- descent of the key's index and then a second one of the table for the row.
 
+-- Read by id on every signed-in request (the session's account).
 CREATE TABLE accounts (
   id            TEXT PRIMARY KEY,
   email         TEXT NOT NULL UNIQUE,      -- lowercased before storing
   password_hash TEXT NOT NULL,             -- argon2id (libsodium crypto_pwhash_str)
   is_admin      BOOLEAN NOT NULL,
   created_at    BIGINT NOT NULL
-);
+){{WITHOUT_ROWID}};
 
+-- Read by hash on every signed-in request.
 CREATE TABLE sessions (
   token_hash  {{BLOB}} PRIMARY KEY,        -- SHA-256 of sess_...; the token itself is never stored
   account_id  TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
   created_at  BIGINT NOT NULL,
   expires_at  BIGINT NOT NULL
-);
+){{WITHOUT_ROWID}};
 CREATE INDEX sessions_account ON sessions(account_id);
 
+-- Keyed by the hash: verifying a key, the hottest query there is, looks it up by hash.
 CREATE TABLE api_keys (
-  id                  TEXT PRIMARY KEY,
+  key_hash            {{BLOB}} PRIMARY KEY,  -- SHA-256 of sk_live_...; the key itself is never stored
+  id                  TEXT NOT NULL UNIQUE,
   account_id          TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
   name                TEXT NOT NULL,
   scope               TEXT NOT NULL,       -- agent:connect | provider:charge
-  key_hash            {{BLOB}} NOT NULL UNIQUE,  -- SHA-256 of sk_live_...; the key itself is never stored
   last4               TEXT NOT NULL,
   created_at          BIGINT NOT NULL,
   last_used_at        BIGINT,
@@ -32,8 +37,9 @@ CREATE TABLE api_keys (
   spend_period        TEXT,                -- day | month | total
   period_start        BIGINT NOT NULL DEFAULT 0,
   period_spent_micros BIGINT NOT NULL DEFAULT 0
-);
-CREATE INDEX api_keys_account ON api_keys(account_id, scope, created_at);
+){{WITHOUT_ROWID}};
+-- In the listing's order (newest first, then id), so a listing reads it without sorting.
+CREATE INDEX api_keys_account ON api_keys(account_id, scope, created_at DESC, id);
 
 CREATE TABLE ledger_accounts (
   id             TEXT PRIMARY KEY,         -- credits:<account> | earnings:<account> | platform:<name>

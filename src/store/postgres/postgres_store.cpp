@@ -19,7 +19,9 @@ namespace tollgate::store {
 namespace {
 
 constexpr std::size_t kMaxConnections = 16;
-constexpr int kMaxLedgerAttempts = 5;
+// Bounded retries of a transaction that hit a deadlock, a serialization failure or (ledger
+// only) an idempotency race.
+constexpr int kMaxTxnAttempts = 5;
 // Arbitrary constants identifying Tollgate's advisory locks.
 constexpr std::int64_t kMigrationLock = 0x746f6c6c67617465;  // "tollgate"
 constexpr std::int64_t kFirstAccountLock = 0x746f6c6c67617466;
@@ -427,6 +429,88 @@ class PgLedgerTxn final : public LedgerTxn {
   bool retryable_ = false;
 };
 
+class PgAccountTxn final : public AccountTxn {
+ public:
+  explicit PgAccountTxn(PgConnection& conn) : conn_(conn) {}
+  bool committed() const { return committed_; }
+  bool retryable() const { return retryable_; }
+
+  // NO KEY UPDATE: key creations for the account queue behind it (in every process), while
+  // the foreign-key checks of inserts that reference the account (KEY SHARE) do not.
+  Status lock_account(std::string_view account_id) override {
+    auto r = conn_.run("SELECT 1 FROM accounts WHERE id = $1 FOR NO KEY UPDATE", Params().text(account_id));
+    if (!r.ok()) return fail("lock account", r);
+    return ok_status();
+  }
+
+  Result<std::int64_t> count_keys(std::string_view account_id, keys::Scope scope) override {
+    auto r = conn_.run("SELECT COUNT(*) FROM api_keys WHERE account_id = $1 AND scope = $2",
+                       Params().text(account_id).text(keys::to_string(scope)));
+    if (!r.ok()) return fail("count keys", r);
+    return r.int64(0, 0);
+  }
+
+  Status insert_key(const NewKey& key) override {
+    Params p;
+    p.text(key.id).text(key.account_id).text(key.name).text(keys::to_string(key.scope)).bytes(key.hash).text(key.last4);
+    p.integer(key.created_at);
+    if (key.spend_limit) {
+      p.integer(key.spend_limit->amount_micros).text(to_string(key.spend_limit->period));
+    } else {
+      p.null().null();
+    }
+    auto r = conn_.run(
+        "INSERT INTO api_keys (id, account_id, name, scope, key_hash, last4, created_at, spend_limit_micros, "
+        "spend_period) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        p);
+    if (!r.ok()) return fail("insert key", r);
+    return ok_status();
+  }
+
+  Result<bool> delete_key(std::string_view account_id, std::string_view key_id, keys::Scope scope) override {
+    auto r = conn_.run("DELETE FROM api_keys WHERE id = $1 AND account_id = $2 AND scope = $3",
+                       Params().text(key_id).text(account_id).text(keys::to_string(scope)));
+    if (!r.ok()) return fail("delete key", r);
+    return r.affected() > 0;
+  }
+
+  Status insert_session(const Sha256& hash, std::string_view account_id, UnixMicros created_at,
+                        UnixMicros expires_at) override {
+    auto r = conn_.run("INSERT INTO sessions (token_hash, account_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
+                       Params().bytes(hash).text(account_id).integer(created_at).integer(expires_at));
+    if (!r.ok()) return fail("create session", r);
+    return ok_status();
+  }
+
+  Status delete_session(const Sha256& hash) override {
+    auto r = conn_.run("DELETE FROM sessions WHERE token_hash = $1", Params().bytes(hash));
+    if (!r.ok()) return fail("delete session", r);
+    return ok_status();
+  }
+
+  Status commit() override {
+    auto r = conn_.exec("COMMIT");
+    if (!r.ok()) return fail("commit", r);
+    committed_ = true;
+    return ok_status();
+  }
+
+ private:
+  Error fail(std::string_view what, const PgResult& r) {
+    // Deadlocks and serialization failures are retried from the start; a unique violation
+    // here is a random id colliding, which a retry (with the same id) would not cure.
+    if (r.sqlstate() == "40P01" || r.sqlstate() == "40001") {
+      retryable_ = true;
+      return Error{ErrorCode::kPlatformUnavailable, "transaction conflict; retrying"};
+    }
+    return unavailable(what, r.message());
+  }
+
+  PgConnection& conn_;
+  bool committed_ = false;
+  bool retryable_ = false;
+};
+
 class PostgresStore final : public Store {
  public:
   explicit PostgresStore(std::string url) : pool_(std::move(url), kMaxConnections) {}
@@ -503,15 +587,6 @@ class PostgresStore final : public Store {
     });
   }
 
-  Status create_session(const Sha256& hash, std::string_view account_id, UnixMicros expires_at) override {
-    return with_conn([&](PgConnection& conn) -> Status {
-      auto r = conn.run("INSERT INTO sessions (token_hash, account_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
-                        Params().bytes(hash).text(account_id).integer(now_micros()).integer(expires_at));
-      if (!r.ok()) return unavailable("create session", r.message());
-      return ok_status();
-    });
-  }
-
   Result<std::optional<Account>> find_session(const Sha256& hash, UnixMicros now) override {
     return with_conn([&](PgConnection& conn) -> Result<std::optional<Account>> {
       auto r = conn.run(
@@ -521,33 +596,6 @@ class PostgresStore final : public Store {
       if (!r.ok()) return unavailable("find session", r.message());
       if (r.rows() == 0) return std::optional<Account>();
       return std::optional<Account>(Account{r.text(0, 0), r.text(0, 1), r.boolean(0, 2), r.int64(0, 3)});
-    });
-  }
-
-  Status delete_session(const Sha256& hash) override {
-    return with_conn([&](PgConnection& conn) -> Status {
-      auto r = conn.run("DELETE FROM sessions WHERE token_hash = $1", Params().bytes(hash));
-      if (!r.ok()) return unavailable("delete session", r.message());
-      return ok_status();
-    });
-  }
-
-  Status insert_key(const NewKey& key) override {
-    return with_conn([&](PgConnection& conn) -> Status {
-      Params p;
-      p.text(key.id).text(key.account_id).text(key.name).text(keys::to_string(key.scope)).bytes(key.hash).text(key.last4);
-      p.integer(key.created_at);
-      if (key.spend_limit) {
-        p.integer(key.spend_limit->amount_micros).text(to_string(key.spend_limit->period));
-      } else {
-        p.null().null();
-      }
-      auto r = conn.run(
-          "INSERT INTO api_keys (id, account_id, name, scope, key_hash, last4, created_at, spend_limit_micros, "
-          "spend_period) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-          p);
-      if (!r.ok()) return unavailable("insert key", r.message());
-      return ok_status();
     });
   }
 
@@ -564,16 +612,6 @@ class PostgresStore final : public Store {
                                 r.optional_int64(i, 5), read_spend_limit(r, i, 6, 7)});
       }
       return out;
-    });
-  }
-
-  Status delete_key(std::string_view account_id, std::string_view key_id, keys::Scope scope) override {
-    return with_conn([&](PgConnection& conn) -> Status {
-      auto r = conn.run("DELETE FROM api_keys WHERE id = $1 AND account_id = $2 AND scope = $3",
-                        Params().text(key_id).text(account_id).text(keys::to_string(scope)));
-      if (!r.ok()) return unavailable("delete key", r.message());
-      if (r.affected() == 0) return Error{ErrorCode::kNotFound, "No such key."};
-      return ok_status();
     });
   }
 
@@ -605,6 +643,21 @@ class PostgresStore final : public Store {
     });
   }
 
+  Status run_account_txn(const std::function<Status(AccountTxn&)>& work) override {
+    return with_conn([&](PgConnection& conn) -> Status {
+      for (int attempt = 1;; ++attempt) {
+        auto begin = conn.exec("BEGIN");
+        if (!begin.ok()) return unavailable("begin account transaction", begin.message());
+        PgAccountTxn txn(conn);
+        Status status = work(txn);
+        if (!txn.committed()) conn.exec("ROLLBACK");
+        if (status.ok() && !txn.committed()) return unavailable("account transaction", "work did not commit");
+        if (status.ok() || !txn.retryable() || attempt == kMaxTxnAttempts) return status;
+        spdlog::debug("postgres: account transaction conflict, retrying (attempt {})", attempt + 1);
+      }
+    });
+  }
+
   Status run_ledger_txn(const std::function<Status(LedgerTxn&)>& work) override {
     return with_conn([&](PgConnection& conn) -> Status {
       for (int attempt = 1;; ++attempt) {
@@ -614,7 +667,7 @@ class PostgresStore final : public Store {
         Status status = work(txn);
         if (!txn.committed()) conn.exec("ROLLBACK");
         if (status.ok() && !txn.committed()) return unavailable("ledger transaction", "work did not commit");
-        if (status.ok() || !txn.retryable() || attempt == kMaxLedgerAttempts) return status;
+        if (status.ok() || !txn.retryable() || attempt == kMaxTxnAttempts) return status;
         spdlog::debug("postgres: ledger transaction conflict, retrying (attempt {})", attempt + 1);
       }
     });
@@ -653,35 +706,17 @@ class PostgresStore final : public Store {
     });
   }
 
-  Result<UsageReport> usage(std::string_view account_id, UsageRole role, UnixMicros from, UnixMicros to) override {
-    return with_conn([&](PgConnection& conn) -> Result<UsageReport> {
-      UsageReport report;
-      auto run = [&](const char* sql, std::vector<UsageRow>& rows) -> Status {
-        auto r = conn.run(sql, Params().text(account_id).integer(from).integer(to));
-        if (!r.ok()) return unavailable("usage", r.message());
-        for (int i = 0; i < r.rows(); ++i) rows.push_back({r.text(i, 0), r.int64(i, 1), r.int64(i, 2), r.text(i, 3)});
-        return ok_status();
-      };
-#define CHARGES_OF(who)                                                                                 \
-  " FROM transfers c WHERE c.kind = 'charge' AND c." who " = $1 AND c.created_at >= $2 AND c.created_at < $3" \
-  " AND NOT EXISTS (SELECT 1 FROM transfers r WHERE r.refund_of = c.id)"
-      Status st = ok_status();
-      if (role == UsageRole::kSpent) {
-        st = run("SELECT c.key_id, SUM(c.amount_micros), COUNT(*), MAX(c.key_last4)" CHARGES_OF("payer_account_id")
-                 " GROUP BY c.key_id ORDER BY 2 DESC", report.by_key);
-        if (st.ok()) st = run("SELECT c.tool, SUM(c.amount_micros), COUNT(*), ''" CHARGES_OF("payer_account_id")
-                              " GROUP BY c.tool ORDER BY 2 DESC", report.by_tool);
-        if (st.ok()) st = run("SELECT c.created_at / 86400000000, SUM(c.amount_micros), COUNT(*), ''" CHARGES_OF(
-                                  "payer_account_id") " GROUP BY 1 ORDER BY 1", report.by_day);
-      } else {
-        st = run("SELECT c.tool, SUM(c.amount_micros), COUNT(*), ''" CHARGES_OF("payee_account_id")
-                 " GROUP BY c.tool ORDER BY 2 DESC", report.by_tool);
-        if (st.ok()) st = run("SELECT c.created_at / 86400000000, SUM(c.amount_micros), COUNT(*), ''" CHARGES_OF(
-                                  "payee_account_id") " GROUP BY 1 ORDER BY 1", report.by_day);
+  Result<std::vector<UsageCell>> usage(std::string_view account_id, UsageRole role, UnixMicros from,
+                                       UnixMicros to) override {
+    return with_conn([&](PgConnection& conn) -> Result<std::vector<UsageCell>> {
+      auto r = conn.run(role == UsageRole::kSpent ? kUsageSpentSql : kUsageEarnedSql,
+                        Params().text(account_id).integer(from).integer(to));
+      if (!r.ok()) return unavailable("usage", r.message());
+      std::vector<UsageCell> cells;
+      for (int i = 0; i < r.rows(); ++i) {
+        cells.push_back({r.int64(i, 0), r.text(i, 1), r.text(i, 2), r.text(i, 3), r.int64(i, 4), r.int64(i, 5)});
       }
-#undef CHARGES_OF
-      if (!st.ok()) return st.error();
-      return report;
+      return cells;
     });
   }
 

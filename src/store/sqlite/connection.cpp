@@ -56,6 +56,12 @@ std::string Statement::text(int column) const {
   return std::string(reinterpret_cast<const char*>(data), sqlite3_column_bytes(stmt_, column));
 }
 
+std::string_view Statement::text_view(int column) const {
+  const unsigned char* data = sqlite3_column_text(stmt_, column);
+  if (!data) return {};
+  return {reinterpret_cast<const char*>(data), static_cast<std::size_t>(sqlite3_column_bytes(stmt_, column))};
+}
+
 Connection::Connection(const std::string& path) {
   int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
   if (sqlite3_open_v2(path.c_str(), &db_, flags, nullptr) != SQLITE_OK) {
@@ -65,13 +71,14 @@ Connection::Connection(const std::string& path) {
   }
   sqlite3_busy_timeout(db_, kBusyTimeoutMs);
   // WAL lets readers run beside the writer; synchronous=FULL makes every commit durable
-  // (money must survive a power cut; group commit keeps that affordable). Reads go through
-  // a memory map: a page the OS has cached then costs no read() call, which for a key
-  // lookup among a million keys is most of the way from 50k to 80k verifications/s per
-  // core (bench/verify_bench). Writes still go through write() and fsync.
+  // (money must survive a power cut; group commit keeps that affordable). No memory map:
+  // it would spare a read() per page the OS has cached (key verification alone: ~115k ->
+  // ~200k/s per core among a million keys), but SQLite unmaps and maps the file again in
+  // every connection that reads after any commit, ~100 us each here; with writes going on
+  // (charges, key writes) that costs more than it saves (bench/README.md has the numbers).
   const char* setup =
       "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"
-      "PRAGMA temp_store=MEMORY; PRAGMA cache_size=-65536; PRAGMA mmap_size=1073741824;";
+      "PRAGMA temp_store=MEMORY; PRAGMA cache_size=-65536; PRAGMA mmap_size=0;";
   if (exec(setup) != SQLITE_OK) {
     std::string why = last_error();
     sqlite3_close(db_);
@@ -127,6 +134,70 @@ void ConnectionPool::release(std::unique_ptr<Connection> conn) {
     idle_.push_back(std::move(conn));
   }
   available_.notify_one();
+}
+
+ReadAnchor::ReadAnchor(const std::string& path, std::chrono::milliseconds hold_for, std::chrono::milliseconds gap)
+    : conn_(path), hold_for_(hold_for), gap_(gap) {
+  // Never wait for a lock: a writer may be waiting for this anchor to step aside, and an
+  // anchor it cannot take now is only a slower read until the next try.
+  sqlite3_busy_timeout(conn_.handle(), 0);
+  if (sqlite3_prepare_v2(conn_.handle(), "SELECT 1 FROM sqlite_schema LIMIT 1", -1, &read_, nullptr) != SQLITE_OK) {
+    throw std::runtime_error("cannot prepare the read anchor: " + conn_.last_error());
+  }
+  {
+    std::lock_guard lock(mutex_);
+    hold();
+  }
+  renewer_ = std::thread([this] { renew_loop(); });
+}
+
+ReadAnchor::~ReadAnchor() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+    release();
+  }
+  wake_.notify_all();
+  renewer_.join();
+  sqlite3_finalize(read_);
+}
+
+void ReadAnchor::step_aside() {
+  std::lock_guard lock(mutex_);
+  aside_ = true;
+  release();
+}
+
+void ReadAnchor::resume() {
+  std::lock_guard lock(mutex_);
+  aside_ = false;
+  hold();
+}
+
+void ReadAnchor::hold() {
+  if (holding_ || stopping_ || !read_) return;
+  // A statement that has returned a row and is not reset keeps its read transaction open.
+  // If it cannot start one (the database busy being recovered), there is no anchor until
+  // the next renewal: reads are only slower meanwhile.
+  holding_ = sqlite3_step(read_) == SQLITE_ROW;
+  if (!holding_) sqlite3_reset(read_);
+}
+
+void ReadAnchor::release() {
+  if (!holding_) return;
+  sqlite3_reset(read_);
+  holding_ = false;
+}
+
+void ReadAnchor::renew_loop() {
+  std::unique_lock lock(mutex_);
+  while (!stopping_) {
+    wake_.wait_for(lock, hold_for_);
+    if (stopping_ || aside_) continue;
+    release();
+    wake_.wait_for(lock, gap_);  // the reader gap
+    if (!aside_) hold();
+  }
 }
 
 }  // namespace tollgate::store::sqlite

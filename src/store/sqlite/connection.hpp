@@ -4,12 +4,14 @@
 
 #include <sqlite3.h>
 
+#include <chrono>
 #include <cstdint>
 #include <condition_variable>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 #include <memory>
@@ -41,6 +43,8 @@ class Statement {
   bool is_null(int column) const { return sqlite3_column_type(stmt_, column) == SQLITE_NULL; }
   std::optional<std::int64_t> optional_int64(int column) const;
   std::string text(int column) const;  // NULL -> ""
+  // Like text(), without a copy: valid until the statement steps again or is reset.
+  std::string_view text_view(int column) const;
 
  private:
   sqlite3_stmt* stmt_;
@@ -97,6 +101,50 @@ class ConnectionPool {
   std::vector<std::unique_ptr<Connection>> idle_;
   std::mutex mutex_;
   std::condition_variable available_;
+};
+
+// Keeps one read transaction of this process open, on a connection of its own, so that point
+// queries (a key verification) make no system call. Why: every SQLite read transaction takes
+// a shared lock on one of the WAL's read-mark slots, and the unix VFS takes it with fcntl()
+// (and releases it with another) unless a connection of the same process already holds
+// that slot. Those two calls are half of a verification's cost here (bench/README.md).
+// With the anchor holding the slot the newest snapshot uses, readers share it in memory.
+// Reads stay exactly as fresh: every statement still starts its own read transaction on
+// the newest commit; the anchor shares a lock, it caches nothing. It never holds back a
+// checkpoint for long: it steps aside for every write of this process (so that the
+// checkpoint after a commit runs unhindered), and for other processes' writers it lets go
+// after `hold_for` and leaves a reader gap of `gap` before it takes the newest snapshot:
+// a checkpoint can only complete, and the next write restart the WAL, while no reader
+// holds an older snapshot (SQLite's WAL documentation asks long readers for such gaps).
+// Without the anchor everything works the same, only slower.
+class ReadAnchor {
+ public:
+  // Throws like Connection.
+  ReadAnchor(const std::string& path, std::chrono::milliseconds hold_for, std::chrono::milliseconds gap);
+  ~ReadAnchor();
+  ReadAnchor(const ReadAnchor&) = delete;
+  ReadAnchor& operator=(const ReadAnchor&) = delete;
+
+  // Around a write transaction of this process: ends the anchor's read transaction, and
+  // starts a new one (on the snapshot the write left).
+  void step_aside();
+  void resume();
+
+ private:
+  void hold();     // with mutex_ held
+  void release();  // with mutex_ held
+  void renew_loop();
+
+  Connection conn_;
+  sqlite3_stmt* read_ = nullptr;  // stepped once (not reset) while holding
+  std::chrono::milliseconds hold_for_;
+  std::chrono::milliseconds gap_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  bool holding_ = false;
+  bool aside_ = false;
+  bool stopping_ = false;
+  std::thread renewer_;
 };
 
 }  // namespace tollgate::store::sqlite

@@ -1,6 +1,9 @@
 // SQLite implementation of Store. Reads run on pooled connections in autocommit mode (WAL
 // gives each statement a consistent snapshot); writes take `BEGIN IMMEDIATE` so that two
-// writers queue on the database lock instead of deadlocking on an upgrade.
+// writers queue on the database lock instead of deadlocking on an upgrade. Writers of this
+// process first queue on an in-process mutex: SQLite's busy handler, which other processes'
+// writers still meet, sleeps 1 to 100 ms between tries, where a mutex wakes the next writer
+// as soon as the lock is free.
 #include "store/sqlite/sqlite_store.hpp"
 
 #include <spdlog/spdlog.h>
@@ -19,10 +22,15 @@ using sqlite::Connection;
 using sqlite::ConnectionPool;
 using sqlite::Statement;
 
-// Enough for every server thread plus the charge committer; SQLite readers are cheap.
+// Enough for every server thread plus the committers; SQLite readers are cheap.
 constexpr std::size_t kMaxConnections = 16;
 // Bounded retries of a ledger transaction that lost an idempotency race.
 constexpr int kMaxLedgerAttempts = 3;
+// The read anchor (connection.hpp) holds a snapshot for at most kAnchorHold, then leaves a
+// reader gap of kAnchorGap for other processes' checkpoints: reads lose the anchor ~5% of
+// the time, and another process's checkpoint waits at most 100 ms for it.
+constexpr std::chrono::milliseconds kAnchorHold{100};
+constexpr std::chrono::milliseconds kAnchorGap{5};
 
 Error unavailable(Connection& conn, std::string_view what) {
   spdlog::error("sqlite: {} failed: {}", what, conn.last_error());
@@ -34,18 +42,25 @@ Error unavailable(std::string_view what, std::string_view why) {
   return Error{ErrorCode::kPlatformUnavailable, "The database is unavailable; nothing was changed. Try again shortly."};
 }
 
-// Rolls back on scope exit unless committed.
+// Rolls back on scope exit unless committed. Prepared statements, not exec(): a batch pays
+// for no parsing.
 class WriteTxn {
  public:
-  explicit WriteTxn(Connection& conn) : conn_(conn) { began_ = conn_.exec("BEGIN IMMEDIATE") == SQLITE_OK; }
-  ~WriteTxn() { if (began_ && !done_) conn_.exec("ROLLBACK"); }
+  explicit WriteTxn(Connection& conn) : conn_(conn) { began_ = run("BEGIN IMMEDIATE"); }
+  ~WriteTxn() { if (began_ && !done_) run("ROLLBACK"); }
   bool began() const { return began_; }
   bool commit() {
-    done_ = conn_.exec("COMMIT") == SQLITE_OK;
+    done_ = run("COMMIT");
     return done_;
   }
 
  private:
+  bool run(const char* sql) {
+    auto s = conn_.prepare(sql);
+    s.step();
+    return !s.failed();
+  }
+
   Connection& conn_;
   bool began_ = false;
   bool done_ = false;
@@ -200,9 +215,78 @@ class SqliteLedgerTxn final : public LedgerTxn {
   bool retryable_ = false;
 };
 
+class SqliteAccountTxn final : public AccountTxn {
+ public:
+  explicit SqliteAccountTxn(Connection& conn) : conn_(conn), txn_(conn) {}
+  bool began() const { return txn_.began(); }
+  bool committed() const { return committed_; }
+
+  // BEGIN IMMEDIATE has already taken the database's one write lock.
+  Status lock_account(std::string_view) override { return ok_status(); }
+
+  Result<std::int64_t> count_keys(std::string_view account_id, keys::Scope scope) override {
+    auto s = conn_.prepare("SELECT COUNT(*) FROM api_keys WHERE account_id = ?1 AND scope = ?2");
+    s.bind(1, account_id).bind(2, keys::to_string(scope));
+    if (!s.step()) return unavailable(conn_, "count keys");
+    return s.int64(0);
+  }
+
+  Status insert_key(const NewKey& key) override {
+    auto s = conn_.prepare(
+        "INSERT INTO api_keys (id, account_id, name, scope, key_hash, last4, created_at, spend_limit_micros, "
+        "spend_period) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
+    s.bind(1, key.id).bind(2, key.account_id).bind(3, key.name).bind(4, keys::to_string(key.scope));
+    s.bind(5, key.hash).bind(6, key.last4).bind(7, key.created_at);
+    if (key.spend_limit) {
+      s.bind(8, key.spend_limit->amount_micros).bind(9, to_string(key.spend_limit->period));
+    } else {
+      s.bind_null(8).bind_null(9);
+    }
+    s.step();
+    if (s.failed()) return unavailable(conn_, "insert key");
+    return ok_status();
+  }
+
+  Result<bool> delete_key(std::string_view account_id, std::string_view key_id, keys::Scope scope) override {
+    auto s = conn_.prepare("DELETE FROM api_keys WHERE id = ?1 AND account_id = ?2 AND scope = ?3");
+    s.bind(1, key_id).bind(2, account_id).bind(3, keys::to_string(scope));
+    s.step();
+    if (s.failed()) return unavailable(conn_, "delete key");
+    return sqlite3_changes(conn_.handle()) > 0;
+  }
+
+  Status insert_session(const Sha256& hash, std::string_view account_id, UnixMicros created_at,
+                        UnixMicros expires_at) override {
+    auto s = conn_.prepare("INSERT INTO sessions (token_hash, account_id, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)");
+    s.bind(1, hash).bind(2, account_id).bind(3, created_at).bind(4, expires_at);
+    s.step();
+    if (s.failed()) return unavailable(conn_, "create session");
+    return ok_status();
+  }
+
+  Status delete_session(const Sha256& hash) override {
+    auto s = conn_.prepare("DELETE FROM sessions WHERE token_hash = ?1");
+    s.bind(1, hash);
+    s.step();
+    if (s.failed()) return unavailable(conn_, "delete session");
+    return ok_status();
+  }
+
+  Status commit() override {
+    if (!txn_.commit()) return unavailable(conn_, "commit");
+    committed_ = true;
+    return ok_status();
+  }
+
+ private:
+  Connection& conn_;
+  WriteTxn txn_;
+  bool committed_ = false;
+};
+
 class SqliteStore final : public Store {
  public:
-  explicit SqliteStore(std::string path) : pool_(std::move(path), kMaxConnections) {}
+  explicit SqliteStore(std::string path) : pool_path_(path), pool_(std::move(path), kMaxConnections) {}
 
   void migrate() {
     auto conn = pool_.acquire();
@@ -228,10 +312,19 @@ class SqliteStore final : public Store {
     }
   }
 
+  // After migrate(): the anchor's open read transaction would only slow the migrations.
+  void start_read_anchor() {
+    try {
+      anchor_ = std::make_unique<sqlite::ReadAnchor>(pool_path_, kAnchorHold, kAnchorGap);
+    } catch (const std::exception& e) {
+      spdlog::warn("sqlite: no read anchor ({}); reads are slower but correct", e.what());
+    }
+  }
+
   std::string_view backend_name() const override { return "sqlite"; }
 
   Result<Account> create_account(std::string_view email, std::string_view password_hash) override {
-    return with_conn([&](Connection& conn) -> Result<Account> {
+    return with_writer([&](Connection& conn) -> Result<Account> {
       WriteTxn txn(conn);
       if (!txn.began()) return unavailable(conn, "begin");
       auto count = conn.prepare("SELECT COUNT(*) FROM accounts");
@@ -271,16 +364,6 @@ class SqliteStore final : public Store {
     });
   }
 
-  Status create_session(const Sha256& hash, std::string_view account_id, UnixMicros expires_at) override {
-    return with_conn([&](Connection& conn) -> Status {
-      auto s = conn.prepare("INSERT INTO sessions (token_hash, account_id, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)");
-      s.bind(1, hash).bind(2, account_id).bind(3, now_micros()).bind(4, expires_at);
-      s.step();
-      if (s.failed()) return unavailable(conn, "create session");
-      return ok_status();
-    });
-  }
-
   Result<std::optional<Account>> find_session(const Sha256& hash, UnixMicros now) override {
     return with_conn([&](Connection& conn) -> Result<std::optional<Account>> {
       auto s = conn.prepare(
@@ -290,34 +373,6 @@ class SqliteStore final : public Store {
       if (s.step()) return std::optional<Account>(Account{s.text(0), s.text(1), s.int64(2) != 0, s.int64(3)});
       if (s.failed()) return unavailable(conn, "find session");
       return std::optional<Account>();
-    });
-  }
-
-  Status delete_session(const Sha256& hash) override {
-    return with_conn([&](Connection& conn) -> Status {
-      auto s = conn.prepare("DELETE FROM sessions WHERE token_hash = ?1");
-      s.bind(1, hash);
-      s.step();
-      if (s.failed()) return unavailable(conn, "delete session");
-      return ok_status();
-    });
-  }
-
-  Status insert_key(const NewKey& key) override {
-    return with_conn([&](Connection& conn) -> Status {
-      auto s = conn.prepare(
-          "INSERT INTO api_keys (id, account_id, name, scope, key_hash, last4, created_at, spend_limit_micros, "
-          "spend_period) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
-      s.bind(1, key.id).bind(2, key.account_id).bind(3, key.name).bind(4, keys::to_string(key.scope));
-      s.bind(5, key.hash).bind(6, key.last4).bind(7, key.created_at);
-      if (key.spend_limit) {
-        s.bind(8, key.spend_limit->amount_micros).bind(9, to_string(key.spend_limit->period));
-      } else {
-        s.bind_null(8).bind_null(9);
-      }
-      s.step();
-      if (s.failed()) return unavailable(conn, "insert key");
-      return ok_status();
     });
   }
 
@@ -337,23 +392,12 @@ class SqliteStore final : public Store {
     });
   }
 
-  Status delete_key(std::string_view account_id, std::string_view key_id, keys::Scope scope) override {
-    return with_conn([&](Connection& conn) -> Status {
-      auto s = conn.prepare("DELETE FROM api_keys WHERE id = ?1 AND account_id = ?2 AND scope = ?3");
-      s.bind(1, key_id).bind(2, account_id).bind(3, keys::to_string(scope));
-      s.step();
-      if (s.failed()) return unavailable(conn, "delete key");
-      if (sqlite3_changes(conn.handle()) == 0) return Error{ErrorCode::kNotFound, "No such key."};
-      return ok_status();
-    });
-  }
-
   Result<std::optional<KeyIdentity>> find_key(const Sha256& hash) override {
     return with_conn([&](Connection& conn) -> Result<std::optional<KeyIdentity>> {
       auto s = conn.prepare("SELECT id, account_id, scope, last4 FROM api_keys WHERE key_hash = ?1");
       s.bind(1, hash);
       if (s.step()) {
-        auto scope = s.text(2) == keys::to_string(keys::Scope::kProvider) ? keys::Scope::kProvider : keys::Scope::kAgent;
+        auto scope = s.text_view(2) == keys::to_string(keys::Scope::kProvider) ? keys::Scope::kProvider : keys::Scope::kAgent;
         return std::optional<KeyIdentity>(KeyIdentity{s.text(0), s.text(1), scope, s.text(3)});
       }
       if (s.failed()) return unavailable(conn, "find key");
@@ -363,7 +407,7 @@ class SqliteStore final : public Store {
 
   Status record_key_use(const std::vector<KeyUse>& uses) override {
     if (uses.empty()) return ok_status();
-    return with_conn([&](Connection& conn) -> Status {
+    return with_writer([&](Connection& conn) -> Status {
       WriteTxn txn(conn);
       if (!txn.began()) return unavailable(conn, "begin");
       for (const auto& use : uses) {
@@ -378,8 +422,18 @@ class SqliteStore final : public Store {
     });
   }
 
+  Status run_account_txn(const std::function<Status(AccountTxn&)>& work) override {
+    return with_writer([&](Connection& conn) -> Status {
+      SqliteAccountTxn txn(conn);
+      if (!txn.began()) return unavailable(conn, "begin account transaction");
+      Status status = work(txn);
+      if (status.ok() && !txn.committed()) return unavailable("account transaction", "work did not commit");
+      return status;
+    });
+  }
+
   Status run_ledger_txn(const std::function<Status(LedgerTxn&)>& work) override {
-    return with_conn([&](Connection& conn) -> Status {
+    return with_writer([&](Connection& conn) -> Status {
       for (int attempt = 1;; ++attempt) {
         SqliteLedgerTxn txn(conn);
         if (!txn.began()) return unavailable(conn, "begin ledger transaction");
@@ -425,42 +479,15 @@ class SqliteStore final : public Store {
     });
   }
 
-  Result<UsageReport> usage(std::string_view account_id, UsageRole role, UnixMicros from, UnixMicros to) override {
-    return with_conn([&](Connection& conn) -> Result<UsageReport> {
-      UsageReport report;
-      auto run = [&](Statement s, std::vector<UsageRow>& rows) -> Status {
-        s.bind(1, account_id).bind(2, from).bind(3, to);
-        while (s.step()) rows.push_back({s.text(0), s.int64(1), s.int64(2), s.text(3)});
-        if (s.failed()) return unavailable(conn, "usage");
-        return ok_status();
-      };
-      // Statements are cached by address, so each variant is its own literal.
-#define CHARGES_OF(who)                                                                                 \
-  " FROM transfers c WHERE c.kind = 'charge' AND c." who " = ?1 AND c.created_at >= ?2 AND c.created_at < ?3" \
-  " AND NOT EXISTS (SELECT 1 FROM transfers r WHERE r.refund_of = c.id)"
-      Status st = ok_status();
-      if (role == UsageRole::kSpent) {
-        st = run(conn.prepare("SELECT c.key_id, SUM(c.amount_micros), COUNT(*), MAX(c.key_last4)" CHARGES_OF(
-                     "payer_account_id") " GROUP BY c.key_id ORDER BY 2 DESC"),
-                 report.by_key);
-        if (st.ok())
-          st = run(conn.prepare("SELECT c.tool, SUM(c.amount_micros), COUNT(*), ''" CHARGES_OF("payer_account_id") " GROUP BY c.tool ORDER BY 2 DESC"),
-                   report.by_tool);
-        if (st.ok())
-          st = run(conn.prepare("SELECT c.created_at / 86400000000, SUM(c.amount_micros), COUNT(*), ''" CHARGES_OF(
-                       "payer_account_id") " GROUP BY 1 ORDER BY 1"),
-                   report.by_day);
-      } else {
-        st = run(conn.prepare("SELECT c.tool, SUM(c.amount_micros), COUNT(*), ''" CHARGES_OF("payee_account_id") " GROUP BY c.tool ORDER BY 2 DESC"),
-                 report.by_tool);
-        if (st.ok())
-          st = run(conn.prepare("SELECT c.created_at / 86400000000, SUM(c.amount_micros), COUNT(*), ''" CHARGES_OF(
-                       "payee_account_id") " GROUP BY 1 ORDER BY 1"),
-                   report.by_day);
-      }
-#undef CHARGES_OF
-      if (!st.ok()) return st.error();
-      return report;
+  Result<std::vector<UsageCell>> usage(std::string_view account_id, UsageRole role, UnixMicros from,
+                                       UnixMicros to) override {
+    return with_conn([&](Connection& conn) -> Result<std::vector<UsageCell>> {
+      auto s = conn.prepare(role == UsageRole::kSpent ? kUsageSpentSql : kUsageEarnedSql);
+      s.bind(1, account_id).bind(2, from).bind(3, to);
+      std::vector<UsageCell> cells;
+      while (s.step()) cells.push_back({s.int64(0), s.text(1), s.text(2), s.text(3), s.int64(4), s.int64(5)});
+      if (s.failed()) return unavailable(conn, "usage");
+      return cells;
     });
   }
 
@@ -505,7 +532,23 @@ class SqliteStore final : public Store {
     return fn(**lease);
   }
 
+  // with_conn for a write transaction: writers of this process take turns here first, and
+  // the read anchor steps aside meanwhile so that the commit's checkpoint is not held back.
+  template <typename Fn>
+  auto with_writer(Fn&& fn) -> decltype(fn(std::declval<Connection&>())) {
+    std::lock_guard writer(write_mutex_);
+    struct Aside {
+      sqlite::ReadAnchor* anchor;
+      explicit Aside(sqlite::ReadAnchor* a) : anchor(a) { if (anchor) anchor->step_aside(); }
+      ~Aside() { if (anchor) anchor->resume(); }
+    } aside(anchor_.get());
+    return with_conn(std::forward<Fn>(fn));
+  }
+
+  std::string pool_path_;
   ConnectionPool pool_;
+  std::mutex write_mutex_;
+  std::unique_ptr<sqlite::ReadAnchor> anchor_;  // after pool_: gone before the pool closes
 };
 
 }  // namespace
@@ -516,6 +559,7 @@ std::unique_ptr<Store> open_sqlite_store(std::string_view path) {
   if (file.has_parent_path()) std::filesystem::create_directories(file.parent_path());
   auto store = std::make_unique<SqliteStore>(file.string());
   store->migrate();
+  store->start_read_anchor();
   return store;
 }
 
