@@ -283,15 +283,48 @@ std::optional<SpendLimit> read_spend_limit(const PgResult& r, int row, int amoun
   return SpendLimit{r.int64(row, amount_col), parse_period(r.text(row, period_col)).value_or(Period::kTotal)};
 }
 
-bool retryable_state(const std::string& state) {
-  return state == "40P01" /* deadlock */ || state == "40001" /* serialization */ || state == "23505" /* unique */;
-}
-
-class PgLedgerTxn final : public LedgerTxn {
+// What every write transaction reports to its runner (run_txn): whether the work committed,
+// and whether its failure is a conflict worth retrying from the start.
+class PgTxnState {
  public:
-  explicit PgLedgerTxn(PgConnection& conn) : conn_(conn) {}
+  // `unique_violation_retries`: whether a unique violation is a race another attempt can
+  // win (an idempotency key) rather than a collision a retry would repeat (a random id).
+  PgTxnState(PgConnection& conn, bool unique_violation_retries)
+      : conn_(conn), unique_violation_retries_(unique_violation_retries) {}
   bool committed() const { return committed_; }
   bool retryable() const { return retryable_; }
+
+ protected:
+  Status commit_now() {
+    auto r = conn_.exec("COMMIT");
+    if (!r.ok()) return fail("commit", r);
+    committed_ = true;
+    return ok_status();
+  }
+
+  Error fail(std::string_view what, const PgResult& r) {
+    const std::string& state = r.sqlstate();
+    if (state == "40P01" /* deadlock */ || state == "40001" /* serialization */ ||
+        (unique_violation_retries_ && state == "23505")) {
+      retryable_ = true;
+      return Error{ErrorCode::kPlatformUnavailable, "transaction conflict; retrying"};
+    }
+    return unavailable(what, r.message());
+  }
+
+  void mark_retryable() { retryable_ = true; }
+
+  PgConnection& conn_;
+
+ private:
+  bool unique_violation_retries_;
+  bool committed_ = false;
+  bool retryable_ = false;
+};
+
+class PgLedgerTxn final : public LedgerTxn, public PgTxnState {
+ public:
+  explicit PgLedgerTxn(PgConnection& conn) : PgTxnState(conn, /*unique_violation_retries=*/true) {}
 
   Result<std::vector<BalanceUpdate>> lock_balances(const std::vector<std::string>& ids) override {
     auto r = conn_.run("SELECT id, balance_micros FROM ledger_accounts WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE",
@@ -364,7 +397,7 @@ class PgLedgerTxn final : public LedgerTxn {
         p);
     if (!r.ok()) {
       if (r.sqlstate() == "23505") {
-        retryable_ = true;
+        mark_retryable();
         return Error{ErrorCode::kIdempotencyConflict, "a concurrent request used the same idempotency key"};
       }
       return fail("insert_transfers", r);
@@ -408,32 +441,12 @@ class PgLedgerTxn final : public LedgerTxn {
     return ok_status();
   }
 
-  Status commit() override {
-    auto r = conn_.exec("COMMIT");
-    if (!r.ok()) return fail("commit", r);
-    committed_ = true;
-    return ok_status();
-  }
-
- private:
-  Error fail(std::string_view what, const PgResult& r) {
-    if (retryable_state(r.sqlstate())) {
-      retryable_ = true;
-      return Error{ErrorCode::kPlatformUnavailable, "transaction conflict; retrying"};
-    }
-    return unavailable(what, r.message());
-  }
-
-  PgConnection& conn_;
-  bool committed_ = false;
-  bool retryable_ = false;
+  Status commit() override { return commit_now(); }
 };
 
-class PgAccountTxn final : public AccountTxn {
+class PgAccountTxn final : public AccountTxn, public PgTxnState {
  public:
-  explicit PgAccountTxn(PgConnection& conn) : conn_(conn) {}
-  bool committed() const { return committed_; }
-  bool retryable() const { return retryable_; }
+  explicit PgAccountTxn(PgConnection& conn) : PgTxnState(conn, /*unique_violation_retries=*/false) {}
 
   // NO KEY UPDATE: key creations for the account queue behind it (in every process), while
   // the foreign-key checks of inserts that reference the account (KEY SHARE) do not.
@@ -488,27 +501,7 @@ class PgAccountTxn final : public AccountTxn {
     return ok_status();
   }
 
-  Status commit() override {
-    auto r = conn_.exec("COMMIT");
-    if (!r.ok()) return fail("commit", r);
-    committed_ = true;
-    return ok_status();
-  }
-
- private:
-  Error fail(std::string_view what, const PgResult& r) {
-    // Deadlocks and serialization failures are retried from the start; a unique violation
-    // here is a random id colliding, which a retry (with the same id) would not cure.
-    if (r.sqlstate() == "40P01" || r.sqlstate() == "40001") {
-      retryable_ = true;
-      return Error{ErrorCode::kPlatformUnavailable, "transaction conflict; retrying"};
-    }
-    return unavailable(what, r.message());
-  }
-
-  PgConnection& conn_;
-  bool committed_ = false;
-  bool retryable_ = false;
+  Status commit() override { return commit_now(); }
 };
 
 class PostgresStore final : public Store {
@@ -644,33 +637,11 @@ class PostgresStore final : public Store {
   }
 
   Status run_account_txn(const std::function<Status(AccountTxn&)>& work) override {
-    return with_conn([&](PgConnection& conn) -> Status {
-      for (int attempt = 1;; ++attempt) {
-        auto begin = conn.exec("BEGIN");
-        if (!begin.ok()) return unavailable("begin account transaction", begin.message());
-        PgAccountTxn txn(conn);
-        Status status = work(txn);
-        if (!txn.committed()) conn.exec("ROLLBACK");
-        if (status.ok() && !txn.committed()) return unavailable("account transaction", "work did not commit");
-        if (status.ok() || !txn.retryable() || attempt == kMaxTxnAttempts) return status;
-        spdlog::debug("postgres: account transaction conflict, retrying (attempt {})", attempt + 1);
-      }
-    });
+    return run_txn<PgAccountTxn>("account", work);
   }
 
   Status run_ledger_txn(const std::function<Status(LedgerTxn&)>& work) override {
-    return with_conn([&](PgConnection& conn) -> Status {
-      for (int attempt = 1;; ++attempt) {
-        auto begin = conn.exec("BEGIN");
-        if (!begin.ok()) return unavailable("begin ledger transaction", begin.message());
-        PgLedgerTxn txn(conn);
-        Status status = work(txn);
-        if (!txn.committed()) conn.exec("ROLLBACK");
-        if (status.ok() && !txn.committed()) return unavailable("ledger transaction", "work did not commit");
-        if (status.ok() || !txn.retryable() || attempt == kMaxTxnAttempts) return status;
-        spdlog::debug("postgres: ledger transaction conflict, retrying (attempt {})", attempt + 1);
-      }
-    });
+    return run_txn<PgLedgerTxn>("ledger", work);
   }
 
   Result<Wallet> wallet(std::string_view account_id) override {
@@ -755,6 +726,24 @@ class PostgresStore final : public Store {
       return unavailable("connect", e.what());
     }
     return fn(**lease);
+  }
+
+  // Runs `work` in a transaction of kind Txn, from the start again (a fresh transaction)
+  // after a conflict, up to kMaxTxnAttempts.
+  template <typename Txn, typename Work>
+  Status run_txn(std::string_view kind, const Work& work) {
+    return with_conn([&](PgConnection& conn) -> Status {
+      for (int attempt = 1;; ++attempt) {
+        auto begin = conn.exec("BEGIN");
+        if (!begin.ok()) return unavailable(fmt::format("begin {} transaction", kind), begin.message());
+        Txn txn(conn);
+        Status status = work(txn);
+        if (!txn.committed()) conn.exec("ROLLBACK");
+        if (status.ok() && !txn.committed()) return unavailable(fmt::format("{} transaction", kind), "work did not commit");
+        if (status.ok() || !txn.retryable() || attempt == kMaxTxnAttempts) return status;
+        spdlog::debug("postgres: {} transaction conflict, retrying (attempt {})", kind, attempt + 1);
+      }
+    });
   }
 
   PgPool pool_;

@@ -25,7 +25,7 @@ using sqlite::Statement;
 // Enough for every server thread plus the committers; SQLite readers are cheap.
 constexpr std::size_t kMaxConnections = 16;
 // Bounded retries of a ledger transaction that lost an idempotency race.
-constexpr int kMaxLedgerAttempts = 3;
+constexpr int kMaxTxnAttempts = 3;
 // The read anchor (connection.hpp) holds a snapshot for at most kAnchorHold, then leaves a
 // reader gap of kAnchorGap for other processes' checkpoints: reads lose the anchor ~5% of
 // the time, and another process's checkpoint waits at most 100 ms for it.
@@ -97,12 +97,35 @@ std::optional<SpendLimit> read_spend_limit(const Statement& s, int amount_col, i
   return SpendLimit{s.int64(amount_col), parse_period(s.text(period_col)).value_or(Period::kTotal)};
 }
 
-class SqliteLedgerTxn final : public LedgerTxn {
+// What every write transaction reports to its runner (run_txn): whether BEGIN IMMEDIATE
+// succeeded, whether the work committed, and whether its failure is a race that another
+// attempt can win (an idempotency key).
+class SqliteTxnState {
  public:
-  explicit SqliteLedgerTxn(Connection& conn) : conn_(conn), txn_(conn) {}
+  explicit SqliteTxnState(Connection& conn) : conn_(conn), txn_(conn) {}
   bool began() const { return txn_.began(); }
   bool committed() const { return committed_; }
   bool retryable() const { return retryable_; }
+
+ protected:
+  Status commit_now() {
+    if (!txn_.commit()) return unavailable(conn_, "commit");
+    committed_ = true;
+    return ok_status();
+  }
+  void mark_retryable() { retryable_ = true; }
+
+  Connection& conn_;
+
+ private:
+  WriteTxn txn_;
+  bool committed_ = false;
+  bool retryable_ = false;
+};
+
+class SqliteLedgerTxn final : public LedgerTxn, public SqliteTxnState {
+ public:
+  explicit SqliteLedgerTxn(Connection& conn) : SqliteTxnState(conn) {}
 
   Result<std::vector<BalanceUpdate>> lock_balances(const std::vector<std::string>& ids) override {
     std::vector<BalanceUpdate> out;
@@ -172,7 +195,7 @@ class SqliteLedgerTxn final : public LedgerTxn {
       if (s.step()) t.seq = s.int64(0);
       if (s.failed()) {
         if (s.rc() == SQLITE_CONSTRAINT || conn_.extended_error() == SQLITE_CONSTRAINT_UNIQUE) {
-          retryable_ = true;
+          mark_retryable();
           return Error{ErrorCode::kIdempotencyConflict, "a concurrent request used the same idempotency key"};
         }
         return unavailable(conn_, "insert_transfers");
@@ -202,24 +225,12 @@ class SqliteLedgerTxn final : public LedgerTxn {
     return ok_status();
   }
 
-  Status commit() override {
-    if (!txn_.commit()) return unavailable(conn_, "commit");
-    committed_ = true;
-    return ok_status();
-  }
-
- private:
-  Connection& conn_;
-  WriteTxn txn_;
-  bool committed_ = false;
-  bool retryable_ = false;
+  Status commit() override { return commit_now(); }
 };
 
-class SqliteAccountTxn final : public AccountTxn {
+class SqliteAccountTxn final : public AccountTxn, public SqliteTxnState {
  public:
-  explicit SqliteAccountTxn(Connection& conn) : conn_(conn), txn_(conn) {}
-  bool began() const { return txn_.began(); }
-  bool committed() const { return committed_; }
+  explicit SqliteAccountTxn(Connection& conn) : SqliteTxnState(conn) {}
 
   // BEGIN IMMEDIATE has already taken the database's one write lock.
   Status lock_account(std::string_view) override { return ok_status(); }
@@ -272,16 +283,7 @@ class SqliteAccountTxn final : public AccountTxn {
     return ok_status();
   }
 
-  Status commit() override {
-    if (!txn_.commit()) return unavailable(conn_, "commit");
-    committed_ = true;
-    return ok_status();
-  }
-
- private:
-  Connection& conn_;
-  WriteTxn txn_;
-  bool committed_ = false;
+  Status commit() override { return commit_now(); }
 };
 
 class SqliteStore final : public Store {
@@ -423,25 +425,11 @@ class SqliteStore final : public Store {
   }
 
   Status run_account_txn(const std::function<Status(AccountTxn&)>& work) override {
-    return with_writer([&](Connection& conn) -> Status {
-      SqliteAccountTxn txn(conn);
-      if (!txn.began()) return unavailable(conn, "begin account transaction");
-      Status status = work(txn);
-      if (status.ok() && !txn.committed()) return unavailable("account transaction", "work did not commit");
-      return status;
-    });
+    return run_txn<SqliteAccountTxn>("account", work);
   }
 
   Status run_ledger_txn(const std::function<Status(LedgerTxn&)>& work) override {
-    return with_writer([&](Connection& conn) -> Status {
-      for (int attempt = 1;; ++attempt) {
-        SqliteLedgerTxn txn(conn);
-        if (!txn.began()) return unavailable(conn, "begin ledger transaction");
-        Status status = work(txn);
-        if (status.ok() && !txn.committed()) return unavailable("ledger transaction", "work did not commit");
-        if (status.ok() || !txn.retryable() || attempt == kMaxLedgerAttempts) return status;
-      }
-    });
+    return run_txn<SqliteLedgerTxn>("ledger", work);
   }
 
   Result<Wallet> wallet(std::string_view account_id) override {
@@ -543,6 +531,21 @@ class SqliteStore final : public Store {
       ~Aside() { if (anchor) anchor->resume(); }
     } aside(anchor_.get());
     return with_conn(std::forward<Fn>(fn));
+  }
+
+  // Runs `work` in a write transaction of kind Txn, from the start again after a race it
+  // reports as retryable, up to kMaxTxnAttempts.
+  template <typename Txn, typename Work>
+  Status run_txn(std::string_view kind, const Work& work) {
+    return with_writer([&](Connection& conn) -> Status {
+      for (int attempt = 1;; ++attempt) {
+        Txn txn(conn);
+        if (!txn.began()) return unavailable(conn, fmt::format("begin {} transaction", kind));
+        Status status = work(txn);
+        if (status.ok() && !txn.committed()) return unavailable(fmt::format("{} transaction", kind), "work did not commit");
+        if (status.ok() || !txn.retryable() || attempt == kMaxTxnAttempts) return status;
+      }
+    });
   }
 
   std::string pool_path_;
