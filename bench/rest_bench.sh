@@ -6,13 +6,14 @@
 # /api/v1/keys alone (reads only). Prints requests/s, p50/p99 and the ratio to the baseline.
 # Target: REST p99 < 5 ms.
 # Usage: bench/rest_bench.sh [seconds=15] [connections=32]
-#   SERVER_THREADS (default 2) and the CPU pinning below are printed with the results;
+#   SERVER_THREADS (default: the server's own, one I/O thread per core it may use, so 1 on
+#   the one core it is pinned to) and the pinning below are printed with the results;
 #   TOLLGATE_BIN runs another build of the binary (for before/after comparisons).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 seconds=${1:-15}
 conns=${2:-32}
-server_threads=${SERVER_THREADS:-2}
+server_threads=${SERVER_THREADS:-}
 bin=${TOLLGATE_BIN:-$root/build/tollgate}
 work=$(mktemp -d /tmp/tollgate-rest-bench.XXXXXX)
 server_pid=
@@ -29,7 +30,8 @@ command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install wrk)"
 cores=$(nproc)
 if ((cores >= 2)); then server_cpu=0; wrk_cpu=1; else server_cpu=0; wrk_cpu=0; fi
 server_flags=(--listen 127.0.0.1:0 --db "sqlite:$work/rest.db" --log-level warn --no-access-log
-              --threads "$server_threads" --max-keys-per-account 100000)
+              --max-keys-per-account 100000)
+[[ -n "$server_threads" ]] && server_flags+=(--threads "$server_threads")
 taskset -c "$server_cpu" "$bin" serve "${server_flags[@]}" >"$work/out" 2>"$work/err" &
 server_pid=$!
 for _ in $(seq 1 200); do grep -q "listening on" "$work/out" 2>/dev/null && break; sleep 0.05; done

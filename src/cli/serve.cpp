@@ -1,5 +1,6 @@
 // `tollgate serve`: the platform on SQLite (default) or PostgreSQL.
 #include <fmt/format.h>
+#include <sched.h>
 
 #include <filesystem>
 #include <iostream>
@@ -141,13 +142,22 @@ Result<ResolvedGateway> resolve_gateway_config(const ServeOptions& options,
   return out;
 }
 
-// Store calls block the I/O thread that makes them. With SQLite they take microseconds, so one
-// thread per core is right; with PostgreSQL each is a network round trip, so more threads
-// keep the cores busy while some wait.
+// The cores this process may run on (taskset, a container's cpuset), not the machine's: more
+// I/O threads than cores only adds context switches.
+int usable_cores() {
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof(set), &set) == 0) return std::max(1, CPU_COUNT(&set));
+  return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+}
+
+// Store calls block the I/O thread that makes them. With SQLite reads take microseconds and
+// writes on request paths are group-committed (the thread awaits them without blocking), so
+// one thread per core is right; with PostgreSQL each read is a network round trip, so more
+// threads keep the cores busy while some wait.
 int resolve_threads(int requested, const store::Store& store) {
   if (requested > 0) return requested;
-  int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  return store.backend_name() == "sqlite" ? std::max(2, cores) : std::max(8, 4 * cores);
+  int cores = usable_cores();
+  return store.backend_name() == "sqlite" ? cores : std::max(8, 4 * cores);
 }
 
 int run_serve(const ServeOptions& options) {
