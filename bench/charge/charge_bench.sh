@@ -8,7 +8,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 seconds=${1:-20}
 conns=${2:-64}
-bin="$root/build/tollgate"
+bin=${TOLLGATE_BIN:-$root/build/tollgate}
 pgbin=/usr/lib/postgresql/15/bin
 work=$(mktemp -d /tmp/tollgate-charge-bench.XXXXXX)
 pg_dir=$(mktemp -d /tmp/tollgate-charge-bench-pg.XXXXXX)  # its own: PostgreSQL runs as another user
