@@ -183,7 +183,10 @@ void add_tools(mcp::Server& server, AuditLog& audit) {
       // weather service; the pacing stands for that wait and keeps progress meaningful.
       std::string message = fmt::format("computing day {} of {}", i + 1, days);
       ctx.report_progress(i, days, message);
-      if (!co_await ctx.sleep_for(kDayPacing)) co_return mcp::ToolResult::error("cancelled");
+      if (!co_await ctx.sleep_for(kDayPacing)) {
+        audit.record("forecast cancelled");  // the client cancelled: stop fetching days
+        co_return mcp::ToolResult::error("cancelled");
+      }
       json::object day = typical_day(city, std::chrono::year_month_day{start + std::chrono::days{i}});
       text += fmt::format("\n  {}: {}°C / {}°C, {}% rain", day["date"].as_string().c_str(), day["high_c"].as_int64(),
                           day["low_c"].as_int64(), day["chance_of_rain_percent"].as_int64());

@@ -311,8 +311,8 @@ void Upstream::on_notification(const mcp::Message& message) {
     json::value data = message.params.contains("data") ? message.params.at("data") : json::value(nullptr);
     facade_.log(level, data, string_field(message.params, "logger"));
   }
-  // Progress arrives through the call's on_progress; cancellations of our own requests need
-  // no action.
+  // Progress arrives through the call's on_progress; the upstream cancelling one of its own
+  // requests to us (sampling) ends it there, and the downstream answer is ignored.
 }
 
 asio::awaitable<mcp::RpcResponse> Upstream::on_request(const mcp::Message& message) {
@@ -358,6 +358,10 @@ asio::awaitable<mcp::ToolResult> Upstream::call_tool(mcp::Context& ctx, const st
     if (auto* v = p.if_contains("total"); v && v->is_number()) total = v->to_number<double>();
     ctx.report_progress(progress, total, string_field(p, "message"));
   };
+  // The downstream client cancelling its call cancels ours: the upstream hears of it
+  // (notifications/cancelled) and can stop the work.
+  options.cancel = std::make_shared<mcp::CancelSource>();
+  ctx.on_cancel([cancel = options.cancel] { cancel->cancel("cancelled by the client of the gateway"); });
   std::string tool_name = name;
   json::object args = arguments;
   auto response = co_await client->call_tool(std::move(tool_name), std::move(args), std::move(options));
@@ -366,6 +370,9 @@ asio::awaitable<mcp::ToolResult> Upstream::call_tool(mcp::Context& ctx, const st
     std::erase(active_calls_, &ctx);
   }
   if (!response.ok()) {
+    // Not an upstream failure: the tool had started, so a paid call stays charged, as with a
+    // cancelled call to an SDK server (and the client gets no answer either way).
+    if (response.error->code == mcp::rpc::kRequestCancelled) co_return mcp::ToolResult::error(response.error->message);
     if (response.error->code == mcp::rpc::kConnectionClosed) {
       broken_ = true;
       asio::post(executor_, [self] { self->wake_.cancel(); });

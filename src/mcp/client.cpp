@@ -23,6 +23,27 @@ struct Call {
   CallOptions options;
 };
 
+// Why the client stopped waiting for an answer (a timeout or the caller's cancel), when it
+// did: the first to deliver a failure into the request's slot wins.
+class GaveUp {
+ public:
+  void give_up(const std::weak_ptr<OneShot<RpcResponse>>& slot, int code, std::string message, std::string reason) {
+    auto s = slot.lock();
+    if (!s) return;
+    std::lock_guard lock(mutex_);
+    if (reason_ || !s->deliver(RpcResponse::failure(code, std::move(message)))) return;
+    reason_ = std::move(reason);
+  }
+  std::optional<std::string> reason() const {
+    std::lock_guard lock(mutex_);
+    return reason_;
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::optional<std::string> reason_;
+};
+
 }  // namespace
 
 class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
@@ -84,6 +105,9 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
   static asio::awaitable<RpcResponse> run(std::shared_ptr<Impl> self, std::shared_ptr<Call> call) {
     bool retried = false;
     for (;;) {
+      if (call->options.cancel && call->options.cancel->cancelled()) {
+        co_return RpcResponse::failure(rpc::kRequestCancelled, call->method + " was cancelled before it was sent");
+      }
       std::uint64_t generation;
       std::int64_t id;
       auto slot = std::make_shared<OneShot<RpcResponse>>(self->executor_);
@@ -116,26 +140,31 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
         co_return RpcResponse::failure(rpc::kConnectionClosed, sent.error().message);
       }
 
+      // The wait ends with the answer, a timeout, or the caller's cancel: whichever delivers
+      // first. The last two leave `gave_up` with the reason to tell the server.
       int timeout_ms = call->options.timeout_ms > 0 ? call->options.timeout_ms : self->options_.request_timeout_ms;
-      auto timed_out = std::make_shared<std::atomic<bool>>(false);
+      auto gave_up = std::make_shared<GaveUp>();
       asio::steady_timer timer(self->executor_, std::chrono::milliseconds(timeout_ms));
       std::weak_ptr<OneShot<RpcResponse>> weak_slot = slot;
       std::string method = call->method;
-      timer.async_wait([weak_slot, timed_out, method, timeout_ms](boost::system::error_code ec) {
+      timer.async_wait([weak_slot, gave_up, method, timeout_ms](boost::system::error_code ec) {
         if (ec) return;
-        if (auto s = weak_slot.lock()) {
-          if (s->deliver(RpcResponse::failure(rpc::kRequestTimeout, method + " timed out after " + std::to_string(timeout_ms) + " ms"))) {
-            timed_out->store(true);
-          }
-        }
+        gave_up->give_up(weak_slot, rpc::kRequestTimeout,
+                         method + " timed out after " + std::to_string(timeout_ms) + " ms", "timed out");
       });
+      if (call->options.cancel) {
+        call->options.cancel->set_hook([weak_slot, gave_up, method](const std::string& reason) {
+          gave_up->give_up(weak_slot, rpc::kRequestCancelled, method + " was cancelled: " + reason, reason);
+        });
+      }
       auto take = slot->take();
       RpcResponse answer = co_await std::move(take);
       timer.cancel();
+      if (call->options.cancel) call->options.cancel->reset_hook();
       self->forget(id);
-      if (timed_out->load()) {
+      if (auto reason = gave_up->reason()) {
         // Tell the server to stop (cancellation spec); its late answer will be ignored.
-        json::object cancel{{"requestId", id}, {"reason", "timed out"}};
+        json::object cancel{{"requestId", id}, {"reason", *reason}};
         auto note = self->transport_->send(Message::notification("notifications/cancelled", std::move(cancel)));
         co_await std::move(note);
       }
@@ -367,5 +396,36 @@ asio::awaitable<RpcResponse> Client::unsubscribe(std::string uri) {
 }
 
 asio::awaitable<void> Client::close() { return Impl::close(impl_); }
+
+void CancelSource::cancel(std::string reason) {
+  std::function<void(const std::string&)> hook;
+  {
+    std::lock_guard lock(mutex_);
+    if (cancelled_) return;
+    cancelled_ = true;
+    reason_ = std::move(reason);
+    hook = hook_;
+  }
+  if (hook) hook(reason_);
+}
+
+bool CancelSource::cancelled() const {
+  std::lock_guard lock(mutex_);
+  return cancelled_;
+}
+
+void CancelSource::set_hook(std::function<void(const std::string& reason)> hook) {
+  {
+    std::lock_guard lock(mutex_);
+    hook_ = hook;
+    if (!cancelled_) return;
+  }
+  hook(reason_);
+}
+
+void CancelSource::reset_hook() {
+  std::lock_guard lock(mutex_);
+  hook_ = nullptr;
+}
 
 }  // namespace tollgate::mcp

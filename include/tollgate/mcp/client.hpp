@@ -15,6 +15,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -94,11 +95,33 @@ struct InitializeResult {
   std::string instructions;
 };
 
+// Cancels a request in flight (CallOptions::cancel): the caller's wait ends at once with
+// rpc::kRequestCancelled and the server is sent notifications/cancelled with the reason, so
+// it can stop the work (its late answer is ignored). Thread-safe. Cancelling before the
+// request is sent means it is never sent; after its answer, nothing happens.
+class CancelSource {
+ public:
+  void cancel(std::string reason);
+  bool cancelled() const;
+
+  // For the client: runs `hook(reason)` once on cancel (at once if already cancelled).
+  // Another call replaces the hook; reset_hook() drops it when the request has ended.
+  void set_hook(std::function<void(const std::string& reason)> hook);
+  void reset_hook();
+
+ private:
+  mutable std::mutex mutex_;
+  bool cancelled_ = false;
+  std::string reason_;
+  std::function<void(const std::string&)> hook_;
+};
+
 struct CallOptions {
   int timeout_ms = 0;  // 0: ClientOptions::request_timeout_ms
   // notifications/progress params for this request (a progressToken is sent when set).
   std::function<void(const json::object& progress)> on_progress;
   json::object meta;  // params._meta
+  std::shared_ptr<CancelSource> cancel;  // optional: lets the caller cancel the request
 };
 
 using NotificationHandler = std::function<void(const Message& notification)>;

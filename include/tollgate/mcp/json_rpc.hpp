@@ -35,6 +35,7 @@ inline constexpr int kRequestTimeout = -32001;
 inline constexpr int kSessionNotFound = -32001;  // Streamable HTTP: unknown or ended session
 inline constexpr int kResourceNotFound = -32002;
 inline constexpr int kConnectionClosed = -32000;
+inline constexpr int kRequestCancelled = -32800;  // the caller cancelled (CancelSource)
 }  // namespace rpc
 
 // A request id: an integer or a string (MCP forbids null for requests).

@@ -2,7 +2,7 @@
 // @modelcontextprotocol/server-everything (over stdio and over HTTP) and of the weather
 // example (stdio, unpaid: the gateway charges), called with the official TypeScript SDK
 // client. Proves: exact charges with receipts, every refusal code with the upstream tool
-// provably not run, features forwarded (progress, sampling), the agent's key never reaching
+// provably not run, features forwarded (progress, sampling, cancellation), the agent's key never reaching
 // the upstream, UPSTREAM_ERROR refunded, a crashed stdio upstream restarted, and the
 // in-process gateway of `tollgate serve --gateway-config`.
 import { test, before, after } from 'node:test';
@@ -12,7 +12,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { spawn, execFileSync } from 'node:child_process';
 import {
-  Platform, SOURCE_DIR, until, makeWorld, balanceMicros, Server, httpClient, tempFile, ranCount, errorCode, text,
+  Platform, SOURCE_DIR, until, makeWorld, balanceMicros, Server, httpClient, tempFile, ranCount, cancelledCount, errorCode, text,
   BUILD_DIR, NODE, Client, StreamableHTTPClientTransport,
 } from './pay_harness.mjs';
 
@@ -21,6 +21,7 @@ const TOLLGATE = process.env.TOLLGATE_BINARY || path.join(BUILD_DIR, 'tollgate')
 const WEATHER = path.join(BUILD_DIR, 'weather_server');
 
 let platform, world, gateway, everythingHttp, everythingPort, audit, configFile;
+const PRICE_FORECAST = 50000;  // forecast = "0.05" below, in micro-dollars
 
 async function freePort() {
   return new Promise((resolve) => {
@@ -139,6 +140,21 @@ test('progress and sampling requests are forwarded both ways', async () => {
   const sampled = await client.callTool({ name: 'trigger-sampling-request', arguments: { prompt: 'hi', maxTokens: 10 } });
   assert.equal(errorCode(sampled), null, text(sampled));
   assert.match(text(sampled), /sampled by the agent/);
+  await client.close();
+});
+
+test('a cancelled call is cancelled upstream too, and stays charged', async () => {
+  const client = await httpClient(mcp('weather'), world.agentKey);
+  const before = await balanceMicros(platform, world.owner);
+  const cancelled = cancelledCount(audit);
+  const abort = new AbortController();
+  const call = client.callTool({ name: 'forecast', arguments: { city: 'Tokyo', days: 7 } }, undefined,
+    { signal: abort.signal, onprogress: () => abort.abort('changed my mind') });
+  await assert.rejects(call, /changed my mind|abort/i);
+  // The upstream's forecast saw the cancellation and stopped before its 7 days.
+  await until(async () => cancelledCount(audit) === cancelled + 1, 'the upstream to see the cancellation', 10000);
+  // Charged before the tool started; a cancelled call is not refunded (docs/provider-guide.md).
+  assert.equal(await balanceMicros(platform, world.owner), before - PRICE_FORECAST);
   await client.close();
 });
 

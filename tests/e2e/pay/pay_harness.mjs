@@ -101,9 +101,17 @@ export function tempFile(name) {
 }
 
 // Lines in the audit log: how many paid tool bodies actually ran.
+// The weather example's audit log: one line per tool body that ran ("forecast"), and one
+// more when a running body saw its call cancelled ("forecast cancelled").
+function auditLines(file) {
+  if (!fs.existsSync(file)) return [];
+  return fs.readFileSync(file, 'utf8').split('\n').filter(Boolean);
+}
 export function ranCount(file) {
-  if (!fs.existsSync(file)) return 0;
-  return fs.readFileSync(file, 'utf8').split('\n').filter(Boolean).length;
+  return auditLines(file).filter((line) => !line.endsWith(' cancelled')).length;
+}
+export function cancelledCount(file) {
+  return auditLines(file).filter((line) => line.endsWith(' cancelled')).length;
 }
 
 // The tollgate error code of a tool result, or null for a success.

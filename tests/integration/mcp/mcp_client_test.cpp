@@ -188,6 +188,27 @@ void exercise_conformance_server(IoThread& io, Client& client) {
   ASSERT_FALSE(late.ok());
   EXPECT_EQ(late.error->code, rpc::kRequestTimeout);
   EXPECT_TRUE(io.run(client.ping()).ok()) << "the connection survives a timeout";
+
+  // The caller cancels after the first progress step: the wait ends at once with
+  // kRequestCancelled (the server is told; the gateway test proves a server stops).
+  CallOptions cancellable;
+  cancellable.cancel = std::make_shared<CancelSource>();
+  cancellable.on_progress = [cancel = cancellable.cancel](const json::object&) { cancel->cancel("changed my mind"); };
+  auto cancelled = io.run(client.call_tool("test_tool_with_progress", {}, cancellable));
+  ASSERT_FALSE(cancelled.ok());
+  EXPECT_EQ(cancelled.error->code, rpc::kRequestCancelled);
+  EXPECT_NE(cancelled.error->message.find("changed my mind"), std::string::npos) << cancelled.error->message;
+  // Cancelled before it is sent: never sent. A cancel after the answer changes nothing.
+  CallOptions too_late;
+  too_late.cancel = std::make_shared<CancelSource>();
+  too_late.cancel->cancel("no longer needed");
+  EXPECT_EQ(io.run(client.call_tool("test_simple_text", {}, too_late)).error->code, rpc::kRequestCancelled);
+  CallOptions answered;
+  answered.cancel = std::make_shared<CancelSource>();
+  auto done = io.run(client.call_tool("test_simple_text", {}, answered));
+  answered.cancel->cancel("after the answer");
+  EXPECT_TRUE(done.ok());
+  EXPECT_TRUE(io.run(client.ping()).ok()) << "the connection survives a cancellation";
 }
 
 TEST(McpClient, HttpAgainstConformanceServer) {
