@@ -64,7 +64,20 @@ Error rpc_error(const mcp::RpcResponse& response) {
 Upstream::Upstream(asio::any_io_executor executor, UpstreamConfig config, mcp::Server& facade)
     : executor_(executor), config_(std::move(config)), facade_(facade), wake_(executor) {}
 
-void Upstream::start() { asio::co_spawn(executor_, supervise(), asio::detached); }
+void Upstream::start() {
+  // completion/complete goes to the upstream as it is (its prompts and templates are its own).
+  std::weak_ptr<Upstream> weak = shared_from_this();
+  facade_.set_completion_handler([weak](const json::object& params) -> asio::awaitable<mcp::RpcResponse> {
+    auto s = weak.lock();
+    auto c = s ? s->current_client() : nullptr;
+    if (!c) co_return mcp::RpcResponse::failure(mcp::rpc::kInternalError, "the upstream server is reconnecting");
+    std::string method = "completion/complete";
+    json::object forwarded = params;
+    auto op = c->request(std::move(method), std::move(forwarded));
+    co_return co_await std::move(op);
+  });
+  asio::co_spawn(executor_, supervise(), asio::detached);
+}
 
 void Upstream::stop() {
   stopped_ = true;

@@ -316,6 +316,16 @@ std::shared_ptr<const ToolInterceptor> ServerCore::interceptor() const {
   return interceptor_;
 }
 
+void ServerCore::set_completion_handler(CompletionHandler handler) {
+  std::unique_lock lock(registry_mutex_);
+  completion_handler_ = handler ? std::make_shared<const CompletionHandler>(std::move(handler)) : nullptr;
+}
+
+std::shared_ptr<const CompletionHandler> ServerCore::completion_handler() const {
+  std::shared_lock lock(registry_mutex_);
+  return completion_handler_;
+}
+
 Status ServerCore::add_resource(Resource resource) {
   if (resource.uri.empty() || resource.name.empty()) return Error{ErrorCode::kInvalidRequest, "a resource needs a uri and a name"};
   if (!resource.read) return Error{ErrorCode::kInvalidRequest, "resource " + resource.uri + " needs a reader"};
@@ -599,7 +609,13 @@ asio::awaitable<RpcResponse> ServerSession::dispatch(std::shared_ptr<RequestStat
   }
   if (m == "resources/subscribe" || m == "resources/unsubscribe") co_return handle_subscribe(p, m == "resources/subscribe");
   if (m == "logging/setLevel" && core_->options().logging) co_return handle_set_level(p);
-  if (m == "completion/complete" && core_->options().completions) co_return handle_complete(p);
+  if (m == "completion/complete" && core_->options().completions) {
+    if (auto handler = core_->completion_handler()) {
+      auto op = (*handler)(p);
+      co_return co_await std::move(op);
+    }
+    co_return handle_complete(p);
+  }
   co_return RpcResponse::failure(rpc::kMethodNotFound, "Method not found: " + m);
 }
 
@@ -1132,6 +1148,7 @@ bool Server::remove_tool(std::string_view name) { return core_->remove_tool(name
 std::shared_ptr<const Tool> Server::find_tool(std::string_view name) const { return core_->find_tool(name); }
 std::vector<std::shared_ptr<const Tool>> Server::tools() const { return core_->tools(); }
 void Server::set_tool_interceptor(ToolInterceptor interceptor) { core_->set_interceptor(std::move(interceptor)); }
+void Server::set_completion_handler(CompletionHandler handler) { core_->set_completion_handler(std::move(handler)); }
 Status Server::add_resource(Resource resource) { return core_->add_resource(std::move(resource)); }
 bool Server::remove_resource(std::string_view uri) { return core_->remove_resource(uri); }
 Status Server::add_resource_template(ResourceTemplate t) { return core_->add_template(std::move(t)); }

@@ -66,6 +66,8 @@ class ServerCore : public std::enable_shared_from_this<ServerCore> {
   std::vector<std::shared_ptr<const Tool>> tools() const;
   void set_interceptor(ToolInterceptor interceptor);
   std::shared_ptr<const ToolInterceptor> interceptor() const;
+  void set_completion_handler(CompletionHandler handler);
+  std::shared_ptr<const CompletionHandler> completion_handler() const;
   Status add_resource(Resource resource);
   bool remove_resource(std::string_view uri);
   Status add_template(ResourceTemplate resource_template);
@@ -97,6 +99,7 @@ class ServerCore : public std::enable_shared_from_this<ServerCore> {
   mutable std::shared_mutex registry_mutex_;
   std::vector<std::shared_ptr<const Tool>> tools_;
   std::shared_ptr<const ToolInterceptor> interceptor_;
+  std::shared_ptr<const CompletionHandler> completion_handler_;
   std::vector<std::shared_ptr<const Resource>> resources_;
   std::vector<std::shared_ptr<const TemplateEntry>> templates_;
   std::vector<std::shared_ptr<const Prompt>> prompts_;

@@ -148,6 +148,9 @@ using ResourceReader = std::function<boost::asio::awaitable<Result<json::array>>
 // completion/complete: candidate values for `value` (at most kMaxCompletionValues are sent).
 using Completer =
     std::function<std::vector<std::string>(std::string_view value, const std::map<std::string, std::string>& context)>;
+// Answers every completion/complete itself, from the request's params, in place of the
+// registered completers: for a server that fronts another (the gateway forwards upstream).
+using CompletionHandler = std::function<boost::asio::awaitable<RpcResponse>(const json::object& params)>;
 
 struct Resource {
   std::string uri;
@@ -229,6 +232,7 @@ class Server {
   std::shared_ptr<const Tool> find_tool(std::string_view name) const;
   std::vector<std::shared_ptr<const Tool>> tools() const;
   void set_tool_interceptor(ToolInterceptor interceptor);
+  void set_completion_handler(CompletionHandler handler);
 
   Status add_resource(Resource resource);
   bool remove_resource(std::string_view uri);

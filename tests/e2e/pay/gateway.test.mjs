@@ -2,7 +2,7 @@
 // @modelcontextprotocol/server-everything (over stdio and over HTTP) and of the weather
 // example (stdio, unpaid: the gateway charges), called with the official TypeScript SDK
 // client. Proves: exact charges with receipts, every refusal code with the upstream tool
-// provably not run, features forwarded (progress, sampling, cancellation), the agent's key never reaching
+// provably not run, features forwarded (progress, sampling, cancellation, completion), the agent's key never reaching
 // the upstream, UPSTREAM_ERROR refunded, a crashed stdio upstream restarted, and the
 // in-process gateway of `tollgate serve --gateway-config`.
 import { test, before, after } from 'node:test';
@@ -140,6 +140,17 @@ test('progress and sampling requests are forwarded both ways', async () => {
   const sampled = await client.callTool({ name: 'trigger-sampling-request', arguments: { prompt: 'hi', maxTokens: 10 } });
   assert.equal(errorCode(sampled), null, text(sampled));
   assert.match(text(sampled), /sampled by the agent/);
+  await client.close();
+});
+
+test('completion requests reach the upstream, with their context', async () => {
+  const client = await httpClient(mcp('everything'), world.agentKey);
+  const ref = { type: 'ref/prompt', name: 'completable-prompt' };
+  const departments = await client.complete({ ref, argument: { name: 'department', value: 'E' } });
+  assert.deepEqual(departments.completion.values, ['Engineering']);
+  const leads = await client.complete({ ref, argument: { name: 'name', value: '' },
+    context: { arguments: { department: 'Sales' } } });
+  assert.deepEqual(leads.completion.values, ['David', 'Eve', 'Frank']);
   await client.close();
 });
 

@@ -569,6 +569,36 @@ TEST(McpServer, PromptsAndCompletion) {
             rpc::kInvalidParams);
 }
 
+// A fronting server (the gateway) answers completion/complete itself: the handler gets the
+// params as sent, its answer (or error) goes back as it is, and completers are not asked.
+TEST(McpServer, CompletionHandlerAnswersInPlaceOfCompleters) {
+  Harness h;
+  bool completer_asked = false;
+  ASSERT_TRUE(h.server.add_prompt(Prompt{
+      .name = "greet",
+      .arguments = {PromptArgument{.name = "who", .complete = [&](std::string_view, const auto&) {
+                                     completer_asked = true;
+                                     return std::vector<std::string>{"local"};
+                                   }}},
+      .get = [](Context&, const std::map<std::string, std::string>&) -> asio::awaitable<Result<json::object>> {
+        co_return json::object{};
+      }}).ok());
+  json::object seen;
+  h.server.set_completion_handler([&seen](const json::object& params) -> asio::awaitable<RpcResponse> {
+    seen = params;
+    if (params.at("argument").at("value").as_string() == "fail") co_return RpcResponse::failure(rpc::kInvalidParams, "no");
+    co_return RpcResponse::success(json::object{{"completion", {{"values", json::array{"upstream"}}}}});
+  });
+  h.initialize();
+  json::object params{{"ref", {{"type", "ref/prompt"}, {"name", "greet"}}}, {"argument", {{"name", "who"}, {"value", "u"}}}};
+  json::object done = result_of(h.call("completion/complete", params));
+  EXPECT_EQ(done.at("completion").at("values").as_array()[0].as_string(), "upstream");
+  EXPECT_EQ(seen, params);
+  EXPECT_FALSE(completer_asked);
+  params["argument"].as_object()["value"] = "fail";
+  EXPECT_EQ(h.call("completion/complete", params).error.code, rpc::kInvalidParams);
+}
+
 TEST(McpServer, ListChangedAfterInitialize) {
   Harness h;
   ASSERT_TRUE(h.server.add_tool(Tool{.name = "before", .handler = text_tool("x")}).ok());
