@@ -332,7 +332,8 @@ asio::awaitable<mcp::RpcResponse> Upstream::on_request(const mcp::Message& messa
   mcp::Context* ctx = nullptr;
   {
     std::lock_guard lock(mutex_);
-    // The upstream asks while one of our calls waits on it: the newest call's client answers.
+    // The upstream asks without saying for which call (stdio) while our calls wait on it: the
+    // newest call's client answers. (Requests an HTTP upstream ties to a call never get here.)
     if (!active_calls_.empty()) ctx = active_calls_.back();
   }
   if (!ctx) {
@@ -370,6 +371,14 @@ asio::awaitable<mcp::ToolResult> Upstream::call_tool(mcp::Context& ctx, const st
     std::optional<double> total;
     if (auto* v = p.if_contains("total"); v && v->is_number()) total = v->to_number<double>();
     ctx.report_progress(progress, total, string_field(p, "message"));
+  };
+  // An HTTP upstream's requests (sampling, elicitation) arrive on this call's own stream, so
+  // this call's client answers them; a stdio upstream's go through on_request.
+  options.on_request = [&ctx](const mcp::Message& request) -> asio::awaitable<mcp::RpcResponse> {
+    std::string method = request.method;
+    json::object params = request.params;
+    auto op = ctx.request(std::move(method), std::move(params));
+    co_return co_await std::move(op);
   };
   // The downstream client cancelling its call cancels ours: the upstream hears of it
   // (notifications/cancelled) and can stop the work.

@@ -2,8 +2,10 @@
 // Streamable HTTP URL), kept connected — a crashed or unreachable upstream is reconnected
 // with exponential backoff — and mirrored onto a facade mcp::Server that the gateway serves
 // at /mcp/NAME: its tools (with prices), resources, resource templates and prompts, its log
-// messages, list changes and resource updates, and its requests back to the client
-// (sampling, elicitation, roots), which go to the downstream call that is waiting on it.
+// messages, list changes and resource updates, completion requests, cancellations, and its
+// requests back to the client (sampling, elicitation, roots), which go to the downstream
+// call that is waiting on it (over stdio, where a request does not say which call it
+// belongs to, to the newest one).
 #pragma once
 
 #include <boost/asio/any_io_executor.hpp>

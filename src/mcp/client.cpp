@@ -117,7 +117,7 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
         if (self->closed_) co_return RpcResponse::failure(rpc::kConnectionClosed, "The client is closed");
         id = self->next_id_++;
         generation = self->session_generation_;
-        Pending pending{slot, call->options.on_progress};
+        Pending pending{slot, call->options.on_progress, call->options.on_request};
         self->pending_.emplace(id, std::move(pending));
       }
       if (!call->options.meta.empty() || call->options.on_progress) {
@@ -237,6 +237,11 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
     {
       std::lock_guard lock(self->mutex_);
       handler = self->request_handler_;
+      // A request tied to one of our calls goes to that call's own handler, if it has one.
+      if (request.related && !request.related->is_string()) {
+        auto it = self->pending_.find(request.related->number());
+        if (it != self->pending_.end() && it->second.on_request) handler = it->second.on_request;
+      }
     }
     if (request.method == "ping") {
       response = RpcResponse::success(json::object{});
@@ -279,6 +284,7 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
   struct Pending {
     std::shared_ptr<OneShot<RpcResponse>> slot;
     std::function<void(const json::object&)> on_progress;
+    ClientRequestHandler on_request;
   };
 
   asio::any_io_executor executor_;

@@ -156,6 +156,8 @@ class HttpClientTransport::Impl : public std::enable_shared_from_this<HttpClient
           continue;
         }
         for (auto& m : decoded.messages) {
+          // Our POSTs carry one request each, so what comes on its stream belongs to it.
+          if (expected && expected->size() == 1 && !m.is_response()) m.related = *expected->begin();
           if (expected && m.is_response() && !m.id_null) expected->erase(m.id);
           self->deliver(std::move(m));
         }

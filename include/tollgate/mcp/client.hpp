@@ -122,6 +122,10 @@ struct CallOptions {
   std::function<void(const json::object& progress)> on_progress;
   json::object meta;  // params._meta
   std::shared_ptr<CancelSource> cancel;  // optional: lets the caller cancel the request
+  // Server->client requests the transport can tie to this request (Streamable HTTP sends
+  // them on its response stream; stdio cannot tell): answered here instead of by
+  // Client::on_request's handler.
+  std::function<boost::asio::awaitable<RpcResponse>(const Message& request)> on_request;
 };
 
 using NotificationHandler = std::function<void(const Message& notification)>;

@@ -85,6 +85,9 @@ struct Message {
   json::object params;     // requests and notifications; {} when absent
   json::value result;      // results
   RpcError error;          // errors
+  // Not on the wire: the request of ours whose response stream carried this message (a
+  // Streamable HTTP POST's SSE stream), when the transport knows it.
+  std::optional<RequestId> related;
 
   bool is_request() const { return kind == MessageKind::kRequest; }
   bool is_notification() const { return kind == MessageKind::kNotification; }

@@ -238,6 +238,34 @@ TEST(McpClient, HttpAgainstConformanceServer) {
   io.run(client.close());
 }
 
+// Over Streamable HTTP a server's request arrives on the stream of the call it belongs to:
+// that call's own handler answers it, and the client-wide handler is not asked.
+TEST(McpClient, HttpRequestsTiedToACallGoToItsHandler) {
+  Process server({.args = {kConformanceServer, "--listen", "127.0.0.1:0"}});
+  auto line = server.wait_for_line("listening on ");
+  ASSERT_TRUE(line) << server.stderr_text();
+  std::string url = line->substr(std::string("listening on ").size()) + "/mcp";
+  IoThread io;
+  Client client(io.executor(), make_http_client_transport(io.executor(), HttpClientOptions{.url = url}), capable_client());
+  client.on_request(cooperative_handler());
+  ASSERT_TRUE(io.run(client.connect()).ok());
+  CallOptions own;
+  std::atomic<int> asked{0};
+  own.on_request = [&asked](const Message& request) -> asio::awaitable<RpcResponse> {
+    ++asked;
+    EXPECT_EQ(request.method, "sampling/createMessage");
+    co_return RpcResponse::success(json::object{{"role", "assistant"}, {"model", "per-call"},
+                                                {"content", {{"type", "text"}, {"text", "answered by this call"}}}});
+  };
+  auto sampled = io.run(client.call_tool("test_sampling", json::object{{"prompt", "hello"}}, own));
+  EXPECT_EQ(first_text(sampled), "LLM response: answered by this call");
+  EXPECT_EQ(asked.load(), 1);
+  // Without a per-call handler, the client-wide one answers.
+  EXPECT_EQ(first_text(io.run(client.call_tool("test_sampling", json::object{{"prompt", "hello"}}))),
+            "LLM response: sampled words");
+  io.run(client.close());
+}
+
 TEST(McpClient, StdioAgainstConformanceServer) {
   IoThread io;
   StdioClientOptions options;
