@@ -75,7 +75,8 @@ Connection::Connection(const std::string& path) {
   // it would spare a read() per page the OS has cached (key verification alone: ~115k ->
   // ~200k/s per core among a million keys), but SQLite unmaps and maps the file again in
   // every connection that reads after any commit, ~100 us each here; with writes going on
-  // (charges, key writes) that costs more than it saves (bench/README.md has the numbers).
+  // (charges, key writes) that costs more than it saves (measured with bench/verify_bench and
+  // bench/rest_bench.sh when this was chosen).
   const char* setup =
       "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"
       "PRAGMA temp_store=MEMORY; PRAGMA cache_size=-65536; PRAGMA mmap_size=0;";

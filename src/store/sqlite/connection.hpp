@@ -107,7 +107,7 @@ class ConnectionPool {
 // queries (a key verification) make no system call. Why: every SQLite read transaction takes
 // a shared lock on one of the WAL's read-mark slots, and the unix VFS takes it with fcntl()
 // (and releases it with another) unless a connection of the same process already holds
-// that slot. Those two calls are half of a verification's cost here (bench/README.md).
+// that slot. Those two calls were half of a verification's cost (bench/verify_bench, perf).
 // With the anchor holding the slot the newest snapshot uses, readers share it in memory.
 // Reads stay exactly as fresh: every statement still starts its own read transaction on
 // the newest commit; the anchor shares a lock, it caches nothing. It never holds back a
