@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include <array>
+#include <iterator>
 
 namespace tollgate {
 namespace {
@@ -12,28 +13,51 @@ namespace {
 constexpr std::array<std::int64_t, 14> kBucketMicros = {100,    250,    500,     1000,    2500,    5000,     10000,
                                                          25000,  50000,  100000,  250000,  1000000, 2500000, 10000000};
 
-std::string escape_label(std::string_view value) {
-  std::string out;
+// Label text is built in a stack buffer: no allocation on the request path.
+using LabelBuffer = fmt::basic_memory_buffer<char, 256>;
+
+void append_escaped(LabelBuffer& out, std::string_view value) {
   for (char c : value) {
     if (c == '\\' || c == '"') out.push_back('\\');
     if (c == '\n') {
-      out += "\\n";
+      out.append(std::string_view("\\n"));
       continue;
     }
     out.push_back(c);
   }
-  return out;
+}
+
+std::string escape_label(std::string_view value) {
+  LabelBuffer out;
+  append_escaped(out, value);
+  return fmt::to_string(out);
 }
 
 std::string seconds(std::int64_t micros) { return fmt::format("{}.{:06d}", micros / 1000000, micros % 1000000); }
 
 }  // namespace
 
+void Metrics::count(std::string_view name, std::string_view labels, std::int64_t delta) {
+  auto series = counters_.find(name);
+  if (series == counters_.end()) series = counters_.emplace(std::string(name), Series{}).first;
+  auto value = series->second.find(labels);
+  if (value == series->second.end()) {
+    series->second.emplace(std::string(labels), delta);
+  } else {
+    value->second += delta;
+  }
+}
+
 void Metrics::observe_request(std::string_view route, unsigned status, std::chrono::microseconds latency) {
-  std::string labels = fmt::format("route=\"{}\",status=\"{}\"", escape_label(route), status);
+  LabelBuffer labels;
+  labels.append(std::string_view("route=\""));
+  append_escaped(labels, route);
+  fmt::format_to(std::back_inserter(labels), "\",status=\"{}\"", status);
   std::lock_guard lock(mutex_);
-  counters_["http_requests"][labels] += 1;
-  auto& h = latency_[std::string(route)];
+  count("http_requests", std::string_view(labels.data(), labels.size()), 1);
+  auto found = latency_.find(route);
+  if (found == latency_.end()) found = latency_.emplace(std::string(route), Histogram{}).first;
+  auto& h = found->second;
   if (h.buckets.empty()) h.buckets.assign(kBucketMicros.size(), 0);
   for (std::size_t i = 0; i < kBucketMicros.size(); ++i) {
     if (latency.count() <= kBucketMicros[i]) {
@@ -46,14 +70,23 @@ void Metrics::observe_request(std::string_view route, unsigned status, std::chro
 }
 
 void Metrics::add(std::string_view name, std::string_view label, std::string_view value, std::int64_t delta) {
-  std::string labels = fmt::format("{}=\"{}\"", label, escape_label(value));
+  LabelBuffer labels;
+  labels.append(label);
+  labels.append(std::string_view("=\""));
+  append_escaped(labels, value);
+  labels.push_back('"');
   std::lock_guard lock(mutex_);
-  counters_[std::string(name)][labels] += delta;
+  count(name, std::string_view(labels.data(), labels.size()), delta);
 }
 
 void Metrics::set_gauge(std::string_view name, std::int64_t value) {
   std::lock_guard lock(mutex_);
-  gauges_[std::string(name)] = value;
+  auto found = gauges_.find(name);
+  if (found == gauges_.end()) {
+    gauges_.emplace(std::string(name), value);
+  } else {
+    found->second = value;
+  }
 }
 
 std::string Metrics::render() const {

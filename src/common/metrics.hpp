@@ -30,10 +30,15 @@ class Metrics {
     std::uint64_t count = 0;
     std::int64_t sum_micros = 0;
   };
+  // Every request updates these: lookups take string_views (std::less<>), so once a series
+  // exists, counting it allocates nothing.
+  using Series = std::map<std::string, std::int64_t, std::less<>>;  // labels -> value
+  void count(std::string_view name, std::string_view labels, std::int64_t delta);  // with mutex_ held
+
   mutable std::mutex mutex_;
-  std::map<std::string, std::map<std::string, std::int64_t>> counters_;  // name -> labels -> value
-  std::map<std::string, Histogram> latency_;                             // route -> histogram
-  std::map<std::string, std::int64_t> gauges_;
+  std::map<std::string, Series, std::less<>> counters_;  // name -> series
+  std::map<std::string, Histogram, std::less<>> latency_;  // route -> histogram
+  std::map<std::string, std::int64_t, std::less<>> gauges_;
 };
 
 }  // namespace tollgate
