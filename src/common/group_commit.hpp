@@ -81,6 +81,45 @@ class GroupCommit {
     co_return outcome ? std::move(*outcome) : refused_;
   }
 
+  // Queues all of `requests` at once (they may share batches) and resumes the caller on its
+  // own executor when every one has its outcome, in the same order.
+  boost::asio::awaitable<std::vector<Outcome>> submit_all(std::vector<Request> requests) {
+    namespace asio = boost::asio;
+    if (requests.empty()) co_return std::vector<Outcome>{};
+    struct Gather {
+      std::mutex mutex;
+      std::vector<std::optional<Outcome>> outcomes;
+      std::size_t left = 0;
+      std::function<void()> done;
+    };
+    auto gather = std::make_shared<Gather>();
+    gather->outcomes.resize(requests.size());
+    gather->left = requests.size();
+    // Named locals, not temporaries inside the co_await: GCC 12 miscompiles the latter.
+    auto initiation = [this, gather, &requests](auto handler) {
+      auto executor = asio::prefer(asio::get_associated_executor(handler), asio::execution::outstanding_work.tracked);
+      auto shared = std::make_shared<decltype(handler)>(std::move(handler));
+      gather->done = [shared, executor] { asio::post(executor, [shared] { std::move (*shared)(); }); };
+      for (std::size_t i = 0; i < requests.size(); ++i) {
+        enqueue(std::move(requests[i]), [gather, i](std::optional<Outcome> r) {
+          std::function<void()> done;
+          {
+            std::lock_guard lock(gather->mutex);
+            gather->outcomes[i] = std::move(r);
+            if (--gather->left == 0) done = std::move(gather->done);
+          }
+          if (done) done();
+        });
+      }
+    };
+    auto op = asio::async_initiate<decltype(asio::use_awaitable), void()>(initiation, asio::use_awaitable);
+    co_await std::move(op);
+    std::vector<Outcome> out;
+    out.reserve(gather->outcomes.size());
+    for (auto& o : gather->outcomes) out.push_back(o ? std::move(*o) : refused_);
+    co_return out;
+  }
+
   // Blocking form for callers outside a coroutine (tests, tools).
   Outcome submit_sync(Request request) {
     std::promise<std::optional<Outcome>> promise;

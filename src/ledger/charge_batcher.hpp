@@ -22,6 +22,11 @@ class ChargeBatcher {
   // Queues a charge; resumes the caller on its own executor with the outcome.
   boost::asio::awaitable<Result<ChargeResult>> charge(ChargeRequest request) { return commit_.submit(std::move(request)); }
 
+  // Queues several charges together (POST /api/v1/charges); outcomes in the same order.
+  boost::asio::awaitable<std::vector<Result<ChargeResult>>> charge_all(std::vector<ChargeRequest> requests) {
+    return commit_.submit_all(std::move(requests));
+  }
+
   // Blocking form for callers outside a coroutine (tests, tools).
   Result<ChargeResult> charge_sync(ChargeRequest request) { return commit_.submit_sync(std::move(request)); }
 

@@ -69,6 +69,9 @@ Result<Micros> parse_price(const bj::object& body) {
   return micros;
 }
 
+// Largest POST /api/v1/charges; one more is INVALID_REQUEST (the whole request, nothing charged).
+constexpr std::size_t kMaxChargesPerRequest = 256;
+
 Result<std::string> parse_idempotency_key(const bj::object& body) {
   auto key = json::optional_string(body, "idempotency_key");
   if (!key) return key.error();
@@ -80,18 +83,60 @@ Result<std::string> parse_idempotency_key(const bj::object& body) {
   return std::move(**key);
 }
 
+// One charge as the provider asked for it, validated before any money is touched.
+struct ChargeCall {
+  std::string tool;
+  Micros amount_micros = 0;
+  std::string idempotency_key;
+  std::optional<std::string> agent_token;  // nullopt: TOKEN_MISSING
+};
+
+Result<ChargeCall> parse_charge(const bj::object& body) {
+  auto tool = parse_tool(body);
+  if (!tool) return tool.error();
+  auto amount = parse_price(body);
+  if (!amount) return amount.error();
+  auto idempotency_key = parse_idempotency_key(body);
+  if (!idempotency_key) return idempotency_key.error();
+  auto token = body_token(body);
+  if (!token) return token.error();
+  return ChargeCall{std::move(*tool), *amount, std::move(*idempotency_key), std::move(*token)};
+}
+
+// Verifies the agent key of `call`: the ledger's request, or the refusal.
+Result<ledger::ChargeRequest> charge_request(Context& ctx, const store::KeyIdentity& provider, ChargeCall call) {
+  std::optional<std::string_view> token;
+  if (call.agent_token) token = *call.agent_token;
+  auto agent = agent_identity(ctx, provider, token);
+  if (!agent) return agent.error();
+  std::string fingerprint = ledger::charge_fingerprint(agent->key_id, call.tool, call.amount_micros);
+  return ledger::ChargeRequest{provider.account_id, agent->key_id, agent->account_id, agent->last4, std::move(call.tool),
+                               call.amount_micros, std::move(call.idempotency_key), std::move(fingerprint)};
+}
+
+bj::object charge_json(const ledger::ChargeResult& r) {
+  return bj::object{{"charge_id", r.charge_id},
+                    {"amount", format_money(r.amount_micros)},
+                    {"amount_micros", r.amount_micros},
+                    {"tool", r.tool},
+                    {"created_at", format_rfc3339(r.created_at)}};
+}
+
+bj::object error_json(const Error& e) {
+  return bj::object{{"error", bj::object{{"code", to_string(e.code)}, {"message", e.message}}}};
+}
+
 }  // namespace
 
 boost::asio::awaitable<Result<ledger::ChargeResult>> charge_agent(Context& ctx, const store::KeyIdentity& provider,
                                                                   std::optional<std::string_view> agent_token,
                                                                   std::string tool, Micros amount_micros,
                                                                   std::string idempotency_key) {
-  auto agent = agent_identity(ctx, provider, agent_token);
-  if (!agent) co_return agent.error();
-  ledger::ChargeRequest charge{provider.account_id, agent->key_id, agent->account_id, agent->last4, tool,
-                               amount_micros, std::move(idempotency_key),
-                               ledger::charge_fingerprint(agent->key_id, tool, amount_micros)};
-  auto result = co_await ctx.batcher.charge(std::move(charge));
+  std::optional<std::string> token;
+  if (agent_token) token = std::string(*agent_token);
+  auto charge = charge_request(ctx, provider, ChargeCall{std::move(tool), amount_micros, std::move(idempotency_key), std::move(token)});
+  if (!charge) co_return charge.error();
+  auto result = co_await ctx.batcher.charge(std::move(*charge));
   ctx.metrics.add("charges", "outcome", result ? "ok" : to_string(result.code()));
   co_return result;
 }
@@ -103,24 +148,64 @@ void add_charge_routes(http::Router& router, std::shared_ptr<Context> ctx) {
     auto body = body_object(request);
     if (!body) co_return Response::error(body.error());
     // Validate everything before touching money: a malformed call costs nothing.
-    auto tool = parse_tool(*body);
-    if (!tool) co_return Response::error(tool.error());
-    auto amount = parse_price(*body);
-    if (!amount) co_return Response::error(amount.error());
-    auto idempotency_key = parse_idempotency_key(*body);
-    if (!idempotency_key) co_return Response::error(idempotency_key.error());
-    auto token = body_token(*body);
-    if (!token) co_return Response::error(token.error());
-    std::optional<std::string_view> agent_token;
-    if (*token) agent_token = **token;
-    auto result = co_await charge_agent(*ctx, *provider, agent_token, std::move(*tool), *amount, std::move(*idempotency_key));
+    auto call = parse_charge(*body);
+    if (!call) co_return Response::error(call.error());
+    std::optional<std::string_view> token;
+    if (call->agent_token) token = *call->agent_token;
+    auto op = charge_agent(*ctx, *provider, token, std::move(call->tool), call->amount_micros,
+                           std::move(call->idempotency_key));
+    auto result = co_await std::move(op);
     if (!result) co_return Response::error(result.error());
-    bj::object out{{"charge_id", result->charge_id},
-                   {"amount", format_money(result->amount_micros)},
-                   {"amount_micros", result->amount_micros},
-                   {"tool", result->tool},
-                   {"created_at", format_rfc3339(result->created_at)}};
-    co_return Response::json(200, out);
+    co_return Response::json(200, charge_json(*result));
+  });
+
+  // Several charges in one request (a payments SDK coalescing concurrent tool calls): each
+  // item is validated, verified and charged on its own, as POST /api/v1/charge would, and
+  // answered in order, so one bad item refuses only itself. Only a bad provider key or a
+  // malformed envelope refuses the whole request.
+  router.add("POST", "/api/v1/charges", [ctx](Request& request) -> boost::asio::awaitable<Response> {
+    auto provider = provider_identity(*ctx, request);
+    if (!provider) co_return Response::error(provider.error());
+    auto body = body_object(request);
+    if (!body) co_return Response::error(body.error());
+    const bj::value* items = body->if_contains("charges");
+    if (!items || !items->is_array() || items->as_array().empty() ||
+        items->as_array().size() > kMaxChargesPerRequest) {
+      co_return Response::error(ErrorCode::kInvalidRequest,
+                                fmt::format("'charges' must be an array of 1 to {} charges.", kMaxChargesPerRequest));
+    }
+    const bj::array& list = items->as_array();
+    std::vector<std::optional<Error>> refused(list.size());
+    std::vector<ledger::ChargeRequest> charges;
+    std::vector<std::size_t> positions;  // of `charges` in `list`
+    for (std::size_t i = 0; i < list.size(); ++i) {
+      Result<ledger::ChargeRequest> charge = Error{ErrorCode::kInvalidRequest, "Each charge must be a JSON object."};
+      if (list[i].is_object()) {
+        auto call = parse_charge(list[i].as_object());
+        charge = call ? charge_request(*ctx, *provider, std::move(*call)) : Result<ledger::ChargeRequest>(call.error());
+      }
+      if (!charge) {
+        refused[i] = charge.error();
+        continue;
+      }
+      charges.push_back(std::move(*charge));
+      positions.push_back(i);
+    }
+    auto op = ctx->batcher.charge_all(std::move(charges));
+    auto outcomes = co_await std::move(op);
+    std::vector<bj::object> results(list.size());
+    for (std::size_t i = 0; i < list.size(); ++i) {
+      if (refused[i]) results[i] = error_json(*refused[i]);
+    }
+    for (std::size_t k = 0; k < outcomes.size(); ++k) {
+      const auto& r = outcomes[k];
+      ctx->metrics.add("charges", "outcome", r ? "ok" : to_string(r.code()));
+      results[positions[k]] = r ? charge_json(*r) : error_json(r.error());
+    }
+    bj::array out;
+    out.reserve(results.size());
+    for (auto& r : results) out.push_back(std::move(r));
+    co_return Response::json(200, bj::object{{"results", std::move(out)}});
   });
 
   router.add("POST", "/api/v1/charges/{id}/refund", [ctx](Request& request) -> boost::asio::awaitable<Response> {

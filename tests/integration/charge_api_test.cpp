@@ -159,6 +159,68 @@ TEST_P(ChargeApiTest, ChargesAndEveryErrorCodeAProviderCanSee) {
   EXPECT_EQ(ledger_verify(db_->url()), 0);
 }
 
+// POST /api/v1/charges: each item charged or refused on its own, answered in order; only
+// the envelope and the provider key refuse the whole request.
+TEST_P(ChargeApiTest, ChargesInOneRequestEachWithItsOwnOutcome) {
+  auto platform = start();
+  World w = make_world(*platform, "0.05");
+  auto& p = *platform;
+  auto post_charges = [&](const bj::array& items, const std::string& key) {
+    return p.request("POST", "/api/v1/charges", bj::serialize(bj::object{{"charges", items}}), key);
+  };
+  auto item_code = [](const bj::value& r) -> std::string {
+    if (!r.as_object().contains("error")) return "ok";
+    return std::string(r.at("error").at("code").as_string());
+  };
+  bj::array items{charge_body(w.agent_key, "0.02", "batch-1"),
+                  charge_body(w.agent_key, "0.01.5"),           // malformed amount
+                  charge_body("sk_live_" + std::string(64, 'b'), "0.01"),  // unknown key
+                  bj::object{{"tool", "echo"}, {"amount", "0.01"}},        // no agent token
+                  "not an object",
+                  charge_body(w.agent_key, "0.04"),             // more than is left
+                  charge_body(w.agent_key, "0.01", "batch-2")};
+  auto first = post_charges(items, w.provider_key);
+  ASSERT_EQ(first.status, 200u) << first.body;
+  bj::object first_body = parse_object(first.body);
+  const auto& results = first_body.at("results").as_array();
+  ASSERT_EQ(results.size(), items.size());
+  std::vector<std::string> codes;
+  for (const auto& r : results) codes.push_back(item_code(r));
+  // Charges of one batch apply in queue order: 0.02, then 0.04 does not fit, then 0.01.
+  EXPECT_EQ(codes, (std::vector<std::string>{"ok", "INVALID_REQUEST", "TOKEN_INVALID", "TOKEN_MISSING", "INVALID_REQUEST",
+                                             "INSUFFICIENT_BALANCE", "ok"}))
+      << first.body;
+  EXPECT_EQ(results[0].at("amount").as_string(), "0.02");
+  EXPECT_EQ(p.json_request("GET", "/api/v1/wallet", nullptr, w.admin.token, 200).at("balance").as_string(), "0.02");
+
+  // The same items again: the idempotency keys answer with the original charges.
+  bj::array again{items[0], items[6]};
+  auto retried = post_charges(again, w.provider_key);
+  ASSERT_EQ(retried.status, 200u) << retried.body;
+  bj::object retried_body = parse_object(retried.body);
+  const auto& retried_results = retried_body.at("results").as_array();
+  EXPECT_EQ(retried_results[0].at("charge_id"), results[0].at("charge_id"));
+  EXPECT_EQ(retried_results[1].at("charge_id"), results[6].at("charge_id"));
+  EXPECT_EQ(p.json_request("GET", "/api/v1/wallet", nullptr, w.admin.token, 200).at("balance").as_string(), "0.02");
+
+  // The envelope: 1 to 256 charges, with a provider key.
+  auto code = [&](const http::ClientResponse& r) { return std::to_string(r.status) + " " + error_code(r); };
+  EXPECT_EQ(code(post_charges(bj::array{}, w.provider_key)), "400 INVALID_REQUEST");
+  bj::array too_many, most;
+  for (int i = 0; i < 257; ++i) too_many.push_back(charge_body("", "0.01"));
+  for (int i = 0; i < 256; ++i) most.push_back(charge_body("", "0.01"));
+  EXPECT_EQ(code(post_charges(too_many, w.provider_key)), "400 INVALID_REQUEST");
+  auto at_limit = post_charges(most, w.provider_key);
+  ASSERT_EQ(at_limit.status, 200u) << "256 is allowed";
+  EXPECT_EQ(parse_object(at_limit.body).at("results").as_array().size(), 256u);
+  EXPECT_EQ(code(p.request("POST", "/api/v1/charges", R"({"charges":{}})", w.provider_key)), "400 INVALID_REQUEST");
+  EXPECT_EQ(code(post_charges(bj::array{charge_body(w.agent_key, "0.01")}, "")), "401 PROVIDER_KEY_INVALID");
+  EXPECT_EQ(code(post_charges(bj::array{charge_body(w.agent_key, "0.01")}, w.agent_key)), "403 SCOPE_DENIED");
+  EXPECT_EQ(p.json_request("GET", "/api/v1/wallet", nullptr, w.admin.token, 200).at("balance").as_string(), "0.02");
+  platform->stop();
+  EXPECT_EQ(ledger_verify(db_->url()), 0);
+}
+
 TEST_P(ChargeApiTest, TwoHundredConcurrentChargesOfOneCentOnFiftyCents) {
   auto platform = start();
   World w = make_world(*platform, "0.50");
