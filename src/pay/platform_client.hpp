@@ -3,13 +3,24 @@
 // shared http::Client pool) and retries network failures with the same idempotency key, so a
 // retry can never charge twice. Platform error codes come back unchanged; a platform that
 // cannot be reached (refused, reset, timed out, 5xx) is PLATFORM_UNAVAILABLE.
+//
+// Concurrent charges share requests: up to kMaxChargeRequestsInFlight go out at once, and
+// the charges that arrive meanwhile wait and go together in the next one (POST
+// /api/v1/charges, each with its own outcome), so a busy server makes far fewer round trips
+// than it charges, and a quiet one adds no delay. All calls must come from one thread.
 #pragma once
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 
+#include <boost/asio/steady_timer.hpp>
+#include <boost/json.hpp>
+
+#include <deque>
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "common/money.hpp"
 #include "common/result.hpp"
@@ -17,6 +28,9 @@
 #include "tollgate/pay/payments.hpp"
 
 namespace tollgate::pay {
+
+inline constexpr int kMaxChargeRequestsInFlight = 4;
+inline constexpr std::size_t kMaxChargesPerRequest = 256;  // the platform's limit
 
 struct PlatformClientOptions {
   std::string platform_url;  // e.g. http://127.0.0.1:8080
@@ -37,13 +51,26 @@ class PlatformClient {
   boost::asio::awaitable<Status> verify(std::string agent_token);
 
  private:
+  // A charge waiting for its request: `done` is cancelled when `outcome` is set.
+  struct QueuedCharge {
+    boost::json::object item;  // {agent_token, tool, amount, idempotency_key}
+    Micros amount_micros = 0;
+    std::shared_ptr<std::optional<Result<Receipt>>> outcome;
+    std::shared_ptr<boost::asio::steady_timer> done;
+  };
+
   // POSTs `body` to `path`, retrying transport failures; returns the parsed 2xx body or the
   // platform's error.
   boost::asio::awaitable<Result<boost::json::object>> post(std::string path, std::string body);
+  // Sends what is queued, a request at a time, until the queue is empty.
+  boost::asio::awaitable<void> send_queued();
+  boost::asio::awaitable<std::vector<Result<Receipt>>> send(const std::vector<QueuedCharge>& batch);
 
   boost::asio::any_io_executor executor_;
   PlatformClientOptions options_;
   std::shared_ptr<http::Client> client_;
+  std::deque<QueuedCharge> queue_;
+  int in_flight_ = 0;  // send_queued loops running
 };
 
 }  // namespace tollgate::pay

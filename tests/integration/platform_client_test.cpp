@@ -5,6 +5,8 @@
 
 #include <boost/asio.hpp>
 
+#include <set>
+
 #include "pay/platform_client.hpp"
 #include "support/platform_fixture.hpp"
 
@@ -82,6 +84,49 @@ TEST_F(PlatformClientTest, ChargesAndKeepsPlatformCodes) {
     co_return co_await client.verify(std::move(token));
   });
   EXPECT_TRUE(verify.ok());
+}
+
+// Concurrent charges through one client share requests (POST /api/v1/charges); each keeps
+// its own outcome, and the money moved is exactly the sum of the receipts.
+TEST_F(PlatformClientTest, ConcurrentChargesShareRequestsAndKeepTheirOwnOutcomes) {
+  platform_->json_request("POST", "/api/v1/admin/credits", bj::object{{"email", owner_.email}, {"amount", "1"}},
+                          owner_.token, 201);
+  auto balance = [] {
+    return platform_->json_request("GET", "/api/v1/wallet", nullptr, owner_.token, 200).at("balance_micros").as_int64();
+  };
+  std::int64_t before = balance();
+  constexpr int kCharges = 23;  // every 8th with an unknown key
+  std::vector<std::optional<Result<pay::Receipt>>> outcomes(kCharges);
+  asio::io_context io;
+  pay::PlatformClient client(io.get_executor(), options());
+  for (int i = 0; i < kCharges; ++i) {
+    asio::co_spawn(io, [&, i]() -> asio::awaitable<void> {
+      std::string token = i % 8 == 7 ? "sk_live_" + std::string(64, 'c') : agent_key_;
+      std::string tool = "echo", key = "burst-" + std::to_string(i);
+      auto op = client.charge(std::move(token), std::move(tool), 10'000, std::move(key));
+      outcomes[i].emplace(co_await std::move(op));
+    }, asio::detached);
+  }
+  io.run();
+  std::set<std::string> ids;
+  int refused = 0;
+  for (int i = 0; i < kCharges; ++i) {
+    ASSERT_TRUE(outcomes[i].has_value()) << i;
+    if (i % 8 == 7) {
+      EXPECT_EQ(outcomes[i]->code(), ErrorCode::kTokenInvalid) << i;
+      ++refused;
+      continue;
+    }
+    ASSERT_TRUE(outcomes[i]->ok()) << i << ": " << outcomes[i]->error().message;
+    EXPECT_EQ((*outcomes[i])->amount_micros, 10'000);
+    ids.insert((*outcomes[i])->charge_id);
+  }
+  EXPECT_EQ(refused, 2);
+  EXPECT_EQ(ids.size(), std::size_t(kCharges - refused)) << "one charge each";
+  EXPECT_EQ(before - balance(), 10'000 * (kCharges - refused));
+  auto metrics = platform_->request("GET", "/metrics", "", "");
+  EXPECT_NE(metrics.body.find(R"(route="/api/v1/charges",status="200")"), std::string::npos)
+      << "the burst went out in shared requests";
 }
 
 TEST_F(PlatformClientTest, UnreachablePlatformIsPlatformUnavailable) {
