@@ -105,6 +105,8 @@ load "gateway -> stdio upstream, paid" "$url_gateway_paid/mcp/weather" "$agent_k
 # The gateway's own latency, without queueing: one connection at a time.
 load "SDK server, unpaid, 1 connection" "$url_direct_free/mcp" "" 1
 load "gateway, unpaid, 1 connection" "$url_gateway_free/mcp/weather" "$agent_key" 1
+# What a charge adds to one call, without queueing.
+load "SDK server, paid, 1 connection" "$url_direct_paid/mcp" "$agent_key" 1
 
 echo
 awk -v pf="${rate[SDK server, unpaid]}" -v pp="${rate[SDK server, paid (with_payments)]}" \
