@@ -98,10 +98,23 @@ load() {  # LABEL URL TOKEN [CONNECTIONS]
 echo "tools/call current_conditions, wrk -t1 -c$conns -d${seconds}s (2 s warm-up), one session per connection, $(nproc) cores"
 echo "platform: tollgate serve (SQLite, synchronous=FULL) on this machine; paid = \$0.01 charged before each call"
 printf "%-34s %9s %9s %9s %7s\n" "path" "calls/s" "p50 ms" "p99 ms" "errors"
+# The platform's charge group commit so far: "batches charges apply_micros".
+commit_stats() {
+  curl -sf "$url_platform/metrics" | awk '
+    /^tollgate_group_commit_charge_batches / {b=$2} /^tollgate_group_commit_charge_requests / {r=$2}
+    /^tollgate_group_commit_charge_apply_micros / {u=$2} END {print b+0, r+0, u+0}'
+}
+commit_note=()
 load "SDK server, unpaid" "$url_direct_free/mcp" ""
+before=$(commit_stats)
 load "SDK server, paid (with_payments)" "$url_direct_paid/mcp" "$agent_key"
+commit_note+=("SDK server, paid: $(commit_stats | awk -v b="$before" 'BEGIN{split(b,x," ")} {
+  n=$1-x[1]; printf "%d charges in %d commits, %.1f per commit, %.2f ms per commit", $2-x[2], n, ($2-x[2])/(n?n:1), ($3-x[3])/(n?n:1)/1000}')")
 load "gateway -> stdio upstream, unpaid" "$url_gateway_free/mcp/weather" "$agent_key"
+before=$(commit_stats)
 load "gateway -> stdio upstream, paid" "$url_gateway_paid/mcp/weather" "$agent_key"
+commit_note+=("gateway, paid: $(commit_stats | awk -v b="$before" 'BEGIN{split(b,x," ")} {
+  n=$1-x[1]; printf "%d charges in %d commits, %.1f per commit, %.2f ms per commit", $2-x[2], n, ($2-x[2])/(n?n:1), ($3-x[3])/(n?n:1)/1000}')")
 # The gateway's own latency, without queueing: one connection at a time.
 load "SDK server, unpaid, 1 connection" "$url_direct_free/mcp" "" 1
 load "gateway, unpaid, 1 connection" "$url_gateway_free/mcp/weather" "$agent_key" 1
@@ -109,6 +122,8 @@ load "gateway, unpaid, 1 connection" "$url_gateway_free/mcp/weather" "$agent_key
 load "SDK server, paid, 1 connection" "$url_direct_paid/mcp" "$agent_key" 1
 
 echo
+echo "platform group commit (warm-up included):"
+printf '  %s\n' "${commit_note[@]}"
 awk -v pf="${rate[SDK server, unpaid]}" -v pp="${rate[SDK server, paid (with_payments)]}" \
     -v gf="${rate[gateway -> stdio upstream, unpaid]}" -v gp="${rate[gateway -> stdio upstream, paid]}" \
     -v d50="${p50[SDK server, unpaid]}" -v g50="${p50[gateway -> stdio upstream, unpaid]}" \

@@ -17,6 +17,8 @@
 
 #include <algorithm>
 #include <cassert>
+#include <chrono>
+#include <cstdint>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -28,6 +30,15 @@
 #include <vector>
 
 namespace tollgate {
+
+// What the committers have done so far (GET /metrics): with them an operator sees how well
+// requests share transactions (requests / batches) and how long one takes.
+struct GroupCommitStats {
+  std::uint64_t batches = 0;
+  std::uint64_t requests = 0;
+  std::uint64_t apply_micros = 0;  // time spent applying batches (transaction and commit)
+  std::size_t largest_batch = 0;
+};
 
 struct GroupCommitOptions {
   std::size_t max_batch = 512;     // requests per transaction
@@ -132,7 +143,12 @@ class GroupCommit {
   // Largest batch applied so far (reported by benchmarks and tests).
   std::size_t largest_batch() const {
     std::lock_guard lock(mutex_);
-    return largest_batch_;
+    return stats_.largest_batch;
+  }
+
+  GroupCommitStats stats() const {
+    std::lock_guard lock(mutex_);
+    return stats_;
   }
 
   // Requests queued and not yet taken into a batch.
@@ -182,12 +198,20 @@ class GroupCommit {
           batch.push_back(std::move(queue_.front()));
           queue_.pop_front();
         }
-        largest_batch_ = std::max(largest_batch_, n);
+        stats_.largest_batch = std::max(stats_.largest_batch, n);
       }
       std::vector<Request> requests;
       requests.reserve(batch.size());
       for (auto& p : batch) requests.push_back(std::move(p.request));
+      auto started = std::chrono::steady_clock::now();
       std::vector<Outcome> outcomes = apply_(requests);
+      auto took = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started);
+      {
+        std::lock_guard lock(mutex_);
+        stats_.batches += 1;
+        stats_.requests += batch.size();
+        stats_.apply_micros += static_cast<std::uint64_t>(took.count());
+      }
       assert(outcomes.size() == batch.size());
       for (std::size_t i = 0; i < batch.size(); ++i) {
         std::optional<Outcome> outcome;
@@ -204,7 +228,7 @@ class GroupCommit {
   std::condition_variable work_;
   std::deque<Pending> queue_;
   bool stopping_ = false;
-  std::size_t largest_batch_ = 0;
+  GroupCommitStats stats_;
   std::vector<std::thread> committers_;
 };
 

@@ -32,6 +32,7 @@ class ChargeBatcher {
 
   // Largest batch committed so far (reported by benchmarks).
   std::size_t largest_batch() const { return commit_.largest_batch(); }
+  GroupCommitStats stats() const { return commit_.stats(); }
 
  private:
   GroupCommit<ChargeRequest, Result<ChargeResult>> commit_;  // destroyed first: applies what is queued, then stops

@@ -2,6 +2,8 @@
 // /healthz and /metrics.
 #include "platform/platform.hpp"
 
+#include <fmt/format.h>
+
 #include "common/log.hpp"
 #include "platform/context.hpp"
 
@@ -41,6 +43,16 @@ Platform::Platform(asio::io_context& io, store::Store& store, Metrics& metrics, 
     co_return Response::json(200, boost::json::object{{"status", "ok"}, {"store", ctx->store.backend_name()}});
   });
   router.add("GET", "/metrics", [ctx](Request&) -> asio::awaitable<Response> {
+    // Group commit, for charges and for key/session writes: requests per batch and time per
+    // batch (apply_seconds / batches) show how well concurrent writes share commits.
+    auto report = [&](std::string_view kind, const GroupCommitStats& s) {
+      ctx->metrics.set_gauge(fmt::format("group_commit_{}_batches", kind), static_cast<std::int64_t>(s.batches));
+      ctx->metrics.set_gauge(fmt::format("group_commit_{}_requests", kind), static_cast<std::int64_t>(s.requests));
+      ctx->metrics.set_gauge(fmt::format("group_commit_{}_apply_micros", kind), static_cast<std::int64_t>(s.apply_micros));
+      ctx->metrics.set_gauge(fmt::format("group_commit_{}_largest_batch", kind), static_cast<std::int64_t>(s.largest_batch));
+    };
+    report("charge", ctx->batcher.stats());
+    report("account_write", ctx->writes.stats());
     co_return Response::text(200, ctx->metrics.render(), "text/plain; version=0.0.4");
   });
   add_auth_routes(router, ctx);

@@ -68,6 +68,10 @@ TEST(MetricsEndpoint, CountsRequestsLatencyKeysAndAuthFailures) {
   expect_line("tollgate_auth_failures_total{code=\"UNAUTHENTICATED\"} 3");
   expect_line("tollgate_auth_failures_total{code=\"SCOPE_DENIED\"} 1");
   expect_line("tollgate_auth_failures_total{code=\"INVALID_CREDENTIALS\"} 1");
+  // Group commit: the signup's session, four key creations and one deletion; no charges.
+  expect_line("tollgate_group_commit_account_write_requests 6");
+  expect_line("tollgate_group_commit_charge_requests 0");
+  expect_line("tollgate_group_commit_charge_batches 0");
   expect_line("# TYPE tollgate_http_request_duration_seconds histogram");
   expect_line("tollgate_http_request_duration_seconds_count{route=\"/api/v1/keys\"} 5");
   expect_line("tollgate_http_request_duration_seconds_bucket{route=\"/api/v1/keys\",le=\"+Inf\"} 5");
