@@ -42,6 +42,16 @@ json::object object_field(const json::object& o, std::string_view key) {
   return v && v->is_object() ? v->as_object() : json::object{};
 }
 
+// What resources and resource templates both carry, as the upstream listed it.
+template <typename Listed>
+void copy_described(Listed& to, const json::object& from) {
+  to.name = string_field(from, "name");
+  to.title = string_field(from, "title");
+  to.description = string_field(from, "description");
+  to.mime_type = string_field(from, "mimeType");
+  to.annotations = object_field(from, "annotations");
+}
+
 mcp::ToolResult to_tool_result(const json::value& result) {
   mcp::ToolResult r;
   if (!result.is_object()) return mcp::ToolResult::error("UPSTREAM_ERROR: the upstream answered without a result object");
@@ -238,11 +248,7 @@ asio::awaitable<Status> Upstream::mirror(std::shared_ptr<mcp::Client> client) {
     for (const json::object& r : *listed) {
       mcp::Resource resource;
       resource.uri = string_field(r, "uri");
-      resource.name = string_field(r, "name");
-      resource.title = string_field(r, "title");
-      resource.description = string_field(r, "description");
-      resource.mime_type = string_field(r, "mimeType");
-      resource.annotations = object_field(r, "annotations");
+      copy_described(resource, r);
       resource.read = reader;
       std::string uri = resource.uri;
       if (facade_.add_resource(std::move(resource)).ok()) resources_.insert(uri);
@@ -258,11 +264,7 @@ asio::awaitable<Status> Upstream::mirror(std::shared_ptr<mcp::Client> client) {
         for (const json::object& t : *listed_templates) {
           mcp::ResourceTemplate rt;
           rt.uri_template = string_field(t, "uriTemplate");
-          rt.name = string_field(t, "name");
-          rt.title = string_field(t, "title");
-          rt.description = string_field(t, "description");
-          rt.mime_type = string_field(t, "mimeType");
-          rt.annotations = object_field(t, "annotations");
+          copy_described(rt, t);
           rt.read = reader;
           std::string key = rt.uri_template;
           if (facade_.add_resource_template(std::move(rt)).ok()) templates_.insert(key);
