@@ -61,11 +61,21 @@ baseline=$(run_wrk get /healthz)
 echo "baseline GET /healthz:               $baseline"
 list=$(run_wrk list /)
 echo "list only (GET /api/v1/keys):        $list"
+# Key creates and deletes share transactions (group commit): "batches writes apply_micros".
+commit_stats() {
+  curl -sf "$url/metrics" | awk '
+    /^tollgate_group_commit_account_write_batches / {b=$2} /^tollgate_group_commit_account_write_requests / {r=$2}
+    /^tollgate_group_commit_account_write_apply_micros / {u=$2} END {print b+0, r+0, u+0}'
+}
+before=$(commit_stats)
 mix=$(run_wrk mix /)
+commits=$(commit_stats | awk -v b="$before" 'BEGIN{split(b,x," ")} {
+  n=$1-x[1]; printf "%d writes in %d commits, %.1f per commit, %.2f ms per commit", $2-x[2], n, ($2-x[2])/(n?n:1), ($3-x[3])/(n?n:1)/1000}')
 echo "create/list/delete mix (1:1:1):      $mix"
 keys_left=$(curl -sf "$url/api/v1/keys" -H "Authorization: Bearer $session" |
   python3 -c 'import json,sys; print(len(json.load(sys.stdin)["keys"]))')
 echo "keys left in the account after the run: $keys_left"
+echo "mix group commit: $commits"
 echo
 python3 - "$baseline" "$mix" "$list" <<'PY'
 import re, sys

@@ -10,6 +10,8 @@
 #include <memory>
 #include <vector>
 
+#include "common/clock.hpp"
+
 namespace tollgate {
 
 void random_bytes(std::span<std::uint8_t> out) {
@@ -33,6 +35,15 @@ std::string random_hex(std::size_t bytes) {
   std::vector<std::uint8_t> buffer(bytes);
   random_bytes(buffer);
   return to_hex(buffer);
+}
+
+std::string time_ordered_id(std::string_view prefix) {
+  char time_hex[15];
+  std::snprintf(time_hex, sizeof time_hex, "%014llx", static_cast<unsigned long long>(now_micros()));
+  std::string id(prefix);
+  id += time_hex;
+  id += random_hex(8);
+  return id;
 }
 
 Sha256 sha256(std::string_view data) {

@@ -18,7 +18,6 @@ using store::LockedKey;
 using store::Transfer;
 using store::TransferKind;
 
-std::string new_id(std::string_view prefix) { return std::string(prefix) + random_hex(12); }
 
 UnixMicros period_start(store::Period period, UnixMicros now) {
   switch (period) {
@@ -158,7 +157,7 @@ std::vector<Result<ChargeResult>> Ledger::charge_batch(std::span<const ChargeReq
         touched_keys.insert(k.key_id);
       }
       Transfer t;
-      t.id = new_id("ch_");
+      t.id = time_ordered_id("ch_");
       t.kind = TransferKind::kCharge;
       t.debit_account = credit;
       t.credit_account = earning;
@@ -230,7 +229,7 @@ Result<RefundResult> Ledger::refund(std::string_view provider_account_id, std::s
     }
 
     Transfer t;
-    t.id = new_id("re_");
+    t.id = time_ordered_id("re_");
     t.kind = TransferKind::kRefund;
     t.debit_account = charge->credit_account;
     t.credit_account = charge->debit_account;
@@ -277,7 +276,7 @@ Result<DepositResult> Ledger::deposit(std::string_view account_id, Micros amount
       return Error{ErrorCode::kInvalidRequest, "This deposit would overflow the balance."};
     }
     Transfer t;
-    t.id = new_id("dep_");
+    t.id = time_ordered_id("dep_");
     t.kind = TransferKind::kDeposit;
     t.debit_account = deposits;
     t.credit_account = credit;

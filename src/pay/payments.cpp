@@ -118,7 +118,7 @@ class Interceptor {
     if (!token) co_return refuse(ErrorCode::kTokenMissing, tool.name, price, "");
     // One idempotency key per call: the charger's retries reuse it, so a lost answer can
     // never turn into a second charge.
-    std::string agent_token = *token, tool_name = tool.name, idempotency_key = "tg_" + random_hex(16);
+    std::string agent_token = *token, tool_name = tool.name, idempotency_key = time_ordered_id("tg_");
     auto receipt = co_await charger_->charge(std::move(agent_token), std::move(tool_name), price, std::move(idempotency_key));
     if (!receipt) {
       ErrorCode code = agent_code(receipt.code());

@@ -27,7 +27,7 @@ Result<store::Account> find_or_create(Context& ctx, std::string_view email, std:
 
 Result<std::string> new_key(Context& ctx, const store::Account& account, keys::Scope scope, std::string name) {
   std::string secret = keys::generate_api_key();
-  store::NewKey key{"key_" + random_hex(10), account.id, std::move(name), scope, keys::hash_secret(secret),
+  store::NewKey key{time_ordered_id("key_"), account.id, std::move(name), scope, keys::hash_secret(secret),
                     keys::last4(secret), now_micros(), std::nullopt};
   if (auto st = ctx.store.insert_key(key); !st.ok()) return st.error();
   return secret;

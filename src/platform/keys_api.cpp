@@ -74,7 +74,7 @@ void add_routes_for(http::Router& router, std::shared_ptr<Context> ctx, const st
       co_return Response::error(ErrorCode::kInvalidRequest, "'spend_limit' applies to agent keys only.");
     }
     std::string secret = keys::generate_api_key();
-    store::NewKey key{"key_" + random_hex(10), account->id, *name, scope, keys::hash_secret(secret),
+    store::NewKey key{time_ordered_id("key_"), account->id, *name, scope, keys::hash_secret(secret),
                       keys::last4(secret), now_micros(), *limit};
     // The key-count limit is checked in the transaction that inserts (INVALID_REQUEST past
     // it), so concurrent creates cannot overshoot it. The write is a named local: GCC 12

@@ -555,7 +555,7 @@ class PostgresStore final : public Store {
       if (!lock.ok()) return fail("first-account lock", lock);
       auto count = conn.run("SELECT EXISTS (SELECT 1 FROM accounts)");
       if (!count.ok()) return fail("count accounts", count);
-      Account account{"acc_" + random_hex(10), std::string(email), !count.boolean(0, 0), now_micros()};
+      Account account{time_ordered_id("acc_"), std::string(email), !count.boolean(0, 0), now_micros()};
       auto insert = conn.run(
           "INSERT INTO accounts (id, email, password_hash, is_admin, created_at) VALUES ($1, $2, $3, $4, $5)",
           Params().text(account.id).text(account.email).text(password_hash).boolean(account.is_admin).integer(account.created_at));

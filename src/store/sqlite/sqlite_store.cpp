@@ -331,7 +331,7 @@ class SqliteStore final : public Store {
       if (!txn.began()) return unavailable(conn, "begin");
       auto count = conn.prepare("SELECT COUNT(*) FROM accounts");
       if (!count.step()) return unavailable(conn, "count accounts");
-      Account account{"acc_" + random_hex(10), std::string(email), count.int64(0) == 0, now_micros()};
+      Account account{time_ordered_id("acc_"), std::string(email), count.int64(0) == 0, now_micros()};
       auto insert = conn.prepare(
           "INSERT INTO accounts (id, email, password_hash, is_admin, created_at) VALUES (?1, ?2, ?3, ?4, ?5)");
       insert.bind(1, account.id).bind(2, account.email).bind(3, password_hash);
