@@ -1,19 +1,27 @@
 #!/usr/bin/env bash
 # Runs the official MCP conformance suite (@modelcontextprotocol/conformance, pinned in
-# tests/npm) against examples/conformance_server: every server scenario of the 2025-11-25
+# tests/npm) against a server this script starts: every server scenario of the 2025-11-25
 # requirement set, the "pending" ones included, with no expected-failures file. Prints the
 # suite's summary, whose last line is `Total: N passed, M failed`.
-# Usage: run_conformance.sh CONFORMANCE_SERVER SOURCE_DIR [server flags, e.g. --response-mode sse]
+#
+# Usage: run_conformance.sh SOURCE_DIR ENDPOINT_PATH [--wait-for-upstreams] -- COMMAND [ARGS...]
+#   COMMAND must print `listening on http://HOST:PORT` on stdout when ready (API.md, "Command
+#   line"); the suite then runs against http://HOST:PORT/ENDPOINT_PATH. --wait-for-upstreams
+#   also waits for the gateway's /healthz to report its upstreams ready.
 set -euo pipefail
-server=$1
-root=$2
+root=$1
+endpoint=$2
 shift 2
+wait_upstreams=false
+if [[ ${1:-} == --wait-for-upstreams ]]; then wait_upstreams=true; shift; fi
+[[ ${1:-} == -- ]] || { echo "usage: $0 SOURCE_DIR ENDPOINT_PATH [--wait-for-upstreams] -- COMMAND..." >&2; exit 2; }
+shift
 "$root/scripts/npm-tools"
 npm_dir="$root/tests/npm"
 export PATH="$npm_dir/node_modules/node/bin:$PATH"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/tollgate-conformance.XXXXXX")
-"$server" --listen 127.0.0.1:0 "$@" >"$work/server.out" 2>"$work/server.err" &
+"$@" >"$work/server.out" 2>"$work/server.err" &
 pid=$!
 cleanup() {
   kill "$pid" 2>/dev/null || true
@@ -28,17 +36,23 @@ for _ in $(seq 1 600); do
   url=$(sed -n 's/^listening on \(http:\/\/[^ ]*\)$/\1/p' "$work/server.out")
   [[ -n "$url" ]] && break
   if ! kill -0 "$pid" 2>/dev/null; then
-    echo "conformance_server exited before listening:" >&2
+    echo "the server exited before listening: $*" >&2
     cat "$work/server.err" >&2
     exit 1
   fi
   sleep 0.1
 done
-[[ -n "$url" ]] || { echo "conformance_server did not start within 60 s" >&2; exit 1; }
+[[ -n "$url" ]] || { echo "the server did not start within 60 s: $*" >&2; exit 1; }
+if $wait_upstreams; then
+  for _ in $(seq 1 600); do
+    curl -sf "$url/healthz" | grep -q '"upstreams_ready":true' && break
+    sleep 0.1
+  done
+fi
 
 status=0
 (cd "$work" && node "$npm_dir/node_modules/@modelcontextprotocol/conformance/dist/index.js" server \
-  --url "$url/mcp" --suite all --spec-version 2025-11-25 -o "$work/results") >"$work/suite.txt" 2>&1 || status=$?
+  --url "$url$endpoint" --suite all --spec-version 2025-11-25 -o "$work/results") >"$work/suite.txt" 2>&1 || status=$?
 
 # The per-check detail of failures, then the summary.
 if grep -q "=== Failed Checks ===" "$work/suite.txt"; then
