@@ -121,15 +121,45 @@ load "gateway, unpaid, 1 connection" "$url_gateway_free/mcp/weather" "$agent_key
 # What a charge adds to one call, without queueing.
 load "SDK server, paid, 1 connection" "$url_direct_paid/mcp" "$agent_key" 1
 
+# The gateway mounted inside `tollgate serve` (--gateway-config): it charges in-process, the
+# same ledger path without the HTTP hop to the platform. The platform restarts on the same
+# database with an unpaid and a paid upstream.
+kill "${pids[0]}"
+wait "${pids[0]}" 2>/dev/null || true
+cat >"$work/mounted.toml" <<TOML
+[[upstream]]
+name = "free"
+command = ["$bin/weather_server", "--stdio", "--free"]
+[upstream.prices]
+current_conditions = "0"
+
+[[upstream]]
+name = "paid"
+command = ["$bin/weather_server", "--stdio", "--free"]
+[upstream.prices]
+current_conditions = "0.01"
+TOML
+TOLLGATE_API_KEY=$provider_key start mounted "$bin/tollgate" serve --listen 127.0.0.1:0 --db "sqlite:$work/t.db" \
+  --no-access-log --log-level warn --gateway-config "$work/mounted.toml"
+for _ in $(seq 1 100); do curl -sf "$url_mounted/healthz" | grep -q '"upstreams_ready":true' && break; sleep 0.1; done
+url_platform=$url_mounted
+load "gateway in serve, unpaid" "$url_mounted/mcp/free" "$agent_key"
+before=$(commit_stats)
+load "gateway in serve, paid" "$url_mounted/mcp/paid" "$agent_key"
+commit_note+=("gateway in serve, paid: $(commit_stats | awk -v b="$before" 'BEGIN{split(b,x," ")} {
+  n=$1-x[1]; printf "%d charges in %d commits, %.1f per commit, %.2f ms per commit", $2-x[2], n, ($2-x[2])/(n?n:1), ($3-x[3])/(n?n:1)/1000}')")
+
 echo
 echo "platform group commit (warm-up included):"
 printf '  %s\n' "${commit_note[@]}"
 awk -v pf="${rate[SDK server, unpaid]}" -v pp="${rate[SDK server, paid (with_payments)]}" \
     -v gf="${rate[gateway -> stdio upstream, unpaid]}" -v gp="${rate[gateway -> stdio upstream, paid]}" \
+    -v mf="${rate[gateway in serve, unpaid]}" -v mp="${rate[gateway in serve, paid]}" \
     -v d50="${p50[SDK server, unpaid]}" -v g50="${p50[gateway -> stdio upstream, unpaid]}" \
     -v d1="${p50[SDK server, unpaid, 1 connection]}" -v g1="${p50[gateway, unpaid, 1 connection]}" 'BEGIN {
   printf "paid/unpaid throughput, SDK server: %.0f%% (target >= 50%%)\n", 100 * pp / pf
   printf "paid/unpaid throughput, gateway:    %.0f%% (target >= 50%%)\n", 100 * gp / gf
+  printf "paid/unpaid throughput, gateway in serve (in-process charging): %.0f%%\n", 100 * mp / mf
   printf "gateway p50 added over the upstream directly (unpaid), 1 connection: %.2f ms (target <= 1 ms)\n", (g1 - d1) / 1000
   printf "gateway p50 added over the upstream directly (unpaid), %d connections: %.2f ms\n", '"$conns"', (g50 - d50) / 1000
 }'

@@ -213,6 +213,7 @@ int run_serve(const ServeOptions& options) {
                                                      platform_options.public_url);
     mcp_gateway->mount(platform->router(), host);
     mcp_gateway->start();
+    platform->report_upstreams([gw = mcp_gateway.get()] { return gw->ready(); });
     for (const auto& name : mcp_gateway->names()) spdlog::info("gateway: serving /mcp/{}", name);
   }
 

@@ -57,6 +57,8 @@ struct Context {
   // instead of waiting for the database's write lock and fsync.
   GroupCommit<store::AccountWrite, Status> writes;
   boost::asio::thread_pool blocking{2};
+  // Set by Platform::report_upstreams before serving (a mounted gateway); read by /healthz.
+  std::function<bool()> upstreams_ready;
 };
 
 // Account endpoints: the account of the session (cookie or `Authorization: Bearer sess_...`).

@@ -40,7 +40,9 @@ Platform::Platform(asio::io_context& io, store::Store& store, Metrics& metrics, 
     // Liveness plus a cheap store round trip, so a load balancer sees a dead database.
     auto probe = ctx->store.find_key(Sha256{});
     if (!probe) co_return Response::error(probe.error());
-    co_return Response::json(200, boost::json::object{{"status", "ok"}, {"store", ctx->store.backend_name()}});
+    boost::json::object health{{"status", "ok"}, {"store", ctx->store.backend_name()}};
+    if (ctx->upstreams_ready) health["upstreams_ready"] = ctx->upstreams_ready();
+    co_return Response::json(200, health);
   });
   router.add("GET", "/metrics", [ctx](Request&) -> asio::awaitable<Response> {
     // Group commit, for charges and for key/session writes: requests per batch and time per
@@ -93,6 +95,8 @@ Result<Platform::DemoSetup> Platform::seed_demo() { return platform::seed_demo(*
 std::shared_ptr<pay::Charger> Platform::local_charger(std::string provider_key) {
   return make_local_charger(state_->ctx, std::move(provider_key));
 }
+
+void Platform::report_upstreams(std::function<bool()> ready) { state_->ctx->upstreams_ready = std::move(ready); }
 
 void Platform::shutdown() {
   if (state_->stopped.exchange(true)) return;

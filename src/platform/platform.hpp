@@ -41,6 +41,9 @@ class Platform {
   // Charges through this platform's own ledger, as the holder of `provider_key` (the gateway
   // inside `tollgate serve`).
   std::shared_ptr<pay::Charger> local_charger(std::string provider_key);
+  // With a gateway mounted, /healthz also reports `upstreams_ready` (like `tollgate gateway`'s)
+  // from `ready`, so a readiness probe waits for the upstreams. Call before serving.
+  void report_upstreams(std::function<bool()> ready);
   // Demo data for `serve --demo` (see platform/demo.cpp).
   struct DemoSetup {
     std::string email, password;   // the demo account (the admin on a fresh database)

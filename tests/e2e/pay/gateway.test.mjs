@@ -247,13 +247,18 @@ test('inside tollgate serve (--gateway-config) the gateway charges in-process', 
   const serve = await Server.start(TOLLGATE, ['serve', '--listen', '127.0.0.1:0', '--db', `sqlite:${dir}/t.db`]);
   const p = { url: serve.url, api: Platform.prototype.api, signup: Platform.prototype.signup };
   const w = await makeWorld(p, '1');
+  // Without a mounted gateway /healthz says nothing about upstreams.
+  assert.equal((await (await fetch(`${serve.url}/healthz`)).json()).upstreams_ready, undefined);
   await serve.stop();
   const withGateway = await Server.start(TOLLGATE, ['serve', '--listen', '127.0.0.1:0', '--db', `sqlite:${dir}/t.db`,
     '--gateway-config', config], { TOLLGATE_API_KEY: w.providerKey });
   try {
     p.url = withGateway.url;
+    // Like the stand-alone gateway's, the platform's /healthz reports the mounted upstreams.
+    await until(async () => (await (await fetch(`${withGateway.url}/healthz`)).json()).upstreams_ready === true,
+                'upstreams ready in /healthz', 60000);
     const client = await httpClient(`${withGateway.url}/mcp/weather`, w.agentKey);
-    await until(async () => (await client.listTools()).tools.length > 0, 'upstream tools');
+    assert.ok((await client.listTools()).tools.some((t) => t.name === 'current_conditions'));
     const before = await balanceMicros(p, w.owner);
     const r = await client.callTool({ name: 'current_conditions', arguments: { city: 'Sydney' } });
     assert.equal(errorCode(r), null, text(r));
