@@ -52,12 +52,13 @@ void copy_described(Listed& to, const json::object& from) {
   to.annotations = object_field(from, "annotations");
 }
 
-mcp::ToolResult to_tool_result(const json::value& result) {
+// Takes the upstream's result apart (moved, not copied: it is the bulk of a call's data).
+mcp::ToolResult to_tool_result(json::value result) {
   mcp::ToolResult r;
   if (!result.is_object()) return mcp::ToolResult::error("UPSTREAM_ERROR: the upstream answered without a result object");
-  const auto& o = result.as_object();
-  if (auto* c = o.if_contains("content"); c && c->is_array()) r.content = c->as_array();
-  if (auto* s = o.if_contains("structuredContent")) r.structured_content = *s;
+  auto& o = result.as_object();
+  if (auto* c = o.if_contains("content"); c && c->is_array()) r.content = std::move(c->as_array());
+  if (auto* s = o.if_contains("structuredContent")) r.structured_content = std::move(*s);
   if (auto* e = o.if_contains("isError"); e && e->is_bool()) r.is_error = e->as_bool();
   r.meta = object_field(o, "_meta");
   return r;
@@ -403,7 +404,7 @@ asio::awaitable<mcp::ToolResult> Upstream::call_tool(mcp::Context& ctx, const st
     }
     co_return upstream_failure(name, response.error->message);
   }
-  co_return to_tool_result(response.result);
+  co_return to_tool_result(std::move(response.result));
 }
 
 }  // namespace tollgate::gateway

@@ -43,11 +43,13 @@ ToolResult& ToolResult::add(json::object content_block) {
   return *this;
 }
 
-json::object ToolResult::to_json() const {
-  json::object out{{"content", content}};
-  if (!structured_content.is_null()) out["structuredContent"] = structured_content;
+json::object ToolResult::to_json() const& { return ToolResult(*this).to_json(); }
+
+json::object ToolResult::to_json() && {
+  json::object out{{"content", std::move(content)}};
+  if (!structured_content.is_null()) out["structuredContent"] = std::move(structured_content);
   if (is_error) out["isError"] = true;
-  if (!meta.empty()) out["_meta"] = meta;
+  if (!meta.empty()) out["_meta"] = std::move(meta);
   return out;
 }
 
@@ -275,9 +277,14 @@ Status ServerCore::add_tool(Tool tool) {
   {
     std::unique_lock lock(registry_mutex_);
     for (const auto& t : tools_) {
-      if (t->name == tool.name) return Error{ErrorCode::kInvalidRequest, "tool " + tool.name + " is already registered"};
+      if (t->definition.name == tool.name) {
+        return Error{ErrorCode::kInvalidRequest, "tool " + tool.name + " is already registered"};
+      }
     }
-    tools_.push_back(std::make_shared<const Tool>(std::move(tool)));
+    json::value input_schema(tool.input_schema);
+    json::value output_schema = tool.output_schema ? json::value(*tool.output_schema) : json::value(nullptr);
+    tools_.push_back(std::make_shared<const ToolEntry>(
+        ToolEntry{std::move(tool), std::move(input_schema), std::move(output_schema)}));
   }
   broadcast_list_changed("tools");
   return ok_status();
@@ -287,23 +294,33 @@ bool ServerCore::remove_tool(std::string_view name) {
   bool removed;
   {
     std::unique_lock lock(registry_mutex_);
-    removed = erase_by(tools_, [&](const auto& t) { return t->name == name; });
+    removed = erase_by(tools_, [&](const auto& t) { return t->definition.name == name; });
   }
   if (removed) broadcast_list_changed("tools");
   return removed;
 }
 
-std::shared_ptr<const Tool> ServerCore::find_tool(std::string_view name) const {
+std::shared_ptr<const ServerCore::ToolEntry> ServerCore::find_tool_entry(std::string_view name) const {
   std::shared_lock lock(registry_mutex_);
   for (const auto& t : tools_) {
-    if (t->name == name) return t;
+    if (t->definition.name == name) return t;
   }
   return nullptr;
 }
 
+// The public views share ownership of the entry (aliasing shared_ptr): no copies.
+std::shared_ptr<const Tool> ServerCore::find_tool(std::string_view name) const {
+  auto entry = find_tool_entry(name);
+  if (!entry) return nullptr;
+  return std::shared_ptr<const Tool>(entry, &entry->definition);
+}
+
 std::vector<std::shared_ptr<const Tool>> ServerCore::tools() const {
   std::shared_lock lock(registry_mutex_);
-  return tools_;
+  std::vector<std::shared_ptr<const Tool>> out;
+  out.reserve(tools_.size());
+  for (const auto& t : tools_) out.emplace_back(t, &t->definition);
+  return out;
 }
 
 void ServerCore::set_interceptor(ToolInterceptor interceptor) {
@@ -698,11 +715,11 @@ asio::awaitable<RpcResponse> ServerSession::handle_call_tool(std::shared_ptr<Req
       co_return invalid_params("tools/call \"arguments\" must be an object");
     }
   }
-  auto tool = core_->find_tool(*name);
-  if (!tool) co_return invalid_params("Unknown tool: " + *name);
+  auto entry = core_->find_tool_entry(*name);
+  if (!entry) co_return invalid_params("Unknown tool: " + *name);
+  const Tool* tool = &entry->definition;
 
-  json::value schema(tool->input_schema);
-  if (auto violation = validate(schema, arguments)) {
+  if (auto violation = validate(entry->input_schema, arguments)) {
     std::string message = "Invalid arguments for tool " + *name + ": " + violation->to_string();
     // 2025-11-25 reports input validation as a tool execution error, so the model can fix
     // its call; earlier revisions as a protocol error.
@@ -729,14 +746,13 @@ asio::awaitable<RpcResponse> ServerSession::handle_call_tool(std::shared_ptr<Req
     if (result->structured_content.is_null()) {
       co_return RpcResponse::failure(rpc::kInternalError, "Tool " + *name + " has an outputSchema but returned no structuredContent");
     }
-    json::value out_schema(*tool->output_schema);
-    if (auto violation = validate(out_schema, result->structured_content)) {
+    if (auto violation = validate(entry->output_schema, result->structured_content)) {
       co_return RpcResponse::failure(rpc::kInternalError,
                                      "Tool " + *name + " returned structuredContent that does not match its outputSchema: " +
                                          violation->to_string());
     }
   }
-  co_return RpcResponse::success(result->to_json());
+  co_return RpcResponse::success(std::move(*result).to_json());
 }
 
 asio::awaitable<RpcResponse> ServerSession::handle_read_resource(std::shared_ptr<RequestState> state,

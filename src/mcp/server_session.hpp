@@ -64,6 +64,15 @@ class ServerCore : public std::enable_shared_from_this<ServerCore> {
   bool remove_tool(std::string_view name);
   std::shared_ptr<const Tool> find_tool(std::string_view name) const;
   std::vector<std::shared_ptr<const Tool>> tools() const;
+  // A tool with its schemas as JSON values, made once when it is registered: every call
+  // validates against them, and the validator takes values (copying the schema per call
+  // was a good part of a gateway call's allocations).
+  struct ToolEntry {
+    Tool definition;
+    json::value input_schema;
+    json::value output_schema;  // null: the tool has none
+  };
+  std::shared_ptr<const ToolEntry> find_tool_entry(std::string_view name) const;
   void set_interceptor(ToolInterceptor interceptor);
   std::shared_ptr<const ToolInterceptor> interceptor() const;
   void set_completion_handler(CompletionHandler handler);
@@ -97,7 +106,7 @@ class ServerCore : public std::enable_shared_from_this<ServerCore> {
   Implementation info_;
   ServerOptions options_;
   mutable std::shared_mutex registry_mutex_;
-  std::vector<std::shared_ptr<const Tool>> tools_;
+  std::vector<std::shared_ptr<const ToolEntry>> tools_;
   std::shared_ptr<const ToolInterceptor> interceptor_;
   std::shared_ptr<const CompletionHandler> completion_handler_;
   std::vector<std::shared_ptr<const Resource>> resources_;

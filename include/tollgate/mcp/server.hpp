@@ -107,7 +107,8 @@ struct ToolResult {
   // structuredContent plus its JSON text as a text block (for clients that ignore structure).
   static ToolResult structured(json::value value);
   ToolResult& add(json::object content_block);
-  json::object to_json() const;
+  json::object to_json() const&;
+  json::object to_json() &&;  // moves the content instead of copying it
 };
 
 struct ToolAnnotations {
