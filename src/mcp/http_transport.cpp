@@ -32,7 +32,7 @@ constexpr std::uint64_t kStandaloneStream = 0;
 constexpr int kMaxSweepIntervalMs = 60'000;
 
 http::Response rpc_error(unsigned status, int code, std::string message, std::optional<RequestId> id = std::nullopt) {
-  return http::Response::json(status, to_json(Message::failure(std::move(id), code, std::move(message))));
+  return http::Response::text(status, encode(Message::failure(std::move(id), code, std::move(message))), "application/json");
 }
 
 // ASCII only (header values are ASCII); std::tolower is a locale call per character.

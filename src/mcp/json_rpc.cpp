@@ -88,38 +88,51 @@ Message Message::failure(std::optional<RequestId> id, int code, std::string mess
   return failure(std::move(id), RpcError{code, std::move(message), nullptr});
 }
 
-json::value to_json(const Message& m) {
-  json::object out;
-  out["jsonrpc"] = "2.0";
+// Written field by field: building the envelope as a json::object first would deep-copy
+// params or result, which is most of a message.
+std::string encode(const Message& m) {
+  std::string out = "{\"jsonrpc\":\"2.0\"";
+  auto field = [&out](std::string_view name, const auto& value) {
+    out += ",\"";
+    out += name;
+    out += "\":";
+    out += json::serialize(value);
+  };
   switch (m.kind) {
     case MessageKind::kRequest:
-      out["id"] = m.id.to_json();
-      out["method"] = m.method;
-      if (!m.params.empty()) out["params"] = m.params;
+      field("id", m.id.to_json());
+      field("method", json::string_view(m.method));
+      if (!m.params.empty()) field("params", m.params);
       break;
     case MessageKind::kNotification:
-      out["method"] = m.method;
-      if (!m.params.empty()) out["params"] = m.params;
+      field("method", json::string_view(m.method));
+      if (!m.params.empty()) field("params", m.params);
       break;
     case MessageKind::kResult:
-      out["id"] = m.id.to_json();
-      out["result"] = m.result.is_null() ? json::value(json::object{}) : m.result;
+      field("id", m.id.to_json());
+      if (m.result.is_null()) {
+        out += ",\"result\":{}";
+      } else {
+        field("result", m.result);
+      }
       break;
     case MessageKind::kError:
-      out["id"] = m.id_null ? json::value(nullptr) : m.id.to_json();
-      out["error"] = m.error.to_json();
+      field("id", m.id_null ? json::value(nullptr) : m.id.to_json());
+      field("error", m.error.to_json());
       break;
   }
+  out += '}';
   return out;
 }
 
-std::string encode(const Message& message) { return json::serialize(to_json(message)); }
-
 std::string encode_batch(const std::vector<Message>& messages) {
-  json::array out;
-  out.reserve(messages.size());
-  for (const auto& m : messages) out.push_back(to_json(m));
-  return json::serialize(out);
+  std::string out = "[";
+  for (std::size_t i = 0; i < messages.size(); ++i) {
+    if (i) out += ',';
+    out += encode(messages[i]);
+  }
+  out += ']';
+  return out;
 }
 
 namespace {
@@ -129,9 +142,10 @@ DecodeError invalid(std::string message, std::optional<RequestId> id = std::null
 }
 
 // One message object; on failure the error names what is wrong, with the id if usable.
-std::variant<Message, DecodeError> decode_one(const json::value& value) {
+// Takes params, result and error data out of `value` (moved, not copied).
+std::variant<Message, DecodeError> decode_one(json::value& value) {
   if (!value.is_object()) return invalid("Invalid Request: a JSON-RPC message must be an object");
-  const json::object& obj = value.get_object();
+  json::object& obj = value.get_object();
   std::optional<RequestId> id;
   const json::value* id_value = obj.if_contains("id");
   if (id_value && !id_value->is_null()) id = RequestId::from_json(*id_value);
@@ -141,8 +155,8 @@ std::variant<Message, DecodeError> decode_one(const json::value& value) {
     return invalid("Invalid Request: \"jsonrpc\" must be \"2.0\"", id);
   }
   const json::value* method = obj.if_contains("method");
-  const json::value* result = obj.if_contains("result");
-  const json::value* error = obj.if_contains("error");
+  json::value* result = obj.if_contains("result");
+  json::value* error = obj.if_contains("error");
   if (method) {
     if (result || error) return invalid("Invalid Request: a message has either \"method\" or \"result\"/\"error\"", id);
     if (!method->is_string() || method->get_string().empty()) {
@@ -150,9 +164,9 @@ std::variant<Message, DecodeError> decode_one(const json::value& value) {
     }
     Message m;
     m.method = std::string(method->get_string());
-    if (const json::value* params = obj.if_contains("params")) {
+    if (json::value* params = obj.if_contains("params")) {
       if (params->is_object()) {
-        m.params = params->get_object();
+        m.params = std::move(params->get_object());
       } else if (!params->is_null()) {
         return invalid("Invalid Request: \"params\" must be an object", id);
       }
@@ -172,14 +186,14 @@ std::variant<Message, DecodeError> decode_one(const json::value& value) {
     Message m;
     m.kind = MessageKind::kResult;
     m.id = std::move(*id);
-    m.result = *result;
+    m.result = std::move(*result);
     return m;
   }
   if (error) {
     if (!id_value) return invalid("Invalid Request: an error response needs an \"id\" (null if unknown)");
     if (!id && !id_value->is_null()) return invalid("Invalid Request: \"id\" must be an integer, a string or null");
     if (!error->is_object()) return invalid("Invalid Request: \"error\" must be an object", id);
-    const json::object& e = error->get_object();
+    json::object& e = error->get_object();
     const json::value* code = e.if_contains("code");
     const json::value* message = e.if_contains("message");
     if (!code || !(code->is_int64() || code->is_uint64()) || !message || !message->is_string()) {
@@ -195,7 +209,7 @@ std::variant<Message, DecodeError> decode_one(const json::value& value) {
     m.error.code = code->is_int64() ? static_cast<int>(std::clamp<std::int64_t>(code->get_int64(), INT32_MIN, INT32_MAX))
                                     : static_cast<int>(std::min<std::uint64_t>(code->get_uint64(), INT32_MAX));
     m.error.message = std::string(message->get_string());
-    if (const json::value* data = e.if_contains("data")) m.error.data = *data;
+    if (json::value* data = e.if_contains("data")) m.error.data = std::move(*data);
     return m;
   }
   return invalid("Invalid Request: a message needs \"method\", \"result\" or \"error\"", id);
@@ -203,10 +217,10 @@ std::variant<Message, DecodeError> decode_one(const json::value& value) {
 
 }  // namespace
 
-Decoded decode_value(const json::value& value, bool allow_batch) {
+Decoded decode_value(json::value value, bool allow_batch) {
   Decoded out;
   if (value.is_array()) {
-    const json::array& items = value.get_array();
+    json::array& items = value.get_array();
     if (!allow_batch) {
       out.error = invalid("Invalid Request: JSON-RPC batches are not supported by this protocol version");
       return out;
@@ -221,7 +235,7 @@ Decoded decode_value(const json::value& value, bool allow_batch) {
     }
     out.batch = true;
     out.messages.reserve(items.size());
-    for (const auto& item : items) {
+    for (auto& item : items) {
       auto one = decode_one(item);
       if (auto* e = std::get_if<DecodeError>(&one)) {
         out.messages.clear();
@@ -251,7 +265,7 @@ Decoded decode(std::string_view text, bool allow_batch) {
     out.error = DecodeError{RpcError{rpc::kParseError, "Parse error: " + ec.message(), nullptr}, std::nullopt};
     return out;
   }
-  return decode_value(value, allow_batch);
+  return decode_value(std::move(value), allow_batch);
 }
 
 }  // namespace tollgate::mcp

@@ -100,7 +100,6 @@ struct Message {
   static Message failure(std::optional<RequestId> id, int code, std::string message);
 };
 
-json::value to_json(const Message& message);
 // Compact JSON with no raw newlines (JSON escapes them), so one message is one stdio line
 // and one SSE `data:` line.
 std::string encode(const Message& message);
@@ -124,6 +123,6 @@ struct Decoded {
 // most kMaxBatchMessages (an invalid element fails the whole batch). Never throws.
 Decoded decode(std::string_view text, bool allow_batch = true);
 // Checks the shape of an already parsed value.
-Decoded decode_value(const json::value& value, bool allow_batch = true);
+Decoded decode_value(json::value value, bool allow_batch = true);
 
 }  // namespace tollgate::mcp
