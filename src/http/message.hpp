@@ -53,12 +53,18 @@ struct Request {
   std::optional<std::string> cookie(std::string_view name) const;
 };
 
-// Sink for a streamed (chunked) response body, e.g. Server-Sent Events.
+// Sink for a streamed (chunked) response body, e.g. Server-Sent Events. The response's
+// header goes out with the first write, and `finish` ends the body in the same write as its
+// last chunk: a stream answered at once (the common SSE case) is one segment on the wire,
+// not three.
 class StreamWriter {
  public:
   virtual ~StreamWriter() = default;
-  // Sends one chunk; false once the peer is gone or the server is stopping.
+  // Sends one chunk; an empty one sends only what is pending (the header). False once the
+  // peer is gone or the server is stopping.
   virtual boost::asio::awaitable<bool> write(std::string_view chunk) = 0;
+  // Sends `last_chunk` (may be empty) and ends the body; nothing can be written after it.
+  virtual boost::asio::awaitable<bool> finish(std::string_view last_chunk) = 0;
   virtual bool open() const = 0;
 };
 

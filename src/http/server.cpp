@@ -8,9 +8,12 @@
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <array>
 #include <csignal>
+#include <sstream>
 #include <thread>
 #include <unordered_set>
 
@@ -295,39 +298,55 @@ class Server::Impl : public std::enable_shared_from_this<Server::Impl> {
     for (const auto& h : response.headers.all()) out.insert(h.name, h.value);
     out.chunked(true);
     out.keep_alive(keep_alive);
-    bhttp::response_serializer<bhttp::empty_body> serializer{out};
-    auto [ec, n] = co_await bhttp::async_write_header(stream, serializer, kUseTuple);
-    if (ec) co_return 0;
-    ChunkWriter writer(stream, *this);
+    std::ostringstream header;
+    header << out.base();
+    ChunkWriter writer(stream, *this, header.str());
     co_await response.stream(writer);
-    if (writer.open()) {
-      stream.expires_after(std::chrono::milliseconds(limits_.write_timeout_ms));
-      auto [lec, ln] = co_await asio::async_write(stream, bhttp::make_chunk_last(), kUseTuple);
-      if (lec) co_return 0;
+    if (!writer.finished() && writer.open()) {
+      auto op = writer.finish({});
+      co_await std::move(op);
     }
-    co_return writer.ok() ? n + writer.bytes() : 0;
+    co_return writer.ok() ? writer.bytes() : 0;
   }
 
+  // Chunked transfer coding by hand, so that the header, a chunk and the end of the body can
+  // share one write.
   class ChunkWriter final : public StreamWriter {
    public:
-    ChunkWriter(beast::tcp_stream& stream, Impl& server) : stream_(stream), server_(server) {}
-    asio::awaitable<bool> write(std::string_view chunk) override {
-      if (!open()) co_return false;
-      if (chunk.empty()) co_return true;  // an empty chunk would end the body
-      stream_.expires_after(std::chrono::milliseconds(server_.limits_.write_timeout_ms));
-      auto [ec, n] = co_await asio::async_write(stream_, bhttp::make_chunk(asio::buffer(chunk)), kUseTuple);
-      if (ec) failed_ = true;
-      bytes_ += n;
-      co_return !failed_;
-    }
-    bool open() const override { return !failed_ && stream_.socket().is_open(); }
+    ChunkWriter(beast::tcp_stream& stream, Impl& server, std::string header)
+        : stream_(stream), server_(server), pending_header_(std::move(header)) {}
+    asio::awaitable<bool> write(std::string_view chunk) override { return send(chunk, /*last=*/false); }
+    asio::awaitable<bool> finish(std::string_view last_chunk) override { return send(last_chunk, /*last=*/true); }
+    bool open() const override { return !failed_ && !finished_ && stream_.socket().is_open(); }
     bool ok() const { return !failed_; }
+    bool finished() const { return finished_; }
     std::size_t bytes() const { return bytes_; }
 
    private:
+    asio::awaitable<bool> send(std::string_view chunk, bool last) {
+      if (!open()) co_return false;
+      std::string size_line;
+      if (!chunk.empty()) size_line = fmt::format("{:x}\r\n", chunk.size());
+      static constexpr std::string_view kCrlf = "\r\n", kLastChunk = "0\r\n\r\n";
+      std::array<asio::const_buffer, 5> buffers{asio::buffer(pending_header_), asio::buffer(size_line),
+                                                asio::buffer(chunk.empty() ? std::string_view() : chunk),
+                                                asio::buffer(chunk.empty() ? std::string_view() : kCrlf),
+                                                asio::buffer(last ? kLastChunk : std::string_view())};
+      if (asio::buffer_size(buffers) == 0) co_return true;  // nothing pending, nothing to send
+      stream_.expires_after(std::chrono::milliseconds(server_.limits_.write_timeout_ms));
+      auto [ec, n] = co_await asio::async_write(stream_, buffers, kUseTuple);
+      pending_header_.clear();
+      if (ec) failed_ = true;
+      if (last) finished_ = true;
+      bytes_ += n;
+      co_return !failed_;
+    }
+
     beast::tcp_stream& stream_;
     Impl& server_;
+    std::string pending_header_;  // sent with the first write
     bool failed_ = false;
+    bool finished_ = false;
     std::size_t bytes_ = 0;
   };
 

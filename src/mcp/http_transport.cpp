@@ -318,6 +318,7 @@ asio::awaitable<void> pump(std::shared_ptr<HttpSession> session, std::shared_ptr
   auto last_write = Clock::now();
   // The priming event goes out with whatever is already queued: one write, not two.
   std::string out;
+  bool first = true;
   if (priming) {
     out = "id: " + event_id(stream->id, 0) + "\nretry: " + std::to_string(session->options().retry_ms) + "\ndata: \n\n";
   }
@@ -347,12 +348,15 @@ asio::awaitable<void> pump(std::shared_ptr<HttpSession> session, std::shared_ptr
         finished = stream->done && last >= end;
       }
     }
-    if (!out.empty()) {
-      auto op = writer.write(out);
+    // The first pass always writes, if only the response header (the client is waiting for
+    // it); the last ends the body in the same write as its events.
+    if (!out.empty() || first || finished) {
+      auto op = finished ? writer.finish(out) : writer.write(out);
       if (!co_await std::move(op)) {
         detach(*session, *stream, generation);
         co_return;
       }
+      first = false;
       out.clear();
       cursor = last;
       last_write = Clock::now();
