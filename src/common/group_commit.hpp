@@ -140,12 +140,6 @@ class GroupCommit {
     return r ? std::move(*r) : refused_;
   }
 
-  // Largest batch applied so far (reported by benchmarks and tests).
-  std::size_t largest_batch() const {
-    std::lock_guard lock(mutex_);
-    return stats_.largest_batch;
-  }
-
   GroupCommitStats stats() const {
     std::lock_guard lock(mutex_);
     return stats_;

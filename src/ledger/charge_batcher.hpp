@@ -30,8 +30,6 @@ class ChargeBatcher {
   // Blocking form for callers outside a coroutine (tests, tools).
   Result<ChargeResult> charge_sync(ChargeRequest request) { return commit_.submit_sync(std::move(request)); }
 
-  // Largest batch committed so far (reported by benchmarks).
-  std::size_t largest_batch() const { return commit_.largest_batch(); }
   GroupCommitStats stats() const { return commit_.stats(); }
 
  private:

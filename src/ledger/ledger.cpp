@@ -18,7 +18,6 @@ using store::LockedKey;
 using store::Transfer;
 using store::TransferKind;
 
-
 UnixMicros period_start(store::Period period, UnixMicros now) {
   switch (period) {
     case store::Period::kDay: return start_of_day(now);

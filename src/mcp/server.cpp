@@ -266,11 +266,13 @@ Status ServerCore::add_tool(Tool tool) {
   if (tool.name.empty()) return Error{ErrorCode::kInvalidRequest, "a tool needs a name"};
   if (!tool.handler) return Error{ErrorCode::kInvalidRequest, "tool " + tool.name + " needs a handler"};
   if (tool.input_schema.empty()) tool.input_schema = json::object{{"type", "object"}};
-  if (auto s = check_object_schema(tool.input_schema); !s) {
+  json::value input_schema(tool.input_schema);
+  json::value output_schema = tool.output_schema ? json::value(*tool.output_schema) : json::value(nullptr);
+  if (auto s = check_object_schema(input_schema); !s) {
     return Error{ErrorCode::kInvalidRequest, "tool " + tool.name + " input schema: " + s.error().message};
   }
   if (tool.output_schema) {
-    if (auto s = check_object_schema(*tool.output_schema); !s) {
+    if (auto s = check_object_schema(output_schema); !s) {
       return Error{ErrorCode::kInvalidRequest, "tool " + tool.name + " output schema: " + s.error().message};
     }
   }
@@ -281,8 +283,6 @@ Status ServerCore::add_tool(Tool tool) {
         return Error{ErrorCode::kInvalidRequest, "tool " + tool.name + " is already registered"};
       }
     }
-    json::value input_schema(tool.input_schema);
-    json::value output_schema = tool.output_schema ? json::value(*tool.output_schema) : json::value(nullptr);
     tools_.push_back(std::make_shared<const ToolEntry>(
         ToolEntry{std::move(tool), std::move(input_schema), std::move(output_schema)}));
   }

@@ -89,6 +89,10 @@ struct ChargeCall {
   Micros amount_micros = 0;
   std::string idempotency_key;
   std::optional<std::string> agent_token;  // nullopt: TOKEN_MISSING
+
+  std::optional<std::string_view> token() const {
+    return agent_token ? std::optional<std::string_view>(*agent_token) : std::nullopt;
+  }
 };
 
 Result<ChargeCall> parse_charge(const bj::object& body) {
@@ -103,15 +107,15 @@ Result<ChargeCall> parse_charge(const bj::object& body) {
   return ChargeCall{std::move(*tool), *amount, std::move(*idempotency_key), std::move(*token)};
 }
 
-// Verifies the agent key of `call`: the ledger's request, or the refusal.
-Result<ledger::ChargeRequest> charge_request(Context& ctx, const store::KeyIdentity& provider, ChargeCall call) {
-  std::optional<std::string_view> token;
-  if (call.agent_token) token = *call.agent_token;
-  auto agent = agent_identity(ctx, provider, token);
+// Verifies the agent key: the ledger's request, or the refusal.
+Result<ledger::ChargeRequest> charge_request(Context& ctx, const store::KeyIdentity& provider,
+                                             std::optional<std::string_view> agent_token, std::string tool,
+                                             Micros amount_micros, std::string idempotency_key) {
+  auto agent = agent_identity(ctx, provider, agent_token);
   if (!agent) return agent.error();
-  std::string fingerprint = ledger::charge_fingerprint(agent->key_id, call.tool, call.amount_micros);
-  return ledger::ChargeRequest{provider.account_id, agent->key_id, agent->account_id, agent->last4, std::move(call.tool),
-                               call.amount_micros, std::move(call.idempotency_key), std::move(fingerprint)};
+  std::string fingerprint = ledger::charge_fingerprint(agent->key_id, tool, amount_micros);
+  return ledger::ChargeRequest{provider.account_id, agent->key_id, agent->account_id, agent->last4, std::move(tool),
+                               amount_micros, std::move(idempotency_key), std::move(fingerprint)};
 }
 
 bj::object charge_json(const ledger::ChargeResult& r) {
@@ -132,9 +136,7 @@ boost::asio::awaitable<Result<ledger::ChargeResult>> charge_agent(Context& ctx, 
                                                                   std::optional<std::string_view> agent_token,
                                                                   std::string tool, Micros amount_micros,
                                                                   std::string idempotency_key) {
-  std::optional<std::string> token;
-  if (agent_token) token = std::string(*agent_token);
-  auto charge = charge_request(ctx, provider, ChargeCall{std::move(tool), amount_micros, std::move(idempotency_key), std::move(token)});
+  auto charge = charge_request(ctx, provider, agent_token, std::move(tool), amount_micros, std::move(idempotency_key));
   if (!charge) co_return charge.error();
   auto result = co_await ctx.batcher.charge(std::move(*charge));
   ctx.metrics.add("charges", "outcome", result ? "ok" : to_string(result.code()));
@@ -150,9 +152,7 @@ void add_charge_routes(http::Router& router, std::shared_ptr<Context> ctx) {
     // Validate everything before touching money: a malformed call costs nothing.
     auto call = parse_charge(*body);
     if (!call) co_return Response::error(call.error());
-    std::optional<std::string_view> token;
-    if (call->agent_token) token = *call->agent_token;
-    auto op = charge_agent(*ctx, *provider, token, std::move(call->tool), call->amount_micros,
+    auto op = charge_agent(*ctx, *provider, call->token(), std::move(call->tool), call->amount_micros,
                            std::move(call->idempotency_key));
     auto result = co_await std::move(op);
     if (!result) co_return Response::error(result.error());
@@ -182,7 +182,9 @@ void add_charge_routes(http::Router& router, std::shared_ptr<Context> ctx) {
       Result<ledger::ChargeRequest> charge = Error{ErrorCode::kInvalidRequest, "Each charge must be a JSON object."};
       if (list[i].is_object()) {
         auto call = parse_charge(list[i].as_object());
-        charge = call ? charge_request(*ctx, *provider, std::move(*call)) : Result<ledger::ChargeRequest>(call.error());
+        charge = call ? charge_request(*ctx, *provider, call->token(), std::move(call->tool), call->amount_micros,
+                                       std::move(call->idempotency_key))
+                      : Result<ledger::ChargeRequest>(call.error());
       }
       if (!charge) {
         refused[i] = charge.error();

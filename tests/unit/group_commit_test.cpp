@@ -89,7 +89,7 @@ TEST(GroupCommit, RequestsQueuedDuringACommitShareTheNextBatchEachWithItsOwnOutc
   std::lock_guard lock(d.mutex);
   ASSERT_EQ(d.batches.size(), 2u);
   EXPECT_EQ(d.batches[1], 10u) << "one transaction for everything that queued meanwhile";
-  EXPECT_EQ(commit.largest_batch(), 10u);
+  EXPECT_EQ(commit.stats().largest_batch, 10u);
 }
 
 TEST(GroupCommit, APastTheQueueLimitIsRefusedAtOnceAndNothingApplied) {

@@ -139,6 +139,13 @@ ClientRequestHandler cooperative_handler() {
 }
 
 // The checks every transport to conformance_server must pass.
+// The /mcp URL of a server started with --listen, once it says it is listening.
+std::optional<std::string> mcp_endpoint(Process& server) {
+  auto line = server.wait_for_line("listening on ");
+  if (!line) return std::nullopt;
+  return line->substr(std::string("listening on ").size()) + "/mcp";
+}
+
 void exercise_conformance_server(IoThread& io, Client& client) {
   auto connected = io.run(client.connect());
   ASSERT_TRUE(connected.ok()) << connected.error().message;
@@ -213,9 +220,9 @@ void exercise_conformance_server(IoThread& io, Client& client) {
 
 TEST(McpClient, HttpAgainstConformanceServer) {
   Process server({.args = {kConformanceServer, "--listen", "127.0.0.1:0"}});
-  auto line = server.wait_for_line("listening on ");
-  ASSERT_TRUE(line) << server.stderr_text();
-  std::string url = line->substr(std::string("listening on ").size()) + "/mcp";
+  auto endpoint = mcp_endpoint(server);
+  ASSERT_TRUE(endpoint) << server.stderr_text();
+  const std::string& url = *endpoint;
   IoThread io;
   std::mutex logs_mutex;
   std::vector<std::string> logs;
@@ -242,9 +249,9 @@ TEST(McpClient, HttpAgainstConformanceServer) {
 // that call's own handler answers it, and the client-wide handler is not asked.
 TEST(McpClient, HttpRequestsTiedToACallGoToItsHandler) {
   Process server({.args = {kConformanceServer, "--listen", "127.0.0.1:0"}});
-  auto line = server.wait_for_line("listening on ");
-  ASSERT_TRUE(line) << server.stderr_text();
-  std::string url = line->substr(std::string("listening on ").size()) + "/mcp";
+  auto endpoint = mcp_endpoint(server);
+  ASSERT_TRUE(endpoint) << server.stderr_text();
+  const std::string& url = *endpoint;
   IoThread io;
   Client client(io.executor(), make_http_client_transport(io.executor(), HttpClientOptions{.url = url}), capable_client());
   client.on_request(cooperative_handler());
