@@ -13,6 +13,8 @@
 
 #include <filesystem>
 #include <future>
+#include <optional>
+#include <string>
 #include <thread>
 
 #include "support/process.hpp"
