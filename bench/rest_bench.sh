@@ -76,6 +76,11 @@ keys_left=$(curl -sf "$url/api/v1/keys" -H "Authorization: Bearer $session" |
   python3 -c 'import json,sys; print(len(json.load(sys.stdin)["keys"]))')
 echo "keys left in the account after the run: $keys_left"
 echo "mix group commit: $commits"
+checkpoints=$(curl -sf "$url/metrics" | awk '
+  /^tollgate_sqlite_checkpoints / {n=$2} /^tollgate_sqlite_checkpoint_background_micros / {b=$2}
+  /^tollgate_sqlite_checkpoint_exclusive_micros / {e=$2}
+  END {if (n > 0) printf "%d WAL checkpoints, %.1f ms each beside the writers, %.2f ms each holding them back", n, b/n/1000, e/n/1000}')
+[[ -n "$checkpoints" ]] && echo "checkpoints (whole run): $checkpoints"
 echo
 python3 - "$baseline" "$mix" "$list" <<'PY'
 import re, sys

@@ -55,6 +55,7 @@ Platform::Platform(asio::io_context& io, store::Store& store, Metrics& metrics, 
     };
     report("charge", ctx->batcher.stats());
     report("account_write", ctx->writes.stats());
+    for (const auto& [name, value] : ctx->store.metrics()) ctx->metrics.set_gauge(name, value);
     co_return Response::text(200, ctx->metrics.render(), "text/plain; version=0.0.4");
   });
   add_auth_routes(router, ctx);

@@ -18,6 +18,7 @@
 #include <span>
 #include <string_view>
 #include <variant>
+#include <utility>
 #include <vector>
 
 #include "common/clock.hpp"
@@ -262,6 +263,8 @@ class Store {
  public:
   virtual ~Store() = default;
   virtual std::string_view backend_name() const = 0;
+  // The backend's own counters for GET /metrics: (name without the tollgate_ prefix, value).
+  virtual std::vector<std::pair<std::string, std::int64_t>> metrics() const { return {}; }
 
   // Accounts. The first account ever created is admin. EMAIL_TAKEN if the email exists.
   // Creates the account's credits and earnings ledger accounts in the same transaction.

@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <thread>
 
@@ -240,6 +241,50 @@ TEST_P(StoreTest, AnotherWritersWalStillRestartsWhileThisStoreIsOpen) {
     ++commits;
   }
   EXPECT_GE(wal_restarts(wal), before + 2) << "after " << commits << " commits in 30 s";
+}
+
+std::int64_t store_metric(const store::Store& store, std::string_view name) {
+  for (const auto& [n, v] : store.metrics()) {
+    if (n == name) return v;
+  }
+  return -1;
+}
+
+// SQLite only: the WAL is checkpointed beside the writers (not inside a commit), and still
+// starts again from its beginning while this store's own writers write without pause, from
+// several threads, with reads going on: its size stays bounded.
+TEST_P(StoreTest, ThisStoresWalStartsAgainWhileItWritesWithoutPause) {
+  if (GetParam() != Backend::kSqlite) GTEST_SKIP() << "SQLite's WAL";
+  auto alice = store_->create_account("alice@example.com", "x").value();
+  std::string wal = db_->url().substr(std::string_view("sqlite:").size()) + "-wal";
+  std::uint32_t before = wal_restarts(wal);
+  std::atomic<bool> stop{false};
+  std::atomic<int> commits{0}, failures{0};
+  std::vector<std::thread> writers;
+  for (int t = 0; t < 4; ++t) {
+    writers.emplace_back([&] {
+      while (!stop) {
+        auto [secret, key] = new_key(alice.id);
+        if (!store_->insert_key(key).ok() || !store_->find_key(keys::hash_secret(secret))->has_value()) ++failures;
+        ++commits;
+      }
+    });
+  }
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  std::uintmax_t largest_wal = 0;
+  while (wal_restarts(wal) < before + 3 && std::chrono::steady_clock::now() < deadline) {
+    std::error_code ec;
+    largest_wal = std::max(largest_wal, std::filesystem::file_size(wal, ec));
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  stop = true;
+  for (auto& t : writers) t.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_GE(wal_restarts(wal), before + 3) << "after " << commits.load() << " commits";
+  EXPECT_GE(store_metric(*store_, "sqlite_checkpoints"), 3);
+  EXPECT_EQ(store_metric(*store_, "sqlite_checkpoint_failures"), 0);
+  // 4,000 frames of 4 KiB between checkpoints, plus what commits during one.
+  EXPECT_LT(largest_wal, std::uintmax_t{40} << 20);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, StoreTest, ::testing::ValuesIn(test_backends()),

@@ -1,6 +1,9 @@
 // SQLite connection setup (WAL, full durability, foreign keys, busy timeout) and helpers.
 #include "store/sqlite/connection.hpp"
 
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
 #include <condition_variable>
 #include <stdexcept>
 
@@ -198,6 +201,92 @@ void ReadAnchor::renew_loop() {
     release();
     wake_.wait_for(lock, gap_);  // the reader gap
     if (!aside_) hold();
+  }
+}
+
+Checkpointer::Checkpointer(const std::string& path, int wal_frames, Exclusive exclusive)
+    : conn_(path), wal_frames_(wal_frames), exclusive_(std::move(exclusive)) {
+  thread_ = std::thread([this] { run(); });
+}
+
+Checkpointer::~Checkpointer() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  thread_.join();
+}
+
+void Checkpointer::watch(Connection& conn) { sqlite3_wal_hook(conn.handle(), &Checkpointer::on_commit, this); }
+
+CheckpointStats Checkpointer::stats() const {
+  std::lock_guard lock(mutex_);
+  return stats_;
+}
+
+int Checkpointer::on_commit(void* self_ptr, sqlite3*, const char*, int wal_frames) {
+  auto* self = static_cast<Checkpointer*>(self_ptr);
+  {
+    std::lock_guard lock(self->mutex_);
+    if (wal_frames < self->last_frames_) {  // the WAL started again
+      self->until_restart_ = false;
+      self->copied_ = 0;
+      self->restarts_ += 1;
+    }
+    self->last_frames_ = wal_frames;
+    if (!self->until_restart_ && wal_frames < self->wal_frames_) return SQLITE_OK;
+    self->until_restart_ = true;
+    self->requested_ = true;
+  }
+  self->wake_.notify_one();
+  return SQLITE_OK;
+}
+
+void Checkpointer::run() {
+  using Clock = std::chrono::steady_clock;
+  auto micros = [](Clock::duration d) {
+    return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(d).count());
+  };
+  auto checkpoint = [this](int& log, int& copied) {
+    // PASSIVE never waits for a lock: it copies what no reader still needs from the WAL.
+    return sqlite3_wal_checkpoint_v2(conn_.handle(), nullptr, SQLITE_CHECKPOINT_PASSIVE, &log, &copied);
+  };
+  std::unique_lock lock(mutex_);
+  Clock::time_point last_attempt{};
+  for (;;) {
+    wake_.wait(lock, [&] { return requested_ || stopping_; });
+    // Attempts that a reader defeats are not repeated for every commit.
+    if (wake_.wait_until(lock, last_attempt + kCheckpointRetry, [&] { return stopping_; })) return;
+    requested_ = false;
+    bool copy_first = last_frames_ - copied_ > kCheckpointExclusiveFrames;
+    std::uint64_t restarts = restarts_;
+    lock.unlock();
+    auto started = Clock::now();
+    int log = 0, copied = 0, rc = SQLITE_OK;
+    bool complete = true;
+    if (copy_first) {
+      rc = checkpoint(log, copied);
+      // A reader held part of the WAL back: the exclusive step could not copy it either.
+      complete = rc == SQLITE_OK && copied == log;
+    }
+    auto background_done = Clock::now();
+    if (complete) exclusive_([&] { rc = checkpoint(log, copied); });
+    complete = rc == SQLITE_OK && copied == log;
+    auto finished = Clock::now();
+    lock.lock();
+    last_attempt = finished;
+    if (rc == SQLITE_OK && restarts == restarts_) copied_ = std::max(copied_, copied);
+    if (rc == SQLITE_OK) {
+      stats_.checkpoints += 1;
+      stats_.held_back += complete ? 0 : 1;
+      stats_.background_micros += micros(background_done - started);
+      stats_.exclusive_micros += micros(finished - background_done);
+    } else {
+      // Tried again at the next commit; a busy checkpoint is another process's.
+      stats_.failed += 1;
+      if (rc != SQLITE_BUSY) spdlog::warn("sqlite: checkpoint failed: {}", sqlite3_errstr(rc));
+    }
   }
 }
 

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdint>
 #include <condition_variable>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -111,8 +112,8 @@ class ConnectionPool {
 // With the anchor holding the slot the newest snapshot uses, readers share it in memory.
 // Reads stay exactly as fresh: every statement still starts its own read transaction on
 // the newest commit; the anchor shares a lock, it caches nothing. It never holds back a
-// checkpoint for long: it steps aside for every write of this process (so that the
-// checkpoint after a commit runs unhindered), and for other processes' writers it lets go
+// checkpoint for long: it steps aside for every write of this process and for the last step
+// of its checkpoints (so that the WAL can start again), and for other processes' writers it lets go
 // after `hold_for` and leaves a reader gap of `gap` before it takes the newest snapshot:
 // a checkpoint can only complete, and the next write restart the WAL, while no reader
 // holds an older snapshot (SQLite's WAL documentation asks long readers for such gaps).
@@ -145,6 +146,68 @@ class ReadAnchor {
   bool aside_ = false;
   bool stopping_ = false;
   std::thread renewer_;
+};
+
+// What the checkpointer has done so far (GET /metrics).
+struct CheckpointStats {
+  std::uint64_t checkpoints = 0;        // attempts, complete or not
+  std::uint64_t held_back = 0;          // of which a reader kept part of the WAL from being copied
+  std::uint64_t background_micros = 0;  // copying beside the writers
+  std::uint64_t exclusive_micros = 0;   // the last step: waiting for the write in progress, then holding writers back
+  std::uint64_t failed = 0;             // SQLITE_BUSY (another process's checkpoint) or an I/O error
+};
+
+// Checkpoints the WAL (copies its pages into the database file, so that it can start again
+// from its beginning) on a thread of its own, in place of SQLite's automatic checkpoint.
+// Why: that one runs inside the commit that crosses its threshold, so one write in ~100
+// waited for hundreds of page writes and an fsync of the database file, and every write
+// queued behind it waited too (the REST and charge p99s). Here the copy runs beside the
+// writers. Only a last, short step holds this process's writers back (`exclusive`): it
+// copies the few pages committed meanwhile and syncs the database file, because the
+// WAL can start again only when all of it is in the database file and no write is under
+// way; a server that writes without pause would otherwise never reach such a moment, and
+// its WAL would grow for as long as the writes go on. A reader of another process that
+// holds an old snapshot can keep the copy from completing: then the checkpointer tries
+// again, at most every kCheckpointRetry, until the WAL has started again; the copy left by
+// then is small, and goes straight to the short step, so it fits in the moment the reader
+// lets go.
+inline constexpr std::chrono::milliseconds kCheckpointRetry{1};
+// Left to copy past this many frames, a checkpoint copies beside the writers first.
+inline constexpr int kCheckpointExclusiveFrames = 1000;
+
+class Checkpointer {
+ public:
+  // Runs its argument while no write transaction of this process is open.
+  using Exclusive = std::function<void(const std::function<void()>&)>;
+
+  // Checkpoints once the WAL holds `wal_frames` frames. Throws like Connection.
+  Checkpointer(const std::string& path, int wal_frames, Exclusive exclusive);
+  ~Checkpointer();
+  Checkpointer(const Checkpointer&) = delete;
+  Checkpointer& operator=(const Checkpointer&) = delete;
+
+  // Makes the commits of `conn` report the WAL's size to this checkpointer, which turns off
+  // SQLite's automatic checkpoint on `conn`.
+  void watch(Connection& conn);
+  CheckpointStats stats() const;
+
+ private:
+  static int on_commit(void* self, sqlite3* db, const char* schema, int wal_frames);
+  void run();
+
+  Connection conn_;
+  int wal_frames_;
+  Exclusive exclusive_;
+  mutable std::mutex mutex_;
+  std::condition_variable wake_;
+  bool requested_ = false;
+  bool stopping_ = false;
+  int last_frames_ = 0;             // the WAL's size after the last commit seen
+  bool until_restart_ = false;      // every commit asks for a checkpoint until the WAL starts again
+  int copied_ = 0;                  // of the WAL's frames, copied into the database file
+  std::uint64_t restarts_ = 0;      // of the WAL seen by on_commit
+  CheckpointStats stats_;
+  std::thread thread_;
 };
 
 }  // namespace tollgate::store::sqlite

@@ -31,6 +31,11 @@ constexpr int kMaxTxnAttempts = 3;
 // the time, and another process's checkpoint waits at most 100 ms for it.
 constexpr std::chrono::milliseconds kAnchorHold{100};
 constexpr std::chrono::milliseconds kAnchorGap{5};
+// The WAL is checkpointed (connection.hpp, Checkpointer) each time this many frames (pages
+// of 4 KiB) have been committed: 16 MiB. Four times SQLite's default, so that the one step
+// of a checkpoint that holds writers back comes once in several hundred commits; a WAL of
+// this size still takes two of SQLite's hash blocks to search per page read.
+constexpr int kCheckpointFrames = 4000;
 
 Error unavailable(Connection& conn, std::string_view what) {
   spdlog::error("sqlite: {} failed: {}", what, conn.last_error());
@@ -314,16 +319,30 @@ class SqliteStore final : public Store {
     }
   }
 
-  // After migrate(): the anchor's open read transaction would only slow the migrations.
-  void start_read_anchor() {
+  // After migrate(): the anchor's open read transaction would only slow the migrations, and
+  // they are checkpointed by SQLite itself.
+  void start_background_work() {
     try {
       anchor_ = std::make_unique<sqlite::ReadAnchor>(pool_path_, kAnchorHold, kAnchorGap);
     } catch (const std::exception& e) {
       spdlog::warn("sqlite: no read anchor ({}); reads are slower but correct", e.what());
     }
+    checkpointer_ = std::make_unique<sqlite::Checkpointer>(
+        pool_path_, kCheckpointFrames, [this](const std::function<void()>& fn) { exclusively(fn); });
   }
 
   std::string_view backend_name() const override { return "sqlite"; }
+
+  std::vector<std::pair<std::string, std::int64_t>> metrics() const override {
+    if (!checkpointer_) return {};
+    auto c = checkpointer_->stats();
+    auto n = [](std::uint64_t v) { return static_cast<std::int64_t>(v); };
+    return {{"sqlite_checkpoints", n(c.checkpoints)},
+            {"sqlite_checkpoint_background_micros", n(c.background_micros)},
+            {"sqlite_checkpoint_exclusive_micros", n(c.exclusive_micros)},
+            {"sqlite_checkpoints_held_back", n(c.held_back)},
+            {"sqlite_checkpoint_failures", n(c.failed)}};
+  }
 
   Result<Account> create_account(std::string_view email, std::string_view password_hash) override {
     return with_writer([&](Connection& conn) -> Result<Account> {
@@ -520,17 +539,29 @@ class SqliteStore final : public Store {
     return fn(**lease);
   }
 
-  // with_conn for a write transaction: writers of this process take turns here first, and
-  // the read anchor steps aside meanwhile so that the commit's checkpoint is not held back.
+  // Runs `fn` while no write transaction of this process is open (writers take turns here),
+  // with the read anchor stepped aside so that it cannot keep the WAL from starting again.
   template <typename Fn>
-  auto with_writer(Fn&& fn) -> decltype(fn(std::declval<Connection&>())) {
+  auto exclusively(Fn&& fn) -> decltype(fn()) {
     std::lock_guard writer(write_mutex_);
     struct Aside {
       sqlite::ReadAnchor* anchor;
       explicit Aside(sqlite::ReadAnchor* a) : anchor(a) { if (anchor) anchor->step_aside(); }
       ~Aside() { if (anchor) anchor->resume(); }
     } aside(anchor_.get());
-    return with_conn(std::forward<Fn>(fn));
+    return fn();
+  }
+
+  // with_conn for a write transaction. The connection's commits report to the checkpointer
+  // (set on every write: pooled connections are opened on demand, some before it exists).
+  template <typename Fn>
+  auto with_writer(Fn&& fn) -> decltype(fn(std::declval<Connection&>())) {
+    return exclusively([&] {
+      return with_conn([&](Connection& conn) {
+        if (checkpointer_) checkpointer_->watch(conn);
+        return fn(conn);
+      });
+    });
   }
 
   // Runs `work` in a write transaction of kind Txn, from the start again after a race it
@@ -552,6 +583,7 @@ class SqliteStore final : public Store {
   ConnectionPool pool_;
   std::mutex write_mutex_;
   std::unique_ptr<sqlite::ReadAnchor> anchor_;  // after pool_: gone before the pool closes
+  std::unique_ptr<sqlite::Checkpointer> checkpointer_;  // last: stops first (it uses the mutex and the anchor)
 };
 
 }  // namespace
@@ -562,7 +594,7 @@ std::unique_ptr<Store> open_sqlite_store(std::string_view path) {
   if (file.has_parent_path()) std::filesystem::create_directories(file.parent_path());
   auto store = std::make_unique<SqliteStore>(file.string());
   store->migrate();
-  store->start_read_anchor();
+  store->start_background_work();
   return store;
 }
 
