@@ -70,6 +70,14 @@ Error rpc_error(const mcp::RpcResponse& response) {
   return Error{ErrorCode::kUpstreamError, response.error->message};
 }
 
+// Who made a downstream call: its agent key when it sent one (one key, one account), else
+// its HTTP session; a call with neither shares a caller with no other call.
+std::optional<std::string> caller_of(const mcp::Context& ctx) {
+  if (ctx.bearer_token()) return "key " + *ctx.bearer_token();
+  if (!ctx.request_info().session_id.empty()) return "session " + ctx.request_info().session_id;
+  return std::nullopt;
+}
+
 }  // namespace
 
 Upstream::Upstream(asio::any_io_executor executor, UpstreamConfig config, mcp::Server& facade)
@@ -333,15 +341,32 @@ void Upstream::on_notification(const mcp::Message& message) {
 
 asio::awaitable<mcp::RpcResponse> Upstream::on_request(const mcp::Message& message) {
   mcp::Context* ctx = nullptr;
+  bool ambiguous = false;
   {
     std::lock_guard lock(mutex_);
-    // The upstream asks without saying for which call (stdio) while our calls wait on it: the
-    // newest call's client answers. (Requests an HTTP upstream ties to a call never get here.)
-    if (!active_calls_.empty()) ctx = active_calls_.back();
+    // The upstream asks without saying for which call (stdio) while our calls wait on it.
+    // When they all come from one caller, its newest call answers; when they come from
+    // several, guessing could show one agent's request (a sampling prompt, an elicitation)
+    // to another agent's client, so the upstream gets an error instead. (Requests an HTTP
+    // upstream ties to a call never get here.)
+    if (!active_calls_.empty()) {
+      ctx = active_calls_.back();
+      auto caller = caller_of(*ctx);
+      ambiguous = active_calls_.size() > 1 &&
+                  (!caller || std::any_of(active_calls_.begin(), active_calls_.end(),
+                                          [&](mcp::Context* c) { return caller_of(*c) != caller; }));
+    }
   }
   if (!ctx) {
     co_return mcp::RpcResponse::failure(mcp::rpc::kInternalError,
                                         "no client is connected to the gateway to answer " + message.method);
+  }
+  if (ambiguous) {
+    co_return mcp::RpcResponse::failure(
+        mcp::rpc::kInternalError,
+        message.method + " cannot be answered: calls from several clients are in flight on this stdio server, and "
+                         "the request does not say which one it belongs to (the gateway does not guess; an HTTP "
+                         "upstream ties each request to its call)");
   }
   std::string method = message.method;
   json::object params = message.params;

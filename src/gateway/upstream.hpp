@@ -5,7 +5,8 @@
 // messages, list changes and resource updates, completion requests, cancellations, and its
 // requests back to the client (sampling, elicitation, roots), which go to the downstream
 // call that is waiting on it (over stdio, where a request does not say which call it
-// belongs to, to the newest one).
+// belongs to: to the newest call when all calls in flight come from one caller, and
+// otherwise to nobody: the upstream gets an error).
 #pragma once
 
 #include <boost/asio/any_io_executor.hpp>

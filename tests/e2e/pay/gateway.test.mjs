@@ -2,7 +2,8 @@
 // @modelcontextprotocol/server-everything (over stdio and over HTTP) and of the weather
 // example (stdio, unpaid: the gateway charges), called with the official TypeScript SDK
 // client. Proves: exact charges with receipts, every refusal code with the upstream tool
-// provably not run, features forwarded (progress, sampling, cancellation, completion), the agent's key never reaching
+// provably not run, features forwarded (progress, sampling, cancellation, completion), a stdio upstream's
+// request never shown to another agent's client, the agent's key never reaching
 // the upstream, UPSTREAM_ERROR refunded, a crashed stdio upstream restarted, and the
 // in-process gateway of `tollgate serve --gateway-config`.
 import { test, before, after } from 'node:test';
@@ -141,6 +142,66 @@ test('progress and sampling requests are forwarded both ways', async () => {
   assert.equal(errorCode(sampled), null, text(sampled));
   assert.match(text(sampled), /sampled by the agent/);
   await client.close();
+});
+
+test("a stdio upstream's request never reaches another agent's client", async () => {
+  // A second agent, of another account, and credits for both.
+  const otherOwner = await platform.signup('other@example.com');
+  const otherKey = (await platform.api('POST', '/api/v1/keys', { token: otherOwner, body: { name: 'other agent' } })).body.key;
+  for (const email of ['other@example.com', 'owner@example.com']) {
+    const credit = await platform.api('POST', '/api/v1/admin/credits', { token: world.owner, body: { email, amount: '0.10' } });
+    assert.equal(credit.status, 201, credit.text);
+  }
+  const { CreateMessageRequestSchema } = await import(new URL('../../npm/node_modules/@modelcontextprotocol/sdk/dist/esm/types.js', import.meta.url));
+  // A client that records the prompts it is asked, and answers once `release()` is called.
+  const sampler = async (key) => {
+    const client = new Client({ name: 'sampler', version: '1.0.0' }, { capabilities: { sampling: {} } });
+    client.asked = [];
+    let release;
+    const released = new Promise((resolve) => { release = resolve; });
+    let asked;
+    client.firstAsked = new Promise((resolve) => { asked = resolve; });
+    client.release = release;
+    client.setRequestHandler(CreateMessageRequestSchema, async (request) => {
+      client.asked.push(request.params.messages.map((m) => m.content.text).join(' '));
+      asked();
+      await released;
+      return { role: 'assistant', model: 'test-model', content: { type: 'text', text: 'sampled by the agent' } };
+    });
+    await client.connect(new StreamableHTTPClientTransport(new URL(mcp('everything')),
+      { requestInit: { headers: { Authorization: `Bearer ${key}` } } }));
+    return client;
+  };
+  const sample = (client, prompt) =>
+    client.callTool({ name: 'trigger-sampling-request', arguments: { prompt, maxTokens: 10 } });
+
+  // Agent B's call waits on its own client (its sampling request is held) when agent A's
+  // tool asks for one too: the upstream's request does not say which call it is for, so it
+  // goes to nobody and A's call fails, instead of showing A's prompt to B's client.
+  const a = await sampler(world.agentKey);
+  const b = await sampler(otherKey);
+  const bCall = sample(b, 'prompt of agent B');
+  await b.firstAsked;
+  a.release();
+  const refused = await sample(a, 'prompt of agent A');
+  assert.equal(refused.isError, true, text(refused));
+  b.release();
+  assert.equal(errorCode(await bCall), null);
+  assert.deepEqual(b.asked.map((p) => /agent A/.test(p)), [false], "B's client saw only B's prompt");
+  assert.deepEqual(a.asked, []);
+
+  // Two sessions of one agent key: the newest call's client answers.
+  const a2 = await sampler(world.agentKey);
+  const a2Call = sample(a2, 'first prompt of agent A');
+  await a2.firstAsked;
+  const sampled = await sample(a, 'second prompt of agent A');
+  assert.equal(errorCode(sampled), null, text(sampled));
+  assert.match(text(sampled), /sampled by the agent/);
+  a2.release();
+  assert.equal(errorCode(await a2Call), null);
+  assert.equal(a.asked.length, 1);
+  assert.match(a.asked[0], /second prompt/);
+  await Promise.all([a.close(), a2.close(), b.close()]);
 });
 
 test('completion requests reach the upstream, with their context', async () => {
