@@ -65,12 +65,18 @@ echo "list only (GET /api/v1/keys):        $list"
 commit_stats() {
   curl -sf "$url/metrics" | awk '
     /^tollgate_group_commit_account_write_batches / {b=$2} /^tollgate_group_commit_account_write_requests / {r=$2}
-    /^tollgate_group_commit_account_write_apply_micros / {u=$2} END {print b+0, r+0, u+0}'
+    /^tollgate_group_commit_account_write_apply_micros / {u=$2}
+    /^tollgate_group_commit_apply_seconds_bucket\{kind="account_write",le="0.001000"\}/ {l1=$2}
+    /^tollgate_group_commit_apply_seconds_bucket\{kind="account_write",le="0.002500"\}/ {l2=$2}
+    /^tollgate_group_commit_apply_seconds_bucket\{kind="account_write",le="0.005000"\}/ {l5=$2}
+    END {print b+0, r+0, u+0, l1+0, l2+0, l5+0}'
 }
 before=$(commit_stats)
 mix=$(run_wrk mix /)
 commits=$(commit_stats | awk -v b="$before" 'BEGIN{split(b,x," ")} {
-  n=$1-x[1]; printf "%d writes in %d commits, %.1f per commit, %.2f ms per commit", $2-x[2], n, ($2-x[2])/(n?n:1), ($3-x[3])/(n?n:1)/1000}')
+  n=$1-x[1]; d=(n?n:1)
+  printf "%d writes in %d commits, %.1f per commit, %.2f ms per commit; commits within 1 ms %.1f%%, 2.5 ms %.1f%%, 5 ms %.2f%%",
+    $2-x[2], n, ($2-x[2])/d, ($3-x[3])/d/1000, 100*($4-x[4])/d, 100*($5-x[5])/d, 100*($6-x[6])/d}')
 echo "create/list/delete mix (1:1:1):      $mix"
 keys_left=$(curl -sf "$url/api/v1/keys" -H "Authorization: Bearer $session" |
   python3 -c 'import json,sys; print(len(json.load(sys.stdin)["keys"]))')

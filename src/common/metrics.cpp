@@ -27,12 +27,6 @@ void append_escaped(LabelBuffer& out, std::string_view value) {
   }
 }
 
-std::string escape_label(std::string_view value) {
-  LabelBuffer out;
-  append_escaped(out, value);
-  return fmt::to_string(out);
-}
-
 std::string seconds(std::int64_t micros) { return fmt::format("{}.{:06d}", micros / 1000000, micros % 1000000); }
 
 }  // namespace
@@ -48,25 +42,49 @@ void Metrics::count(std::string_view name, std::string_view labels, std::int64_t
   }
 }
 
-void Metrics::observe_request(std::string_view route, unsigned status, std::chrono::microseconds latency) {
-  LabelBuffer labels;
-  labels.append(std::string_view("route=\""));
-  append_escaped(labels, route);
-  fmt::format_to(std::back_inserter(labels), "\",status=\"{}\"", status);
-  std::lock_guard lock(mutex_);
-  count("http_requests", std::string_view(labels.data(), labels.size()), 1);
-  auto found = latency_.find(route);
-  if (found == latency_.end()) found = latency_.emplace(std::string(route), Histogram{}).first;
+Metrics::Metrics() {
+  // Always listed, even before the first request (scrapers see the metric exists).
+  histograms_.emplace("http_request_duration", Histograms{});
+}
+
+void Metrics::time(std::string_view name, std::string_view labels, std::chrono::microseconds duration) {
+  auto series = histograms_.find(name);
+  if (series == histograms_.end()) series = histograms_.emplace(std::string(name), Histograms{}).first;
+  auto found = series->second.find(labels);
+  if (found == series->second.end()) found = series->second.emplace(std::string(labels), Histogram{}).first;
   auto& h = found->second;
   if (h.buckets.empty()) h.buckets.assign(kBucketMicros.size(), 0);
   for (std::size_t i = 0; i < kBucketMicros.size(); ++i) {
-    if (latency.count() <= kBucketMicros[i]) {
+    if (duration.count() <= kBucketMicros[i]) {
       h.buckets[i] += 1;
       break;
     }
   }
   h.count += 1;
-  h.sum_micros += latency.count();
+  h.sum_micros += duration.count();
+}
+
+void Metrics::observe_request(std::string_view route, unsigned status, std::chrono::microseconds latency) {
+  LabelBuffer labels;
+  labels.append(std::string_view("route=\""));
+  append_escaped(labels, route);
+  labels.push_back('"');
+  std::size_t route_only = labels.size();
+  fmt::format_to(std::back_inserter(labels), ",status=\"{}\"", status);
+  std::lock_guard lock(mutex_);
+  count("http_requests", std::string_view(labels.data(), labels.size()), 1);
+  time("http_request_duration", std::string_view(labels.data(), route_only), latency);
+}
+
+void Metrics::observe(std::string_view name, std::string_view label, std::string_view value,
+                      std::chrono::microseconds duration) {
+  LabelBuffer labels;
+  labels.append(label);
+  labels.append(std::string_view("=\""));
+  append_escaped(labels, value);
+  labels.push_back('"');
+  std::lock_guard lock(mutex_);
+  time(name, std::string_view(labels.data(), labels.size()), duration);
 }
 
 void Metrics::add(std::string_view name, std::string_view label, std::string_view value, std::int64_t delta) {
@@ -96,18 +114,19 @@ std::string Metrics::render() const {
     out += fmt::format("# TYPE tollgate_{}_total counter\n", name);
     for (const auto& [labels, value] : series) out += fmt::format("tollgate_{}_total{{{}}} {}\n", name, labels, value);
   }
-  out += "# TYPE tollgate_http_request_duration_seconds histogram\n";
-  for (const auto& [route, h] : latency_) {
-    std::string label = escape_label(route);
-    std::uint64_t cumulative = 0;
-    for (std::size_t i = 0; i < kBucketMicros.size(); ++i) {
-      cumulative += h.buckets[i];
-      out += fmt::format("tollgate_http_request_duration_seconds_bucket{{route=\"{}\",le=\"{}\"}} {}\n", label,
-                         seconds(kBucketMicros[i]), cumulative);
+  for (const auto& [name, series] : histograms_) {
+    out += fmt::format("# TYPE tollgate_{}_seconds histogram\n", name);
+    for (const auto& [labels, h] : series) {
+      std::uint64_t cumulative = 0;
+      for (std::size_t i = 0; i < kBucketMicros.size(); ++i) {
+        cumulative += h.buckets[i];
+        out += fmt::format("tollgate_{}_seconds_bucket{{{},le=\"{}\"}} {}\n", name, labels, seconds(kBucketMicros[i]),
+                           cumulative);
+      }
+      out += fmt::format("tollgate_{}_seconds_bucket{{{},le=\"+Inf\"}} {}\n", name, labels, h.count);
+      out += fmt::format("tollgate_{}_seconds_sum{{{}}} {}\n", name, labels, seconds(h.sum_micros));
+      out += fmt::format("tollgate_{}_seconds_count{{{}}} {}\n", name, labels, h.count);
     }
-    out += fmt::format("tollgate_http_request_duration_seconds_bucket{{route=\"{}\",le=\"+Inf\"}} {}\n", label, h.count);
-    out += fmt::format("tollgate_http_request_duration_seconds_sum{{route=\"{}\"}} {}\n", label, seconds(h.sum_micros));
-    out += fmt::format("tollgate_http_request_duration_seconds_count{{route=\"{}\"}} {}\n", label, h.count);
   }
   for (const auto& [name, value] : gauges_) {
     out += fmt::format("# TYPE tollgate_{} gauge\ntollgate_{} {}\n", name, name, value);

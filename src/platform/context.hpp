@@ -17,14 +17,23 @@
 
 namespace tollgate::platform {
 
+// `options` with each batch's time reported to tollgate_group_commit_apply_seconds{kind}.
+inline GroupCommitOptions timed(GroupCommitOptions options, Metrics& metrics, std::string kind) {
+  options.on_batch = [&metrics, kind = std::move(kind)](std::size_t, std::chrono::microseconds took) {
+    metrics.observe("group_commit_apply", "kind", kind, took);
+  };
+  return options;
+}
+
 struct Context {
   Context(boost::asio::io_context& io, store::Store& store, Metrics& metrics, PlatformOptions options)
       : io(io), store(store), metrics(metrics), options(std::move(options)), verifier(store),
         login_limiter(this->options.login_failures_per_window, this->options.login_window),
         invalid_token_limiter(this->options.invalid_tokens_per_minute, std::chrono::seconds(60)), ledger(store),
-        batcher(ledger, this->options.batcher),
+        batcher(ledger, timed(this->options.batcher, metrics, "charge")),
         writes([&s = store](std::span<const store::AccountWrite> batch) { return s.apply_account_writes(batch); },
-               Error{ErrorCode::kPlatformUnavailable, "The platform is overloaded; nothing was changed. Retry shortly."}) {}
+               Error{ErrorCode::kPlatformUnavailable, "The platform is overloaded; nothing was changed. Retry shortly."},
+               timed({}, metrics, "account_write")) {}
 
   // Runs CPU-heavy work (argon2id) off the I/O threads and resumes on the caller's.
   // `fn` is taken by reference and should be a named local of the caller: GCC 12 miscopies

@@ -92,6 +92,23 @@ TEST(GroupCommit, RequestsQueuedDuringACommitShareTheNextBatchEachWithItsOwnOutc
   EXPECT_EQ(commit.stats().largest_batch, 10u);
 }
 
+TEST(GroupCommit, EachBatchIsReportedWithItsSizeAndTime) {
+  Doubler d;
+  std::mutex mutex;
+  std::vector<std::size_t> reported;
+  GroupCommitOptions options;
+  options.on_batch = [&](std::size_t requests, std::chrono::microseconds took) {
+    EXPECT_GE(took.count(), 0);
+    std::lock_guard lock(mutex);
+    reported.push_back(requests);
+  };
+  GroupCommit<int, Result<int>> commit([&](std::span<const int> b) { return d.apply(b); }, refused(), options);
+  EXPECT_EQ(*commit.submit_sync(1), 2);
+  EXPECT_EQ(*commit.submit_sync(2), 4);
+  std::lock_guard lock(mutex);
+  EXPECT_EQ(reported, (std::vector<std::size_t>{1, 1}));
+}
+
 TEST(GroupCommit, APastTheQueueLimitIsRefusedAtOnceAndNothingApplied) {
   Doubler d;
   d.hold = true;

@@ -1,5 +1,5 @@
 // Prometheus text rendering of Metrics: counters with labels, the per-route latency
-// histogram (cumulative buckets, +Inf, sum, count), gauges and label escaping.
+// histogram (cumulative buckets, +Inf, sum, count), named histograms, gauges and label escaping.
 #include <gtest/gtest.h>
 
 #include <sstream>
@@ -57,6 +57,23 @@ TEST(Metrics, HistogramBucketsAreCumulativeWithInfSumAndCount) {
   bucket("+Inf", 4);
   EXPECT_TRUE(has_line(text, "tollgate_http_request_duration_seconds_count{route=\"/r\"} 4")) << text;
   EXPECT_TRUE(has_line(text, "tollgate_http_request_duration_seconds_sum{route=\"/r\"} 20.004201")) << text;
+}
+
+TEST(Metrics, NamedHistogramsHaveTheirOwnSeriesPerLabel) {
+  Metrics m;
+  m.observe("group_commit_apply", "kind", "charge", microseconds(900));
+  m.observe("group_commit_apply", "kind", "charge", microseconds(3'000));
+  m.observe("group_commit_apply", "kind", "account_write", microseconds(80));
+  std::string text = m.render();
+  EXPECT_TRUE(has_line(text, "# TYPE tollgate_group_commit_apply_seconds histogram")) << text;
+  EXPECT_TRUE(has_line(text, "tollgate_group_commit_apply_seconds_bucket{kind=\"charge\",le=\"0.001000\"} 1")) << text;
+  EXPECT_TRUE(has_line(text, "tollgate_group_commit_apply_seconds_bucket{kind=\"charge\",le=\"0.005000\"} 2")) << text;
+  EXPECT_TRUE(has_line(text, "tollgate_group_commit_apply_seconds_count{kind=\"charge\"} 2")) << text;
+  EXPECT_TRUE(has_line(text, "tollgate_group_commit_apply_seconds_sum{kind=\"charge\"} 0.003900")) << text;
+  EXPECT_TRUE(has_line(text, "tollgate_group_commit_apply_seconds_bucket{kind=\"account_write\",le=\"0.000100\"} 1"))
+      << text;
+  // The HTTP histogram is still its own metric.
+  EXPECT_TRUE(has_line(text, "# TYPE tollgate_http_request_duration_seconds histogram")) << text;
 }
 
 TEST(Metrics, NamedCountersAndGauges) {
