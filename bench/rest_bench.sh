@@ -85,7 +85,7 @@ echo "mix group commit: $commits"
 checkpoints=$(curl -sf "$url/metrics" | awk '
   /^tollgate_sqlite_checkpoints / {n=$2} /^tollgate_sqlite_checkpoint_background_micros / {b=$2}
   /^tollgate_sqlite_checkpoint_exclusive_micros / {e=$2}
-  END {if (n > 0) printf "%d WAL checkpoints, %.1f ms each beside the writers, %.2f ms each holding them back", n, b/n/1000, e/n/1000}')
+  END {if (n > 0) printf "%d WAL checkpoints, %.1f ms each beside the writers, %.2f ms each in the last step (waiting for the write in progress, then holding writers back)", n, b/n/1000, e/n/1000}')
 [[ -n "$checkpoints" ]] && echo "checkpoints (whole run): $checkpoints"
 echo
 python3 - "$baseline" "$mix" "$list" <<'PY'

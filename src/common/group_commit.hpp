@@ -209,13 +209,14 @@ class GroupCommit {
         stats_.requests += batch.size();
         stats_.apply_micros += static_cast<std::uint64_t>(took.count());
       }
-      if (options_.on_batch) options_.on_batch(batch.size(), took);
       assert(outcomes.size() == batch.size());
       for (std::size_t i = 0; i < batch.size(); ++i) {
         std::optional<Outcome> outcome;
         if (i < outcomes.size()) outcome.emplace(std::move(outcomes[i]));
         std::move(batch[i].completion)(std::move(outcome));
       }
+      // After the answers are on their way: the observer may take a lock of its own.
+      if (options_.on_batch) options_.on_batch(batch.size(), took);
     }
   }
 

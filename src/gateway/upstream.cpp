@@ -5,6 +5,8 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <optional>
+
 #include "tollgate/pay/payments.hpp"
 
 namespace tollgate::gateway {
@@ -388,10 +390,22 @@ asio::awaitable<mcp::ToolResult> Upstream::call_tool(mcp::Context& ctx, const st
   auto self = shared_from_this();
   auto client = current_client();
   if (!client) co_return upstream_failure(name, "it is restarting");
-  {
-    std::lock_guard lock(mutex_);
-    active_calls_.push_back(&ctx);
-  }
+  // In active_calls_ until this call ends, however it ends (an answer, an exception, its
+  // coroutine destroyed): on_request dereferences every entry.
+  struct ActiveCall {
+    Upstream& upstream;
+    mcp::Context* ctx;
+    ActiveCall(Upstream& u, mcp::Context* c) : upstream(u), ctx(c) {
+      std::lock_guard lock(upstream.mutex_);
+      upstream.active_calls_.push_back(ctx);
+    }
+    ~ActiveCall() {
+      std::lock_guard lock(upstream.mutex_);
+      std::erase(upstream.active_calls_, ctx);
+    }
+  };
+  std::optional<ActiveCall> active;
+  active.emplace(*this, &ctx);
   mcp::CallOptions options;
   options.on_progress = [&ctx](const json::object& p) {
     double progress = 0;
@@ -415,10 +429,7 @@ asio::awaitable<mcp::ToolResult> Upstream::call_tool(mcp::Context& ctx, const st
   std::string tool_name = name;
   json::object args = arguments;
   auto response = co_await client->call_tool(std::move(tool_name), std::move(args), std::move(options));
-  {
-    std::lock_guard lock(mutex_);
-    std::erase(active_calls_, &ctx);
-  }
+  active.reset();
   if (!response.ok()) {
     // Not an upstream failure: the tool had started, so a paid call stays charged, as with a
     // cancelled call to an SDK server (and the client gets no answer either way).

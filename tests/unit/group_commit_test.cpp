@@ -105,6 +105,11 @@ TEST(GroupCommit, EachBatchIsReportedWithItsSizeAndTime) {
   GroupCommit<int, Result<int>> commit([&](std::span<const int> b) { return d.apply(b); }, refused(), options);
   EXPECT_EQ(*commit.submit_sync(1), 2);
   EXPECT_EQ(*commit.submit_sync(2), 4);
+  // Reported after the answers went out.
+  ASSERT_TRUE(eventually([&] {
+    std::lock_guard lock(mutex);
+    return reported.size() == 2;
+  }));
   std::lock_guard lock(mutex);
   EXPECT_EQ(reported, (std::vector<std::size_t>{1, 1}));
 }

@@ -229,8 +229,9 @@ int Checkpointer::on_commit(void* self_ptr, sqlite3*, const char*, int wal_frame
   auto* self = static_cast<Checkpointer*>(self_ptr);
   {
     std::lock_guard lock(self->mutex_);
-    if (wal_frames < self->last_frames_) {  // the WAL started again
+    if (wal_frames < self->last_frames_) {  // the WAL started again: nothing left to ask for
       self->until_restart_ = false;
+      self->requested_ = false;
       self->copied_ = 0;
       self->restarts_ += 1;
     }
@@ -258,21 +259,20 @@ void Checkpointer::run() {
     wake_.wait(lock, [&] { return requested_ || stopping_; });
     // Attempts that a reader defeats are not repeated for every commit.
     if (wake_.wait_until(lock, last_attempt + kCheckpointRetry, [&] { return stopping_; })) return;
+    if (!requested_) continue;  // the WAL started again meanwhile
     requested_ = false;
     bool copy_first = last_frames_ - copied_ > kCheckpointExclusiveFrames;
     std::uint64_t restarts = restarts_;
     lock.unlock();
     auto started = Clock::now();
     int log = 0, copied = 0, rc = SQLITE_OK;
-    bool complete = true;
-    if (copy_first) {
-      rc = checkpoint(log, copied);
-      // A reader held part of the WAL back: the exclusive step could not copy it either.
-      complete = rc == SQLITE_OK && copied == log;
-    }
+    if (copy_first) rc = checkpoint(log, copied);
     auto background_done = Clock::now();
-    if (complete) exclusive_([&] { rc = checkpoint(log, copied); });
-    complete = rc == SQLITE_OK && copied == log;
+    // Also when a reader held part of the copy back: short reads of this process are over
+    // by now and the read anchor steps aside. If the reader is still there, this copies
+    // nothing and syncs nothing, so the writers wait only for the attempt itself.
+    if (rc == SQLITE_OK) exclusive_([&] { rc = checkpoint(log, copied); });
+    bool complete = rc == SQLITE_OK && copied == log;
     auto finished = Clock::now();
     lock.lock();
     last_attempt = finished;
@@ -282,10 +282,13 @@ void Checkpointer::run() {
       stats_.held_back += complete ? 0 : 1;
       stats_.background_micros += micros(background_done - started);
       stats_.exclusive_micros += micros(finished - background_done);
+    } else if (rc == SQLITE_BUSY) {
+      // Another process's checkpoint, or a commit updating the WAL index at that moment:
+      // tried again at the next commit.
+      stats_.busy += 1;
     } else {
-      // Tried again at the next commit; a busy checkpoint is another process's.
       stats_.failed += 1;
-      if (rc != SQLITE_BUSY) spdlog::warn("sqlite: checkpoint failed: {}", sqlite3_errstr(rc));
+      spdlog::warn("sqlite: checkpoint failed: {}", sqlite3_errstr(rc));
     }
   }
 }

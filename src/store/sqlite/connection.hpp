@@ -154,7 +154,8 @@ struct CheckpointStats {
   std::uint64_t held_back = 0;          // of which a reader kept part of the WAL from being copied
   std::uint64_t background_micros = 0;  // copying beside the writers
   std::uint64_t exclusive_micros = 0;   // the last step: waiting for the write in progress, then holding writers back
-  std::uint64_t failed = 0;             // SQLITE_BUSY (another process's checkpoint) or an I/O error
+  std::uint64_t busy = 0;               // SQLITE_BUSY: another checkpoint, or the WAL index being updated; retried
+  std::uint64_t failed = 0;             // any other error (logged)
 };
 
 // Checkpoints the WAL (copies its pages into the database file, so that it can start again
@@ -170,7 +171,8 @@ struct CheckpointStats {
 // holds an old snapshot can keep the copy from completing: then the checkpointer tries
 // again, at most every kCheckpointRetry, until the WAL has started again; the copy left by
 // then is small, and goes straight to the short step, so it fits in the moment the reader
-// lets go.
+// lets go. The connections it watches keep its WAL hook: they must not commit after it is
+// gone (the store destroys it first, when nothing writes any more).
 inline constexpr std::chrono::milliseconds kCheckpointRetry{1};
 // Left to copy past this many frames, a checkpoint copies beside the writers first.
 inline constexpr int kCheckpointExclusiveFrames = 1000;

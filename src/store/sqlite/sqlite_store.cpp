@@ -341,6 +341,7 @@ class SqliteStore final : public Store {
             {"sqlite_checkpoint_background_micros", n(c.background_micros)},
             {"sqlite_checkpoint_exclusive_micros", n(c.exclusive_micros)},
             {"sqlite_checkpoints_held_back", n(c.held_back)},
+            {"sqlite_checkpoints_busy", n(c.busy)},
             {"sqlite_checkpoint_failures", n(c.failed)}};
   }
 
