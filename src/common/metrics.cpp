@@ -27,6 +27,14 @@ void append_escaped(LabelBuffer& out, std::string_view value) {
   }
 }
 
+// name="value", escaped.
+void append_label(LabelBuffer& out, std::string_view name, std::string_view value) {
+  out.append(name);
+  out.append(std::string_view("=\""));
+  append_escaped(out, value);
+  out.push_back('"');
+}
+
 std::string seconds(std::int64_t micros) { return fmt::format("{}.{:06d}", micros / 1000000, micros % 1000000); }
 
 }  // namespace
@@ -66,9 +74,7 @@ void Metrics::time(std::string_view name, std::string_view labels, std::chrono::
 
 void Metrics::observe_request(std::string_view route, unsigned status, std::chrono::microseconds latency) {
   LabelBuffer labels;
-  labels.append(std::string_view("route=\""));
-  append_escaped(labels, route);
-  labels.push_back('"');
+  append_label(labels, "route", route);
   std::size_t route_only = labels.size();
   fmt::format_to(std::back_inserter(labels), ",status=\"{}\"", status);
   std::lock_guard lock(mutex_);
@@ -79,20 +85,14 @@ void Metrics::observe_request(std::string_view route, unsigned status, std::chro
 void Metrics::observe(std::string_view name, std::string_view label, std::string_view value,
                       std::chrono::microseconds duration) {
   LabelBuffer labels;
-  labels.append(label);
-  labels.append(std::string_view("=\""));
-  append_escaped(labels, value);
-  labels.push_back('"');
+  append_label(labels, label, value);
   std::lock_guard lock(mutex_);
   time(name, std::string_view(labels.data(), labels.size()), duration);
 }
 
 void Metrics::add(std::string_view name, std::string_view label, std::string_view value, std::int64_t delta) {
   LabelBuffer labels;
-  labels.append(label);
-  labels.append(std::string_view("=\""));
-  append_escaped(labels, value);
-  labels.push_back('"');
+  append_label(labels, label, value);
   std::lock_guard lock(mutex_);
   count(name, std::string_view(labels.data(), labels.size()), delta);
 }

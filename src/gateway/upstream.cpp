@@ -5,8 +5,6 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
-#include <optional>
-
 #include "tollgate/pay/payments.hpp"
 
 namespace tollgate::gateway {
@@ -404,8 +402,7 @@ asio::awaitable<mcp::ToolResult> Upstream::call_tool(mcp::Context& ctx, const st
       std::erase(upstream.active_calls_, ctx);
     }
   };
-  std::optional<ActiveCall> active;
-  active.emplace(*this, &ctx);
+  ActiveCall active(*this, &ctx);
   mcp::CallOptions options;
   options.on_progress = [&ctx](const json::object& p) {
     double progress = 0;
@@ -429,7 +426,6 @@ asio::awaitable<mcp::ToolResult> Upstream::call_tool(mcp::Context& ctx, const st
   std::string tool_name = name;
   json::object args = arguments;
   auto response = co_await client->call_tool(std::move(tool_name), std::move(args), std::move(options));
-  active.reset();
   if (!response.ok()) {
     // Not an upstream failure: the tool had started, so a paid call stays charged, as with a
     // cancelled call to an SDK server (and the client gets no answer either way).
