@@ -1,4 +1,6 @@
 // Beast server: an accept loop and one coroutine per connection, on its own strand.
+// Timeouts: one watchdog timer per connection (ConnectionDeadline) rather than a timer wait
+// per read and write, which cost two handler runs per operation (the wait and its cancel).
 // Request flow: wait for the first byte (idle timeout) -> read headers (header timeout,
 // header limit) -> reject early on Content-Length over the limit (closing, so the unread
 // body cannot be taken for a next request) -> read the body (body timeout, body limit) ->
@@ -11,9 +13,9 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <array>
 #include <csignal>
-#include <sstream>
 #include <thread>
 #include <unordered_set>
 
@@ -29,32 +31,138 @@ namespace {
 constexpr auto kUseTuple = asio::as_tuple(asio::use_awaitable);
 constexpr std::size_t kReadChunkBytes = 8192;
 
-Request to_request(bhttp::request<bhttp::string_body>&& raw, const std::string& remote) {
-  Request r;
-  r.method = std::string(raw.method_string());
-  r.target = std::string(raw.target());
-  std::string_view target = r.target;
-  std::size_t q = target.find('?');
-  r.path = percent_decode(target.substr(0, q), false);
-  if (q != std::string_view::npos) r.query = std::string(target.substr(q + 1));
-  for (const auto& field : raw) r.headers.add(std::string(field.name_string()), std::string(field.value()));
-  r.body = std::move(raw.body());
-  r.remote_address = remote;
-  return r;
+// Parses a request straight into a Request, with no Beast field container in between (each
+// of its fields was an allocation and then a copy).
+class RequestParser final : public bhttp::basic_parser<true> {
+ public:
+  RequestParser(Request& request, std::size_t max_body_bytes) : request_(request), max_body_bytes_(max_body_bytes) {}
+  bhttp::verb verb() const { return verb_; }
+  unsigned version() const { return version_; }
+
+ private:
+  static std::string_view view(beast::string_view s) { return {s.data(), s.size()}; }
+
+  void on_request_impl(bhttp::verb method, beast::string_view method_string, beast::string_view target, int version,
+                       beast::error_code&) override {
+    verb_ = method;
+    version_ = static_cast<unsigned>(version);
+    request_.method.assign(view(method_string));
+    request_.target.assign(view(target));
+    std::string_view path = view(target);
+    std::size_t q = path.find('?');
+    request_.path = percent_decode(path.substr(0, q), false);
+    if (q != std::string_view::npos) request_.query.assign(path.substr(q + 1));
+  }
+  void on_response_impl(int, beast::string_view, int, beast::error_code&) override {}
+  void on_field_impl(bhttp::field, beast::string_view name, beast::string_view value, beast::error_code&) override {
+    request_.headers.add(std::string(view(name)), std::string(view(value)));
+  }
+  void on_header_impl(beast::error_code&) override {}
+  void on_body_init_impl(const boost::optional<std::uint64_t>& length, beast::error_code&) override {
+    if (length) request_.body.reserve(std::min<std::uint64_t>(*length, max_body_bytes_));
+  }
+  std::size_t on_body_impl(beast::string_view body, beast::error_code&) override {
+    request_.body.append(body.data(), body.size());
+    return body.size();
+  }
+  void on_chunk_header_impl(std::uint64_t, beast::string_view, beast::error_code&) override {}
+  std::size_t on_chunk_body_impl(std::uint64_t, beast::string_view body, beast::error_code&) override {
+    request_.body.append(body.data(), body.size());
+    return body.size();
+  }
+  void on_finish_impl(beast::error_code&) override {}
+
+  Request& request_;
+  std::size_t max_body_bytes_;
+  bhttp::verb verb_ = bhttp::verb::unknown;
+  unsigned version_ = 11;
+};
+
+// A header name or value must not end the line it is on: a CR or LF from anywhere upstream
+// becomes a space rather than a header of its own.
+void append_header_text(std::string& out, std::string_view text) {
+  if (text.find_first_of("\r\n") == std::string_view::npos) {
+    out += text;
+    return;
+  }
+  for (char c : text) out += (c == '\r' || c == '\n') ? ' ' : c;
 }
 
-bhttp::response<bhttp::string_body> to_beast(const Response& resp, bool head_request, unsigned version, bool keep_alive) {
-  bhttp::response<bhttp::string_body> out{static_cast<bhttp::status>(resp.status), version};
-  for (const auto& h : resp.headers.all()) out.insert(h.name, h.value);
-  out.keep_alive(keep_alive);
-  if (head_request) {
-    out.content_length(resp.body.size());
-  } else {
-    out.body() = resp.body;
-    out.prepare_payload();
+// The status line and header block of a response, written by hand into one string, so that
+// it and the body leave in one write without a field container or a serializer between.
+// `framing` is the Content-Length or Transfer-Encoding line, or empty.
+std::string response_head(const Response& response, unsigned version, bool keep_alive, std::string_view framing) {
+  std::string head;
+  head.reserve(128 + 48 * response.headers.all().size());
+  head += version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
+  head += fmt::format_int(response.status).c_str();
+  head += ' ';
+  auto reason = bhttp::obsolete_reason(static_cast<bhttp::status>(response.status));
+  head.append(reason.data(), reason.size());
+  head += "\r\n";
+  for (const auto& h : response.headers.all()) {
+    append_header_text(head, h.name);
+    head += ": ";
+    append_header_text(head, h.value);
+    head += "\r\n";
   }
-  return out;
+  // HTTP/1.1 keeps a connection open unless told otherwise, HTTP/1.0 closes it unless told.
+  if (version == 10 && keep_alive) head += "Connection: keep-alive\r\n";
+  if (version != 10 && !keep_alive) head += "Connection: close\r\n";
+  head += framing;
+  head += "\r\n";
+  return head;
 }
+
+// 1xx, 204 and 304 responses have no body and no Content-Length (RFC 9110, 8.6).
+bool bodiless_status(unsigned status) { return status < 200 || status == 204 || status == 304; }
+
+// The deadline of a connection's current read or write. Setting it is a clock read: the
+// watchdog timer never sleeps longer than the shortest timeout, so any new deadline lies
+// at or after its next wake and no wait has to be cancelled. When it wakes past the
+// deadline it cancels the connection's I/O, and the operation ends with operation_aborted.
+// Shared with the timer's handler, which may run after the connection has ended.
+class ConnectionDeadline : public std::enable_shared_from_this<ConnectionDeadline> {
+ public:
+  using Clock = std::chrono::steady_clock;
+  ConnectionDeadline(tcp::socket& socket, Clock::duration tick)
+      : socket_(&socket), timer_(socket.get_executor()), tick_(tick) {}
+
+  void start() { arm(); }
+  // The connection has ended: the handler must not touch its socket any more.
+  void stop() {
+    socket_ = nullptr;
+    timer_.cancel();
+  }
+  void expires_after(std::chrono::milliseconds timeout) {
+    deadline_ = Clock::now() + timeout;
+    expired_ = false;
+  }
+  void expires_never() { deadline_ = Clock::time_point::max(); }
+  bool expired() const { return expired_; }
+
+ private:
+  void arm() {
+    auto now = Clock::now();
+    timer_.expires_at(deadline_ - now < tick_ ? deadline_ : now + tick_);
+    timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+      if (ec || self->socket_ == nullptr) return;
+      if (Clock::now() >= self->deadline_) {
+        self->expired_ = true;
+        self->deadline_ = Clock::time_point::max();
+        boost::system::error_code ignored;
+        self->socket_->cancel(ignored);
+      }
+      self->arm();
+    });
+  }
+
+  tcp::socket* socket_;
+  asio::steady_timer timer_;
+  Clock::duration tick_;
+  Clock::time_point deadline_ = Clock::time_point::max();
+  bool expired_ = false;
+};
 
 }  // namespace
 
@@ -100,7 +208,7 @@ class Server::Impl : public std::enable_shared_from_this<Server::Impl> {
  private:
   // A live connection, tracked so that stop() can close it.
   struct Session {
-    beast::tcp_stream* stream = nullptr;
+    tcp::socket* socket = nullptr;
     std::atomic<bool> idle{true};
   };
 
@@ -108,10 +216,10 @@ class Server::Impl : public std::enable_shared_from_this<Server::Impl> {
     std::lock_guard lock(sessions_mutex_);
     for (Session* s : sessions_) {
       if (idle_only && !s->idle.load()) continue;
-      asio::post(s->stream->get_executor(), [stream = s->stream] {
+      asio::post(s->socket->get_executor(), [socket = s->socket] {
         boost::system::error_code ignored;
-        stream->socket().shutdown(tcp::socket::shutdown_both, ignored);
-        stream->socket().close(ignored);
+        socket->shutdown(tcp::socket::shutdown_both, ignored);
+        socket->close(ignored);
       });
     }
     if (sessions_.empty()) grace_timer_.cancel();  // runs on control_, like every timer use
@@ -139,9 +247,10 @@ class Server::Impl : public std::enable_shared_from_this<Server::Impl> {
     boost::system::error_code ec;
     // Responses are written whole; waiting to coalesce small writes (Nagle) only adds latency.
     socket.set_option(tcp::no_delay(true), ec);
-    beast::tcp_stream stream(std::move(socket));
-    session.stream = &stream;
-    auto remote = stream.socket().remote_endpoint(ec);
+    session.socket = &socket;
+    auto deadline = std::make_shared<ConnectionDeadline>(socket, self->deadline_tick());
+    deadline->start();
+    auto remote = socket.remote_endpoint(ec);
     std::string remote_address = ec ? "" : remote.address().to_string();
     {
       std::lock_guard lock(self->sessions_mutex_);
@@ -150,12 +259,13 @@ class Server::Impl : public std::enable_shared_from_this<Server::Impl> {
     if (open > self->limits_.max_connections) {
       Response busy = Response::error(ErrorCode::kPlatformUnavailable, "The server is at its connection limit; try again shortly.");
       busy.status = 503;
-      co_await self->write_response(stream, busy, false, 11, false);
+      co_await self->write_response(socket, *deadline, busy, false, 11, false);
     } else {
-      co_await self->serve_connection(stream, session, remote_address);
+      co_await self->serve_connection(socket, *deadline, session, remote_address);
     }
-    stream.socket().shutdown(tcp::socket::shutdown_send, ec);
-    stream.close();
+    deadline->stop();
+    socket.shutdown(tcp::socket::shutdown_send, ec);
+    socket.close(ec);
     {
       std::lock_guard lock(self->sessions_mutex_);
       self->sessions_.erase(&session);
@@ -166,14 +276,22 @@ class Server::Impl : public std::enable_shared_from_this<Server::Impl> {
     --self->connections_;
   }
 
-  asio::awaitable<void> serve_connection(beast::tcp_stream& stream, Session& session, const std::string& remote) {
+  // The watchdog's period: the shortest timeout, so that it never sleeps past a deadline.
+  std::chrono::milliseconds deadline_tick() const {
+    int shortest = std::min({limits_.header_timeout_ms, limits_.body_timeout_ms, limits_.idle_timeout_ms,
+                             limits_.write_timeout_ms});
+    return std::chrono::milliseconds(std::max(shortest, 1));
+  }
+
+  asio::awaitable<void> serve_connection(tcp::socket& stream, ConnectionDeadline& deadline, Session& session,
+                                         const std::string& remote) {
     beast::flat_buffer buffer;
     for (;;) {
       // Idle: wait for the first byte of the next request.
       if (buffer.size() == 0) {
         session.idle = true;
         if (stopping_) co_return;
-        stream.expires_after(std::chrono::milliseconds(limits_.idle_timeout_ms));
+        deadline.expires_after(std::chrono::milliseconds(limits_.idle_timeout_ms));
         auto [ec, n] = co_await stream.async_read_some(buffer.prepare(kReadChunkBytes), kUseTuple);
         if (ec) co_return;
         buffer.commit(n);
@@ -181,82 +299,69 @@ class Server::Impl : public std::enable_shared_from_this<Server::Impl> {
       session.idle = false;
       auto started = std::chrono::steady_clock::now();
 
-      bhttp::request_parser<bhttp::string_body> parser;
+      Request request;
+      RequestParser parser(request, limits_.max_body_bytes);
       parser.header_limit(static_cast<std::uint32_t>(limits_.max_header_bytes));
       parser.body_limit(limits_.max_body_bytes);
-      stream.expires_after(std::chrono::milliseconds(limits_.header_timeout_ms));
+      deadline.expires_after(std::chrono::milliseconds(limits_.header_timeout_ms));
       auto [hec, hn] = co_await bhttp::async_read_header(stream, buffer, parser, kUseTuple);
       // Beast applies header_limit to the request line and to the fields separately, so a
       // block of up to twice the limit gets through; `hn` is the whole block.
       if (hec == bhttp::error::header_limit || (!hec && hn > limits_.max_header_bytes)) {
-        co_await reject(stream, ErrorCode::kHeadersTooLarge,
+        co_await reject(stream, deadline, ErrorCode::kHeadersTooLarge,
                         fmt::format("The request headers exceed {} bytes.", limits_.max_header_bytes));
         co_return;
       }
-      if (hec == beast::error::timeout || hec == bhttp::error::end_of_stream || hec == asio::error::eof) co_return;
+      if (deadline.expired() || hec == bhttp::error::end_of_stream || hec == asio::error::eof) co_return;
       // The parser checks Content-Length against body_limit while reading the header.
       if (hec == bhttp::error::body_limit) {
-        co_await reject(stream, ErrorCode::kPayloadTooLarge,
+        co_await reject(stream, deadline, ErrorCode::kPayloadTooLarge,
                         fmt::format("The request body exceeds {} bytes.", limits_.max_body_bytes));
         co_return;
       }
       if (hec) {
-        co_await reject(stream, ErrorCode::kInvalidRequest, "The request is not valid HTTP/1.1.");
+        co_await reject(stream, deadline, ErrorCode::kInvalidRequest, "The request is not valid HTTP/1.1.");
         co_return;
       }
-      auto& header = parser.get();
       if (auto length = parser.content_length(); length && *length > limits_.max_body_bytes) {
-        co_await reject(stream, ErrorCode::kPayloadTooLarge,
+        co_await reject(stream, deadline, ErrorCode::kPayloadTooLarge,
                         fmt::format("The request body exceeds {} bytes.", limits_.max_body_bytes));
         co_return;
       }
-      if (beast::iequals(header[bhttp::field::expect], "100-continue")) {
-        bhttp::response<bhttp::empty_body> cont{bhttp::status::continue_, header.version()};
-        stream.expires_after(std::chrono::milliseconds(limits_.write_timeout_ms));
-        auto [cec, cn] = co_await bhttp::async_write(stream, cont, kUseTuple);
+      if (auto expect = request.header("Expect"); expect && beast::iequals(*expect, "100-continue")) {
+        static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+        deadline.expires_after(std::chrono::milliseconds(limits_.write_timeout_ms));
+        auto [cec, cn] = co_await asio::async_write(stream, asio::buffer(kContinue), kUseTuple);
         if (cec) co_return;
       }
       if (!parser.is_done()) {
-        // Not stream.expires_after(): a Beast timeout closes the socket, and the 408 could
-        // never be written. A timer on the connection's strand cancels the read instead.
-        // `read_over` keeps a late timer handler from touching this frame after it is gone.
-        stream.expires_never();
-        auto read_over = std::make_shared<bool>(false);
-        auto body_timed_out = std::make_shared<bool>(false);
-        asio::steady_timer body_timer(stream.get_executor(), std::chrono::milliseconds(limits_.body_timeout_ms));
-        body_timer.async_wait([read_over, body_timed_out, &stream](boost::system::error_code ec) {
-          if (ec || *read_over) return;
-          *body_timed_out = true;
-          boost::system::error_code ignored;
-          stream.socket().cancel(ignored);
-        });
+        // The deadline cancels the read and leaves the socket open, so the 408 can be written.
+        deadline.expires_after(std::chrono::milliseconds(limits_.body_timeout_ms));
         auto [bec, bn] = co_await bhttp::async_read(stream, buffer, parser, kUseTuple);
-        *read_over = true;
-        body_timer.cancel();
         if (bec == bhttp::error::body_limit) {
-          co_await reject(stream, ErrorCode::kPayloadTooLarge,
+          co_await reject(stream, deadline, ErrorCode::kPayloadTooLarge,
                           fmt::format("The request body exceeds {} bytes.", limits_.max_body_bytes));
           co_return;
         }
-        if (*body_timed_out) {
+        if (deadline.expired()) {
           Response slow = Response::error(ErrorCode::kInvalidRequest, "The request body did not arrive in time.");
           slow.status = 408;
-          co_await write_response(stream, slow, false, 11, false);
+          co_await write_response(stream, deadline, slow, false, 11, false);
           co_return;
         }
         // A malformed body (bad chunk framing) is the client's error: say so, then close.
         if (bec && bec.category() == bhttp::make_error_code(bhttp::error::bad_chunk).category()) {
-          co_await reject(stream, ErrorCode::kInvalidRequest, "The request body is not valid HTTP/1.1.");
+          co_await reject(stream, deadline, ErrorCode::kInvalidRequest, "The request body is not valid HTTP/1.1.");
           co_return;
         }
         if (bec) co_return;
       }
-      stream.expires_never();
+      deadline.expires_never();
 
-      unsigned version = header.version();
-      bool keep_alive = header.keep_alive();
-      bool head = header.method() == bhttp::verb::head;
-      Request request = to_request(parser.release(), remote);
+      unsigned version = parser.version();
+      bool keep_alive = parser.keep_alive();
+      bool head = parser.verb() == bhttp::verb::head;
+      request.remote_address = remote;
       Response response;
       try {
         response = co_await handler_(request);
@@ -265,7 +370,7 @@ class Server::Impl : public std::enable_shared_from_this<Server::Impl> {
         response = Response::error(ErrorCode::kInternal, "An internal error occurred; nothing was changed.");
       }
       keep_alive = keep_alive && !response.close && !stopping_;
-      std::size_t bytes = co_await write_response(stream, response, head, version, keep_alive);
+      std::size_t bytes = co_await write_response(stream, deadline, response, head, version, keep_alive);
       if (observer_) {
         auto elapsed = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started);
         observer_(Exchange{request, response.status, bytes, elapsed});
@@ -275,9 +380,9 @@ class Server::Impl : public std::enable_shared_from_this<Server::Impl> {
   }
 
   // Early rejection: answer and close, so the unread rest of the request is never parsed.
-  asio::awaitable<void> reject(beast::tcp_stream& stream, ErrorCode code, std::string message) {
+  asio::awaitable<void> reject(tcp::socket& stream, ConnectionDeadline& deadline, ErrorCode code, std::string message) {
     Response response = Response::error(code, message);
-    co_await write_response(stream, response, false, 11, false);
+    co_await write_response(stream, deadline, response, false, 11, false);
     if (observer_) {
       Request placeholder;
       placeholder.route = "(rejected)";
@@ -286,21 +391,20 @@ class Server::Impl : public std::enable_shared_from_this<Server::Impl> {
   }
 
   // Returns bytes written, 0 if the write failed.
-  asio::awaitable<std::size_t> write_response(beast::tcp_stream& stream, Response& response, bool head,
-                                               unsigned version, bool keep_alive) {
-    stream.expires_after(std::chrono::milliseconds(limits_.write_timeout_ms));
+  asio::awaitable<std::size_t> write_response(tcp::socket& stream, ConnectionDeadline& deadline, Response& response,
+                                               bool head, unsigned version, bool keep_alive) {
+    deadline.expires_after(std::chrono::milliseconds(limits_.write_timeout_ms));
     if (!response.stream) {
-      auto out = to_beast(response, head, version, keep_alive);
-      auto [ec, n] = co_await bhttp::async_write(stream, out, kUseTuple);
+      bool bodiless = bodiless_status(response.status);
+      std::string length = bodiless ? std::string() : fmt::format("Content-Length: {}\r\n", response.body.size());
+      std::string head_block = response_head(response, version, keep_alive, length);
+      std::string_view body = head || bodiless ? std::string_view() : std::string_view(response.body);
+      std::array<asio::const_buffer, 2> buffers{asio::buffer(head_block), asio::buffer(body)};
+      auto [ec, n] = co_await asio::async_write(stream, buffers, kUseTuple);
       co_return ec ? 0 : n;
     }
-    bhttp::response<bhttp::empty_body> out{static_cast<bhttp::status>(response.status), version};
-    for (const auto& h : response.headers.all()) out.insert(h.name, h.value);
-    out.chunked(true);
-    out.keep_alive(keep_alive);
-    std::ostringstream header;
-    header << out.base();
-    ChunkWriter writer(stream, *this, header.str());
+    ChunkWriter writer(stream, deadline, *this,
+                       response_head(response, version, keep_alive, "Transfer-Encoding: chunked\r\n"));
     co_await response.stream(writer);
     if (!writer.finished() && writer.open()) {
       auto op = writer.finish({});
@@ -313,11 +417,11 @@ class Server::Impl : public std::enable_shared_from_this<Server::Impl> {
   // share one write.
   class ChunkWriter final : public StreamWriter {
    public:
-    ChunkWriter(beast::tcp_stream& stream, Impl& server, std::string header)
-        : stream_(stream), server_(server), pending_header_(std::move(header)) {}
+    ChunkWriter(tcp::socket& stream, ConnectionDeadline& deadline, Impl& server, std::string header)
+        : stream_(stream), deadline_(deadline), server_(server), pending_header_(std::move(header)) {}
     asio::awaitable<bool> write(std::string_view chunk) override { return send(chunk, /*last=*/false); }
     asio::awaitable<bool> finish(std::string_view last_chunk) override { return send(last_chunk, /*last=*/true); }
-    bool open() const override { return !failed_ && !finished_ && stream_.socket().is_open(); }
+    bool open() const override { return !failed_ && !finished_ && stream_.is_open(); }
     bool ok() const { return !failed_; }
     bool finished() const { return finished_; }
     std::size_t bytes() const { return bytes_; }
@@ -333,7 +437,7 @@ class Server::Impl : public std::enable_shared_from_this<Server::Impl> {
                                                 asio::buffer(chunk.empty() ? std::string_view() : kCrlf),
                                                 asio::buffer(last ? kLastChunk : std::string_view())};
       if (asio::buffer_size(buffers) == 0) co_return true;  // nothing pending, nothing to send
-      stream_.expires_after(std::chrono::milliseconds(server_.limits_.write_timeout_ms));
+      deadline_.expires_after(std::chrono::milliseconds(server_.limits_.write_timeout_ms));
       auto [ec, n] = co_await asio::async_write(stream_, buffers, kUseTuple);
       pending_header_.clear();
       if (ec) failed_ = true;
@@ -342,7 +446,8 @@ class Server::Impl : public std::enable_shared_from_this<Server::Impl> {
       co_return !failed_;
     }
 
-    beast::tcp_stream& stream_;
+    tcp::socket& stream_;
+    ConnectionDeadline& deadline_;
     Impl& server_;
     std::string pending_header_;  // sent with the first write
     bool failed_ = false;
