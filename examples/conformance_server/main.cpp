@@ -420,7 +420,7 @@ int main(int argc, char** argv) {
     std::cerr << "conformance_server: --listen must be HOST:PORT\n";
     return 2;
   }
-  asio::io_context io;
+  asio::io_context io(threads);  // a hint: fewer hand-offs with one thread
   HttpOptions options;
   options.stateless = stateless;
   options.response_mode = mode == "sse" ? ResponseMode::kSse : mode == "json" ? ResponseMode::kJson : ResponseMode::kAuto;

@@ -256,7 +256,8 @@ int main(int argc, char** argv) {
     std::cerr << "weather_server: --listen must be HOST:PORT\n";
     return 2;
   }
-  asio::io_context io;
+  constexpr int kThreads = 2;
+  asio::io_context io(kThreads);
   mcp::HttpServer http_server(server, io);
   if (auto st = http_server.listen(host, port); !st.ok()) {
     std::cerr << "weather_server: " << st.error().message << "\n";
@@ -264,6 +265,6 @@ int main(int argc, char** argv) {
   }
   std::printf("listening on http://%s:%u\n", http_server.host().c_str(), static_cast<unsigned>(http_server.port()));
   std::fflush(stdout);
-  http::run_with_signals(io, 2, [&] { http_server.stop(); });
+  http::run_with_signals(io, kThreads, [&] { http_server.stop(); });
   return 0;
 }

@@ -41,7 +41,7 @@ int run_gateway(const GatewayOptions& options) {
   std::string host = options.listen.substr(0, colon);
   int port = std::atoi(options.listen.c_str() + colon + 1);
 
-  boost::asio::io_context io;
+  boost::asio::io_context io(options.threads);  // a hint: fewer hand-offs with one thread
   std::string platform_url = *config->platform_url;
   auto charger = pay::make_platform_charger(platform_url, key, options.timeout_ms, 2);
   gateway::Gateway mcp_gateway(io, std::move(*config), charger, platform_url);

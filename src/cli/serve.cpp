@@ -173,7 +173,9 @@ int run_serve(const ServeOptions& options) {
     return fail({ErrorCode::kPlatformUnavailable, e.what()});
   }
 
-  boost::asio::io_context io;
+  int threads = resolve_threads(options.threads, *store);
+  // The hint lets Asio skip cross-thread hand-offs when one thread runs everything.
+  boost::asio::io_context io(threads);
   Metrics metrics;
   // The platform is built after listen() so that it knows the real port (--listen :0);
   // nothing is served before io.run(), so the handler is set in time.
@@ -218,7 +220,6 @@ int run_serve(const ServeOptions& options) {
   }
 
   std::cout << "listening on " << url << std::endl;
-  int threads = resolve_threads(options.threads, *store);
   spdlog::info("tollgate serve: {} store, {} threads", store->backend_name(), threads);
   if (demo) print_demo_guide(url, *demo, mcp_gateway != nullptr);
 

@@ -5,14 +5,10 @@
 
 #include <algorithm>
 
+#include "common/text.hpp"
+
 namespace tollgate::http {
 namespace {
-
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
-         });
-}
 
 int hex_value(char c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -31,13 +27,13 @@ std::string_view trim(std::string_view s) {
 
 std::optional<std::string_view> Headers::get(std::string_view name) const {
   for (const auto& h : items_) {
-    if (iequals(h.name, name)) return std::string_view(h.value);
+    if (ascii_iequals(h.name, name)) return std::string_view(h.value);
   }
   return std::nullopt;
 }
 
 void Headers::set(std::string name, std::string value) {
-  std::erase_if(items_, [&](const Header& h) { return iequals(h.name, name); });
+  std::erase_if(items_, [&](const Header& h) { return ascii_iequals(h.name, name); });
   items_.push_back({std::move(name), std::move(value)});
 }
 

@@ -9,6 +9,7 @@
 
 #include <set>
 
+#include "common/text.hpp"
 #include "http/client.hpp"
 #include "mcp/sse.hpp"
 #include "tollgate/mcp/client.hpp"
@@ -21,7 +22,7 @@ namespace {
 std::string media_type(const http::Headers& headers) {
   std::string v(headers.get("Content-Type").value_or(""));
   v = v.substr(0, v.find(';'));
-  for (char& c : v) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  v = ascii_lowercase(v);
   while (!v.empty() && v.back() == ' ') v.pop_back();
   return v;
 }

@@ -11,6 +11,7 @@
 #include <deque>
 
 #include "common/crypto.hpp"
+#include "common/text.hpp"
 #include "http/router.hpp"
 #include "mcp/async.hpp"
 #include "mcp/server_session.hpp"
@@ -35,21 +36,10 @@ http::Response rpc_error(unsigned status, int code, std::string message, std::op
   return http::Response::text(status, encode(Message::failure(std::move(id), code, std::move(message))), "application/json");
 }
 
-// ASCII only (header values are ASCII); std::tolower is a locale call per character.
-char lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + ('a' - 'A')) : c; }
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (lower(a[i]) != lower(b[i])) return false;
-  }
-  return true;
-}
-
 bool icontains(std::string_view haystack, std::string_view needle) {
   if (needle.size() > haystack.size()) return false;
   for (std::size_t i = 0; i + needle.size() <= haystack.size(); ++i) {
-    if (iequals(haystack.substr(i, needle.size()), needle)) return true;
+    if (ascii_iequals(haystack.substr(i, needle.size()), needle)) return true;
   }
   return false;
 }
@@ -66,7 +56,7 @@ bool is_json_content_type(std::optional<std::string_view> value) {
   v = v.substr(0, v.find(';'));
   while (!v.empty() && v.back() == ' ') v.remove_suffix(1);
   while (!v.empty() && v.front() == ' ') v.remove_prefix(1);
-  return iequals(v, "application/json");
+  return ascii_iequals(v, "application/json");
 }
 
 // "host:port", "[::1]:port", "host" -> the host part, lowercased.
@@ -79,7 +69,7 @@ std::string host_part(std::string_view authority) {
     host = host.substr(0, colon);
   }
   std::string out(host);
-  for (char& c : out) c = lower(c);
+  for (char& c : out) c = ascii_lower(c);
   return out;
 }
 
@@ -479,7 +469,7 @@ class HttpTransport::Impl : public std::enable_shared_from_this<HttpTransport::I
       bool ok = false;
       for (const auto& allowed : options_->allowed_hosts) {
         bool with_port = host_part(allowed).size() != allowed.size();
-        if (with_port ? iequals(allowed, host_header) : host_part(host_header) == host_part(allowed)) ok = true;
+        if (with_port ? ascii_iequals(allowed, host_header) : host_part(host_header) == host_part(allowed)) ok = true;
       }
       if (!ok) return rpc_error(403, rpc::kServerError, "Forbidden: Host " + host_header + " is not allowed");
     } else if (loopback && !is_loopback_host(host_part(host_header))) {
@@ -489,14 +479,14 @@ class HttpTransport::Impl : public std::enable_shared_from_this<HttpTransport::I
     if (!origin) return std::nullopt;
     bool ok = false;
     if (!options_->allowed_origins.empty()) {
-      for (const auto& allowed : options_->allowed_origins) ok = ok || iequals(allowed, *origin);
+      for (const auto& allowed : options_->allowed_origins) ok = ok || ascii_iequals(allowed, *origin);
     } else {
       std::string_view o = *origin;
       std::size_t scheme = o.find("://");
       if (scheme != std::string_view::npos) {
         std::string_view authority = o.substr(scheme + 3);
         authority = authority.substr(0, authority.find('/'));
-        ok = is_loopback_host(host_part(authority)) || iequals(authority, host_header);
+        ok = is_loopback_host(host_part(authority)) || ascii_iequals(authority, host_header);
       }
     }
     if (!ok) return rpc_error(403, rpc::kServerError, "Forbidden: Origin " + std::string(*origin) + " is not allowed");
@@ -525,13 +515,15 @@ class HttpTransport::Impl : public std::enable_shared_from_this<HttpTransport::I
     return std::nullopt;
   }
 
-  std::shared_ptr<const RequestInfo> request_info(const http::Request& request, const std::string& session_id) const {
+  // Moves the headers out of `request` (copying them was a dozen allocations per call): the
+  // last use of the request's headers in post().
+  std::shared_ptr<const RequestInfo> take_request_info(http::Request& request, const std::string& session_id) const {
     auto info = std::make_shared<RequestInfo>();
     info->transport = RequestInfo::Transport::kHttp;
-    info->headers = request.headers;
+    info->headers = std::move(request.headers);
     info->remote_address = request.remote_address;
     info->session_id = session_id;
-    if (auto auth = request.header("Authorization")) info->bearer_token = parse_bearer(*auth);
+    if (auto auth = info->header("Authorization")) info->bearer_token = parse_bearer(*auth);
     return info;
   }
 
@@ -644,7 +636,7 @@ class HttpTransport::Impl : public std::enable_shared_from_this<HttpTransport::I
       if (decoded.batch && version != "2025-03-26") {
         co_return rpc_error(400, rpc::kInvalidRequest, "Invalid Request: JSON-RPC batches are not supported in protocol version " + version);
       }
-      auto op = self->post_stateless(std::move(decoded), has_init, std::move(version), self->request_info(request, ""));
+      auto op = self->post_stateless(std::move(decoded), has_init, std::move(version), self->take_request_info(request, ""));
       co_return co_await std::move(op);
     }
 
@@ -660,7 +652,7 @@ class HttpTransport::Impl : public std::enable_shared_from_this<HttpTransport::I
                               session->protocol->protocol_version());
     }
     ActiveGuard guard(session);
-    auto info = self->request_info(request, session->id);
+    auto info = self->take_request_info(request, session->id);
     auto executor = co_await asio::this_coro::executor;
 
     if (request_count == 0) {

@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <cctype>
 
+#include "common/text.hpp"
+
 namespace tollgate::mcp {
 
 bool is_supported_protocol_version(std::string_view version) {
@@ -70,7 +72,7 @@ std::optional<std::string> parse_bearer(std::string_view authorization) {
   constexpr std::string_view kScheme = "bearer ";
   if (authorization.size() <= kScheme.size()) return std::nullopt;
   for (std::size_t i = 0; i < kScheme.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(authorization[i])) != kScheme[i]) return std::nullopt;
+    if (ascii_lower(authorization[i]) != kScheme[i]) return std::nullopt;
   }
   std::string_view token = authorization.substr(kScheme.size());
   while (!token.empty() && token.front() == ' ') token.remove_prefix(1);

@@ -6,6 +6,7 @@
 
 #include "common/crypto.hpp"
 #include "common/log.hpp"
+#include "common/text.hpp"
 #include "keys/key.hpp"
 #include "platform/context.hpp"
 #include "platform/passwords.hpp"
@@ -22,12 +23,6 @@ constexpr std::string_view kCsrfCookie = "tollgate_csrf";
 constexpr std::string_view kCsrfHeader = "X-CSRF-Token";
 constexpr std::size_t kMaxEmailLength = 254;
 
-std::string lowercase(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
 Result<std::string> normalize_email(std::string_view email) {
   auto bad = [] { return Error{ErrorCode::kInvalidRequest, "'email' must be an email address like name@example.com."}; };
   if (email.size() > kMaxEmailLength) {
@@ -39,7 +34,7 @@ Result<std::string> normalize_email(std::string_view email) {
   for (char c : email) {
     if (static_cast<unsigned char>(c) <= ' ' || c == 0x7f) return bad();
   }
-  return lowercase(email);
+  return ascii_lowercase(email);
 }
 
 Status check_password(std::string_view password) {
@@ -84,7 +79,7 @@ std::optional<std::string_view> bearer_token(const Request& request) {
   auto header = request.header("Authorization");
   if (!header) return std::nullopt;
   std::string_view value = *header;
-  if (value.size() < 7 || lowercase(value.substr(0, 7)) != "bearer ") return std::string_view{};
+  if (value.size() < 7 || ascii_lowercase(value.substr(0, 7)) != "bearer ") return std::string_view{};
   value.remove_prefix(7);
   while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
   return value;
@@ -170,13 +165,13 @@ void add_auth_routes(http::Router& router, std::shared_ptr<Context> ctx) {
     if (!email) co_return Response::error(email.error());
     auto password = json::required_string(*body, "password");
     if (!password) co_return Response::error(password.error());
-    std::string email_key = "email:" + lowercase(*email);
+    std::string email_key = "email:" + ascii_lowercase(*email);
     std::string ip_key = "ip:" + request.remote_address;
     if (ctx->login_limiter.exhausted(email_key) || ctx->login_limiter.exhausted(ip_key)) {
       ctx->metrics.add("auth_failures", "code", "RATE_LIMITED");
       co_return Response::error(ErrorCode::kRateLimited, "Too many failed sign-in attempts; wait 15 minutes and try again.");
     }
-    auto found = ctx->store.find_account_by_email(lowercase(*email));
+    auto found = ctx->store.find_account_by_email(ascii_lowercase(*email));
     if (!found) co_return Response::error(found.error());
     auto verify_work = [&] {
       if (!found->has_value() || password->size() > kMaxPasswordLength) {

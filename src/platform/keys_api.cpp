@@ -99,19 +99,26 @@ void add_routes_for(http::Router& router, std::shared_ptr<Context> ctx, const st
     if (!account) co_return Response::error(account.error());
     auto list = ctx->store.list_keys(account->id, scope);
     if (!list) co_return Response::error(list.error());
-    bj::array items;
+    // The document lives for one request: its strings and objects go into one arena (first
+    // on the stack) instead of a malloc each, which was most of a list's CPU.
+    std::array<unsigned char, 16 * 1024> first_block;
+    bj::monotonic_resource arena(first_block.data(), first_block.size());
+    bj::array items(&arena);
+    items.reserve(list->size());
     for (const auto& k : *list) {
       std::optional<UnixMicros> last_used = k.last_used_at;
       if (auto pending = ctx->verifier.pending_last_used(k.id)) last_used = std::max(last_used.value_or(0), *pending);
-      items.push_back(bj::object{{"id", k.id},
-                                 {"name", k.name},
-                                 {"display", keys::display(k.last4)},
-                                 {"scope", keys::to_string(k.scope)},
-                                 {"created_at", format_rfc3339(k.created_at)},
-                                 {"last_used_at", last_used ? bj::value(format_rfc3339(*last_used)) : bj::value(nullptr)},
-                                 {"spend_limit", spend_limit_json(k.spend_limit)}});
+      items.emplace_back(bj::object(
+          {{"id", k.id},
+           {"name", k.name},
+           {"display", keys::display(k.last4)},
+           {"scope", keys::to_string(k.scope)},
+           {"created_at", format_rfc3339(k.created_at)},
+           {"last_used_at", last_used ? bj::value(format_rfc3339(*last_used), &arena) : bj::value(nullptr)},
+           {"spend_limit", spend_limit_json(k.spend_limit)}},
+          &arena));
     }
-    co_return Response::json(200, bj::object{{"keys", std::move(items)}});
+    co_return Response::json(200, bj::object({{"keys", std::move(items)}}, &arena));
   });
 
   router.add("DELETE", base + "/{id}", [ctx, scope](Request& request) -> boost::asio::awaitable<Response> {

@@ -5,6 +5,7 @@
 #include <charconv>
 #include <map>
 
+#include "common/text.hpp"
 #include "keys/key.hpp"
 #include "platform/context.hpp"
 
@@ -223,8 +224,7 @@ void add_wallet_routes(http::Router& router, std::shared_ptr<Context> ctx) {
     if (note_text.size() > ledger::kMaxNoteLength) {
       co_return Response::error(ErrorCode::kInvalidRequest, fmt::format("'note' must be at most {} bytes.", ledger::kMaxNoteLength));
     }
-    std::string normalized = *email;
-    for (char& c : normalized) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    std::string normalized = ascii_lowercase(*email);
     auto target = ctx->store.find_account_by_email(normalized);
     if (!target) co_return Response::error(target.error());
     if (!target->has_value()) co_return Response::error(ErrorCode::kNotFound, "No account with this email.");

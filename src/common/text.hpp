@@ -1,0 +1,27 @@
+// ASCII case folding for protocol text: header names and values, media types, auth schemes,
+// email addresses as stored. These are ASCII by definition, and std::tolower is a locale
+// lookup per character (it was a tenth of an MCP call's CPU in header lookups).
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace tollgate {
+
+constexpr char ascii_lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + ('a' - 'A')) : c; }
+
+constexpr bool ascii_iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (ascii_lower(a[i]) != ascii_lower(b[i])) return false;
+  }
+  return true;
+}
+
+inline std::string ascii_lowercase(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = ascii_lower(c);
+  return out;
+}
+
+}  // namespace tollgate
