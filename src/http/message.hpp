@@ -27,6 +27,7 @@ class Headers {
   std::optional<std::string_view> get(std::string_view name) const;
   void set(std::string name, std::string value);  // replaces every header of that name
   void add(std::string name, std::string value);
+  void reserve(std::size_t n) { items_.reserve(n); }
   const std::vector<Header>& all() const { return items_; }
 
  private:

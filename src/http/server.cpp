@@ -35,7 +35,13 @@ constexpr std::size_t kReadChunkBytes = 8192;
 // of its fields was an allocation and then a copy).
 class RequestParser final : public bhttp::basic_parser<true> {
  public:
-  RequestParser(Request& request, std::size_t max_body_bytes) : request_(request), max_body_bytes_(max_body_bytes) {}
+  // Room for a typical request's headers up front: growing the vector field by field was
+  // four allocations per request.
+  static constexpr std::size_t kExpectedHeaders = 16;
+
+  RequestParser(Request& request, std::size_t max_body_bytes) : request_(request), max_body_bytes_(max_body_bytes) {
+    request_.headers.reserve(kExpectedHeaders);
+  }
   bhttp::verb verb() const { return verb_; }
   unsigned version() const { return version_; }
 
@@ -90,8 +96,10 @@ void append_header_text(std::string& out, std::string_view text) {
 
 // The status line and header block of a response, written by hand into one string, so that
 // it and the body leave in one write without a field container or a serializer between.
-// `framing` is the Content-Length or Transfer-Encoding line, or empty.
-std::string response_head(const Response& response, unsigned version, bool keep_alive, std::string_view framing) {
+// The body's framing: a Content-Length of `content_length`, chunked when it is nullopt and
+// `chunked`, or neither (bodiless statuses).
+std::string response_head(const Response& response, unsigned version, bool keep_alive,
+                          std::optional<std::size_t> content_length, bool chunked) {
   std::string head;
   head.reserve(128 + 48 * response.headers.all().size());
   head += version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
@@ -109,7 +117,13 @@ std::string response_head(const Response& response, unsigned version, bool keep_
   // HTTP/1.1 keeps a connection open unless told otherwise, HTTP/1.0 closes it unless told.
   if (version == 10 && keep_alive) head += "Connection: keep-alive\r\n";
   if (version != 10 && !keep_alive) head += "Connection: close\r\n";
-  head += framing;
+  if (content_length) {
+    head += "Content-Length: ";
+    head += fmt::format_int(*content_length).c_str();
+    head += "\r\n";
+  } else if (chunked) {
+    head += "Transfer-Encoding: chunked\r\n";
+  }
   head += "\r\n";
   return head;
 }
@@ -396,15 +410,15 @@ class Server::Impl : public std::enable_shared_from_this<Server::Impl> {
     deadline.expires_after(std::chrono::milliseconds(limits_.write_timeout_ms));
     if (!response.stream) {
       bool bodiless = bodiless_status(response.status);
-      std::string length = bodiless ? std::string() : fmt::format("Content-Length: {}\r\n", response.body.size());
-      std::string head_block = response_head(response, version, keep_alive, length);
+      auto length = bodiless ? std::nullopt : std::optional<std::size_t>(response.body.size());
+      std::string head_block = response_head(response, version, keep_alive, length, /*chunked=*/false);
       std::string_view body = head || bodiless ? std::string_view() : std::string_view(response.body);
       std::array<asio::const_buffer, 2> buffers{asio::buffer(head_block), asio::buffer(body)};
       auto [ec, n] = co_await asio::async_write(stream, buffers, kUseTuple);
       co_return ec ? 0 : n;
     }
     ChunkWriter writer(stream, deadline, *this,
-                       response_head(response, version, keep_alive, "Transfer-Encoding: chunked\r\n"));
+                       response_head(response, version, keep_alive, std::nullopt, /*chunked=*/true));
     co_await response.stream(writer);
     if (!writer.finished() && writer.open()) {
       auto op = writer.finish({});
