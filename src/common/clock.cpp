@@ -33,9 +33,26 @@ std::string format_rfc3339(UnixMicros t) {
   auto day = floor<days>(tp);
   year_month_day ymd{day};
   hh_mm_ss hms{tp - day};
-  return fmt::format("{:04d}-{:02d}-{:02d}T{:02d}:{:02d}:{:02d}.{:06d}Z", int(ymd.year()),
-                     unsigned(ymd.month()), unsigned(ymd.day()), hms.hours().count(),
-                     hms.minutes().count(), hms.seconds().count(), hms.subseconds().count());
+  int year = int(ymd.year());
+  if (year < 0 || year > 9999) {
+    return fmt::format("{:04d}-{:02d}-{:02d}T{:02d}:{:02d}:{:02d}.{:06d}Z", year, unsigned(ymd.month()),
+                       unsigned(ymd.day()), hms.hours().count(), hms.minutes().count(), hms.seconds().count(),
+                       hms.subseconds().count());
+  }
+  // Digit by digit into a fixed layout: every timestamp of every key list goes through here,
+  // and parsing fmt's format string was most of its cost.
+  std::string out = "0000-00-00T00:00:00.000000Z";
+  auto put = [&out](std::size_t end, long long value, int digits) {
+    for (int i = 0; i < digits; ++i, value /= 10) out[end - i] = static_cast<char>('0' + value % 10);
+  };
+  put(3, year, 4);
+  put(6, unsigned(ymd.month()), 2);
+  put(9, unsigned(ymd.day()), 2);
+  put(12, hms.hours().count(), 2);
+  put(15, hms.minutes().count(), 2);
+  put(18, hms.seconds().count(), 2);
+  put(25, hms.subseconds().count(), 6);
+  return out;
 }
 
 std::optional<UnixMicros> parse_rfc3339(std::string_view text) {

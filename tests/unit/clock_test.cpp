@@ -18,6 +18,9 @@ TEST(Clock, FormatsUtcWithMicroseconds) {
   EXPECT_EQ(format_rfc3339(kLeapDay), "2024-02-29T13:45:30.123456Z");
   EXPECT_EQ(format_rfc3339(-1), "1969-12-31T23:59:59.999999Z");
   EXPECT_EQ(format_rfc3339(253'402'300'799'999'999), "9999-12-31T23:59:59.999999Z");
+  // Past four-digit years the fixed layout does not fit; the year is written whole.
+  EXPECT_EQ(format_rfc3339(253'402'300'800'000'000), "10000-01-01T00:00:00.000000Z");
+  EXPECT_EQ(format_rfc3339(1'764'115'200'000'007), "2025-11-26T00:00:00.000007Z");
 }
 
 TEST(Clock, ParsesWhatItFormats) {
