@@ -241,7 +241,7 @@ class Server::Impl : public std::enable_shared_from_this<Server::Impl> {
 
   static asio::awaitable<void> accept_loop(std::shared_ptr<Impl> self) {
     for (;;) {
-      auto [ec, socket] = co_await self->acceptor_.async_accept(asio::make_strand(self->io_), kUseTuple);
+      auto [ec, socket] = co_await self->acceptor_.async_accept(self->connection_executor(), kUseTuple);
       if (ec) {
         if (self->stopping_ || ec == asio::error::operation_aborted) co_return;
         // Out of file descriptors or similar: back off briefly instead of spinning.
@@ -288,6 +288,14 @@ class Server::Impl : public std::enable_shared_from_this<Server::Impl> {
       }
     }
     --self->connections_;
+  }
+
+  // A connection's coroutine, its watchdog and the posts that close it must not run at once.
+  // With one thread running the io_context (concurrency hint 1, which the commands pass when
+  // they run one thread) they cannot, and a strand would only add a hand-off per step.
+  asio::any_io_executor connection_executor() {
+    if (asio::use_service<asio::detail::scheduler>(io_).concurrency_hint() == 1) return io_.get_executor();
+    return asio::make_strand(io_);
   }
 
   // The watchdog's period: the shortest timeout, so that it never sleeps past a deadline.
