@@ -1,4 +1,5 @@
-// Beast server: an accept loop and one coroutine per connection, on its own strand.
+// Beast server: an accept loop and one coroutine per connection (on its own strand when several
+// threads run the io_context).
 // Timeouts: one watchdog timer per connection (ConnectionDeadline) rather than a timer wait
 // per read and write, which cost two handler runs per operation (the wait and its cancel).
 // Request flow: wait for the first byte (idle timeout) -> read headers (header timeout,
