@@ -52,11 +52,22 @@ std::string format_money(Micros micros) {
                                      : static_cast<std::uint64_t>(micros);
   std::uint64_t whole = magnitude / kMicrosPerDollar;
   std::uint64_t fraction = magnitude % kMicrosPerDollar;
-  std::string digits = fmt::format("{:06d}", fraction);
-  std::size_t keep = digits.size();
+  // By hand rather than with two fmt::format calls: receipts and charge requests format an
+  // amount on every paid call.
+  char digits[6];
+  for (int i = 5; i >= 0; --i) {
+    digits[i] = static_cast<char>('0' + fraction % 10);
+    fraction /= 10;
+  }
+  std::size_t keep = 6;
   while (keep > 2 && digits[keep - 1] == '0') --keep;
-  digits.resize(keep);
-  return fmt::format("{}{}.{}", negative ? "-" : "", whole, digits);
+  std::string out;
+  out.reserve(28);
+  if (negative) out += '-';
+  out += fmt::format_int(whole).c_str();
+  out += '.';
+  out.append(digits, keep);
+  return out;
 }
 
 }  // namespace tollgate

@@ -1,9 +1,14 @@
 // The one HTTP/1.1 client: keep-alive connection pool, per-request timeout, streamed
 // responses for Server-Sent Events. Used by the CLI, the payments SDK, the gateway, the MCP
 // client and the tests. Only http:// URLs (TLS belongs to a fronting proxy for now).
+//
+// A request runs on the executor of the coroutine that awaits it, and so do its connection's
+// reads, writes and timeout: no hand-off to another thread. Idle keep-alive connections are
+// pooled per io_context (an Asio service of the caller's context, so that they end with it),
+// keyed by origin, and shared by every Client in that context. A coroutine that awaits a
+// request must not run on two threads at once: a strand, or an io_context run by one thread.
 #pragma once
 
-#include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 
 #include <memory>
@@ -46,7 +51,7 @@ class ResponseStream {
   virtual const Headers& headers() const = 0;
   // Next piece of the body, or nullopt at its end or on error/close.
   virtual boost::asio::awaitable<std::optional<std::string>> read_some() = 0;
-  // Makes a pending read_some() return nullopt; thread-safe.
+  // Makes a pending read_some() return nullopt; may be called from any thread.
   virtual void close() = 0;
 };
 
@@ -57,7 +62,7 @@ struct ClientOptions {
 
 class Client {
  public:
-  explicit Client(boost::asio::any_io_executor executor, ClientOptions options = {});
+  explicit Client(ClientOptions options = {});
   ~Client();
   // Transport failures (refused, reset, timeout) are PLATFORM_UNAVAILABLE with a message
   // naming the peer; callers re-label them for their context. A request on a pooled

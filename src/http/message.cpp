@@ -17,6 +17,15 @@ int hex_value(char c) {
   return -1;
 }
 
+void append_line_text(std::string& out, std::string_view text) {
+  // A plain loop: find_first_of("\r\n") looks each character up in the set by a call.
+  std::size_t at = out.size();
+  out += text;
+  for (std::size_t i = at; i < out.size(); ++i) {
+    if (out[i] == '\r' || out[i] == '\n') out[i] = ' ';
+  }
+}
+
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
@@ -38,6 +47,13 @@ void Headers::set(std::string name, std::string value) {
 }
 
 void Headers::add(std::string name, std::string value) { items_.push_back({std::move(name), std::move(value)}); }
+
+void append_header_line(std::string& head, std::string_view name, std::string_view value) {
+  append_line_text(head, name);
+  head += ": ";
+  append_line_text(head, value);
+  head += "\r\n";
+}
 
 std::optional<std::string> Request::query_param(std::string_view name) const {
   std::string_view rest = query;

@@ -89,6 +89,11 @@ struct Response {
 
 using Handler = std::function<boost::asio::awaitable<Response>(Request&)>;
 
+// Appends "name: value\r\n" to a message head being written by hand (server responses,
+// client requests). A CR or LF in either becomes a space: text from anywhere upstream must
+// not end the line and start a header of its own.
+void append_header_line(std::string& head, std::string_view name, std::string_view value);
+
 // Percent-decoding for paths and query values ('+' is a space only in queries).
 std::string percent_decode(std::string_view text, bool plus_is_space);
 std::string percent_encode(std::string_view text);

@@ -85,16 +85,6 @@ class RequestParser final : public bhttp::basic_parser<true> {
   unsigned version_ = 11;
 };
 
-// A header name or value must not end the line it is on: a CR or LF from anywhere upstream
-// becomes a space rather than a header of its own.
-void append_header_text(std::string& out, std::string_view text) {
-  if (text.find_first_of("\r\n") == std::string_view::npos) {
-    out += text;
-    return;
-  }
-  for (char c : text) out += (c == '\r' || c == '\n') ? ' ' : c;
-}
-
 // The status line and header block of a response, written by hand into one string, so that
 // it and the body leave in one write without a field container or a serializer between.
 // The body's framing: a Content-Length of `content_length`, chunked when it is nullopt and
@@ -109,12 +99,7 @@ std::string response_head(const Response& response, unsigned version, bool keep_
   auto reason = bhttp::obsolete_reason(static_cast<bhttp::status>(response.status));
   head.append(reason.data(), reason.size());
   head += "\r\n";
-  for (const auto& h : response.headers.all()) {
-    append_header_text(head, h.name);
-    head += ": ";
-    append_header_text(head, h.value);
-    head += "\r\n";
-  }
+  for (const auto& h : response.headers.all()) append_header_line(head, h.name, h.value);
   // HTTP/1.1 keeps a connection open unless told otherwise, HTTP/1.0 closes it unless told.
   if (version == 10 && keep_alive) head += "Connection: keep-alive\r\n";
   if (version != 10 && !keep_alive) head += "Connection: close\r\n";

@@ -47,7 +47,7 @@ class HttpClientTransport final : public ClientTransport {
 class HttpClientTransport::Impl : public std::enable_shared_from_this<HttpClientTransport::Impl> {
  public:
   Impl(asio::any_io_executor executor, HttpClientOptions options)
-      : executor_(executor), options_(std::move(options)), client_(executor) {}
+      : executor_(executor), options_(std::move(options)) {}
 
   asio::any_io_executor executor_;
   HttpClientOptions options_;

@@ -6,7 +6,6 @@
 #include <fmt/format.h>
 
 #include <cstdlib>
-#include <thread>
 
 #include "common/crypto.hpp"
 #include "pay/platform_client.hpp"
@@ -28,53 +27,22 @@ std::string_view to_string(PaymentEvent::Kind kind) {
 
 namespace {
 
-// The platform's REST API, called from a thread of its own so that the connection pool stays
-// warm whatever transport (stdio, HTTP) runs the MCP server.
+// The platform's REST API, called on the executor of the tool call that charges: the
+// connection pool (http::Client) belongs to that io_context, whatever transport runs it.
 class PlatformCharger final : public Charger {
  public:
-  PlatformCharger(PlatformClientOptions options)
-      : work_(asio::make_work_guard(io_)), client_(io_.get_executor(), std::move(options)),
-        thread_([this] { io_.run(); }) {}
-  ~PlatformCharger() override {
-    work_.reset();
-    io_.stop();
-    thread_.join();
-  }
+  explicit PlatformCharger(PlatformClientOptions options)
+      : client_(std::make_shared<PlatformClient>(std::move(options))) {}
 
   asio::awaitable<Result<Receipt>> charge(std::string agent_token, std::string tool, Micros amount_micros,
                                           std::string idempotency_key) override {
-    auto call = [&] {
-      return client_.charge(std::move(agent_token), std::move(tool), amount_micros, std::move(idempotency_key));
-    };
-    co_return co_await on_own_thread<Result<Receipt>>(call);
+    return client_->charge(std::move(agent_token), std::move(tool), amount_micros, std::move(idempotency_key));
   }
-
-  asio::awaitable<Status> refund(std::string charge_id) override {
-    auto call = [&] { return client_.refund(std::move(charge_id)); };
-    co_return co_await on_own_thread<Status>(call);
-  }
-
-  asio::awaitable<Status> verify(std::string agent_token) override {
-    auto call = [&] { return client_.verify(std::move(agent_token)); };
-    co_return co_await on_own_thread<Status>(call);
-  }
+  asio::awaitable<Status> refund(std::string charge_id) override { return client_->refund(std::move(charge_id)); }
+  asio::awaitable<Status> verify(std::string agent_token) override { return client_->verify(std::move(agent_token)); }
 
  private:
-  // Runs the client coroutine `call()` on this charger's thread and resumes the caller on its
-  // own executor with the result. `call` is a named local of the caller: GCC 12 miscompiles
-  // closures that are temporaries of a co_await expression.
-  template <typename T, typename Call>
-  asio::awaitable<T> on_own_thread(Call& call) {
-    std::optional<T> out;
-    auto work = [&]() -> asio::awaitable<void> { out.emplace(co_await call()); };
-    co_await asio::co_spawn(io_, work, asio::use_awaitable);
-    co_return std::move(*out);
-  }
-
-  asio::io_context io_;
-  asio::executor_work_guard<asio::io_context::executor_type> work_;
-  PlatformClient client_;
-  std::thread thread_;
+  std::shared_ptr<PlatformClient> client_;
 };
 
 // Codes an agent can see; everything else the platform says becomes CHARGE_FAILED.

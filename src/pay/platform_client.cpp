@@ -1,10 +1,15 @@
 // Charge API calls with retries.
 #include "pay/platform_client.hpp"
 
-#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/associated_executor.hpp>
+#include <boost/asio/async_result.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/execution/outstanding_work.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/prefer.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json.hpp>
 
@@ -37,8 +42,7 @@ Result<Receipt> receipt_of(const bj::object& answer, Micros amount_micros) {
 
 }  // namespace
 
-PlatformClient::PlatformClient(asio::any_io_executor executor, PlatformClientOptions options)
-    : executor_(executor), options_(std::move(options)), client_(std::make_shared<http::Client>(executor)) {
+PlatformClient::PlatformClient(PlatformClientOptions options) : options_(std::move(options)) {
   while (options_.platform_url.ends_with('/')) options_.platform_url.pop_back();
 }
 
@@ -46,7 +50,8 @@ asio::awaitable<Result<bj::object>> PlatformClient::post(std::string path, std::
   Error last{ErrorCode::kPlatformUnavailable, "the platform was not called"};
   for (int attempt = 0; attempt <= options_.retries; ++attempt) {
     if (attempt > 0) {
-      asio::steady_timer pause(executor_, std::chrono::milliseconds(options_.retry_backoff_ms * attempt));
+      asio::steady_timer pause(co_await asio::this_coro::executor,
+                               std::chrono::milliseconds(options_.retry_backoff_ms * attempt));
       co_await pause.async_wait(asio::use_awaitable);
     }
     http::ClientRequest request;
@@ -56,7 +61,7 @@ asio::awaitable<Result<bj::object>> PlatformClient::post(std::string path, std::
     request.timeout_ms = options_.timeout_ms;
     request.headers.set("Authorization", "Bearer " + options_.api_key);
     request.headers.set("Content-Type", "application/json");
-    auto response = co_await client_->request(std::move(request));
+    auto response = co_await client_.request(std::move(request));
     if (!response) {
       last = Error{ErrorCode::kPlatformUnavailable, "The payment platform could not be reached (" +
                                                         response.error().message + ")."};
@@ -81,39 +86,56 @@ asio::awaitable<Result<bj::object>> PlatformClient::post(std::string path, std::
 
 asio::awaitable<Result<Receipt>> PlatformClient::charge(std::string agent_token, std::string tool, Micros amount_micros,
                                                         std::string idempotency_key) {
-  QueuedCharge queued{bj::object{{"agent_token", agent_token},
-                                 {"tool", tool},
-                                 {"amount", format_money(amount_micros)},
-                                 {"idempotency_key", idempotency_key}},
-                      amount_micros, std::make_shared<std::optional<Result<Receipt>>>(),
-                      std::make_shared<asio::steady_timer>(executor_, asio::steady_timer::time_point::max())};
-  auto outcome = queued.outcome;
-  auto done = queued.done;
-  queue_.push_back(std::move(queued));
-  if (in_flight_ < kMaxChargeRequestsInFlight) {
-    ++in_flight_;
-    asio::co_spawn(executor_, send_queued(), asio::detached);
-  }
-  // One thread: nothing can set the outcome between the queueing above and this wait.
-  while (!*outcome) co_await done->async_wait(asio::as_tuple(asio::use_awaitable));
-  co_return std::move(**outcome);
+  bj::object item{{"agent_token", agent_token},
+                  {"tool", tool},
+                  {"amount", format_money(amount_micros)},
+                  {"idempotency_key", idempotency_key}};
+  auto executor = co_await asio::this_coro::executor;
+  auto initiation = [this, &item, amount_micros, executor](auto handler) {
+    // Delivered on the caller's executor, whichever thread sent the request. Tracked work, so
+    // that an io_context draining for shutdown waits for the outcome.
+    auto caller = asio::prefer(asio::get_associated_executor(handler), asio::execution::outstanding_work.tracked);
+    auto done = [handler = std::move(handler), caller](Result<Receipt> outcome) mutable {
+      asio::post(caller, [handler = std::move(handler), outcome = std::move(outcome)]() mutable {
+        std::move(handler)(std::optional<Result<Receipt>>(std::move(outcome)));
+      });
+    };
+    bool start = false;
+    {
+      std::lock_guard lock(mutex_);
+      queue_.push_back(QueuedCharge{std::move(item), amount_micros, std::move(done)});
+      if (in_flight_ < kMaxChargeRequestsInFlight) {
+        ++in_flight_;
+        start = true;
+      }
+    }
+    if (start) asio::co_spawn(executor, send_queued(shared_from_this()), asio::detached);
+  };
+  // Completion signatures need a default-constructible value, hence the optional.
+  auto op = asio::async_initiate<decltype(asio::use_awaitable), void(std::optional<Result<Receipt>>)>(initiation,
+                                                                                                   asio::use_awaitable);
+  std::optional<Result<Receipt>> outcome = co_await std::move(op);
+  co_return outcome ? std::move(*outcome) : Result<Receipt>(Error{ErrorCode::kChargeFailed, "The charge was dropped."});
 }
 
-asio::awaitable<void> PlatformClient::send_queued() {
-  while (!queue_.empty()) {
+asio::awaitable<void> PlatformClient::send_queued(std::shared_ptr<PlatformClient> self) {
+  for (;;) {
     std::vector<QueuedCharge> batch;
-    while (!queue_.empty() && batch.size() < kMaxChargesPerRequest) {
-      batch.push_back(std::move(queue_.front()));
-      queue_.pop_front();
+    {
+      std::lock_guard lock(self->mutex_);
+      if (self->queue_.empty()) {
+        --self->in_flight_;
+        break;
+      }
+      while (!self->queue_.empty() && batch.size() < kMaxChargesPerRequest) {
+        batch.push_back(std::move(self->queue_.front()));
+        self->queue_.pop_front();
+      }
     }
-    auto op = send(batch);
+    auto op = self->send(batch);
     std::vector<Result<Receipt>> outcomes = co_await std::move(op);
-    for (std::size_t i = 0; i < batch.size(); ++i) {
-      batch[i].outcome->emplace(std::move(outcomes[i]));
-      batch[i].done->cancel();
-    }
+    for (std::size_t i = 0; i < batch.size(); ++i) std::move(batch[i].done)(std::move(outcomes[i]));
   }
-  --in_flight_;
 }
 
 asio::awaitable<std::vector<Result<Receipt>>> PlatformClient::send(const std::vector<QueuedCharge>& batch) {

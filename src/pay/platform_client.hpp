@@ -7,17 +7,20 @@
 // Concurrent charges share requests: up to kMaxChargeRequestsInFlight go out at once, and
 // the charges that arrive meanwhile wait and go together in the next one (POST
 // /api/v1/charges, each with its own outcome), so a busy server makes far fewer round trips
-// than it charges, and a quiet one adds no delay. All calls must come from one thread.
+// than it charges, and a quiet one adds no delay.
+//
+// Every call runs on the executor of the coroutine that awaits it (requests, retries, the
+// pooled connections of http::Client), so a charge costs no hand-off to another thread.
+// Calls may come from several threads; a charge's outcome is posted to its caller's executor.
 #pragma once
 
-#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/awaitable.hpp>
-
-#include <boost/asio/steady_timer.hpp>
 #include <boost/json.hpp>
 
 #include <deque>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -40,9 +43,10 @@ struct PlatformClientOptions {
   int retry_backoff_ms = 100;
 };
 
-class PlatformClient {
+// Held by a shared_ptr: the loops that send queued charges keep it alive while they run.
+class PlatformClient : public std::enable_shared_from_this<PlatformClient> {
  public:
-  PlatformClient(boost::asio::any_io_executor executor, PlatformClientOptions options);
+  explicit PlatformClient(PlatformClientOptions options);
 
   boost::asio::awaitable<Result<Receipt>> charge(std::string agent_token, std::string tool, Micros amount_micros,
                                                  std::string idempotency_key);
@@ -51,26 +55,25 @@ class PlatformClient {
   boost::asio::awaitable<Status> verify(std::string agent_token);
 
  private:
-  // A charge waiting for its request: `done` is cancelled when `outcome` is set.
+  // A charge waiting for its request; `done` delivers its outcome on the caller's executor.
   struct QueuedCharge {
     boost::json::object item;  // {agent_token, tool, amount, idempotency_key}
     Micros amount_micros = 0;
-    std::shared_ptr<std::optional<Result<Receipt>>> outcome;
-    std::shared_ptr<boost::asio::steady_timer> done;
+    boost::asio::any_completion_handler<void(Result<Receipt>)> done;
   };
 
   // POSTs `body` to `path`, retrying transport failures; returns the parsed 2xx body or the
   // platform's error.
   boost::asio::awaitable<Result<boost::json::object>> post(std::string path, std::string body);
   // Sends what is queued, a request at a time, until the queue is empty.
-  boost::asio::awaitable<void> send_queued();
+  static boost::asio::awaitable<void> send_queued(std::shared_ptr<PlatformClient> self);
   boost::asio::awaitable<std::vector<Result<Receipt>>> send(const std::vector<QueuedCharge>& batch);
 
-  boost::asio::any_io_executor executor_;
   PlatformClientOptions options_;
-  std::shared_ptr<http::Client> client_;
-  std::deque<QueuedCharge> queue_;
-  int in_flight_ = 0;  // send_queued loops running
+  http::Client client_;
+  std::mutex mutex_;
+  std::deque<QueuedCharge> queue_;  // guarded by mutex_
+  int in_flight_ = 0;               // send_queued loops running; guarded by mutex_
 };
 
 }  // namespace tollgate::pay

@@ -55,7 +55,7 @@ http::ClientResponse post_charge(const PlatformProcess& p, const std::string& pr
 std::vector<http::ClientResponse> concurrent_charges(const std::vector<std::string>& urls, const std::string& provider_key,
                                                      const std::vector<bj::object>& bodies, int connections) {
   asio::io_context io;
-  http::Client client(io.get_executor());
+  http::Client client;
   std::vector<http::ClientResponse> out(bodies.size());
   std::atomic<std::size_t> next{0};
   for (int c = 0; c < connections; ++c) {
@@ -251,7 +251,7 @@ TEST_P(ChargeApiTest, KillNineDuringAChargeStormLosesNothingThatWasAnswered) {
   std::atomic<bool> killed{false};
   std::thread storm([&] {
     asio::io_context io;
-    http::Client client(io.get_executor());
+    http::Client client;
     std::atomic<int> seq{0};
     for (int c = 0; c < 16; ++c) {
       asio::co_spawn(io, [&]() -> asio::awaitable<void> {

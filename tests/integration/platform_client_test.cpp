@@ -6,6 +6,7 @@
 #include <boost/asio.hpp>
 
 #include <set>
+#include <thread>
 
 #include "pay/platform_client.hpp"
 #include "support/platform_fixture.hpp"
@@ -44,9 +45,9 @@ class PlatformClientTest : public ::testing::Test {
   Result<pay::Receipt> charge(const std::string& token, Micros amount, const std::string& idem,
                               pay::PlatformClientOptions o = options()) {
     return run_sync<Result<pay::Receipt>>([&](asio::io_context& io) -> asio::awaitable<Result<pay::Receipt>> {
-      pay::PlatformClient client(io.get_executor(), o);
+      auto client = std::make_shared<pay::PlatformClient>(o);
       std::string t = token, tool = "echo", key = idem;
-      co_return co_await client.charge(std::move(t), std::move(tool), amount, std::move(key));
+      co_return co_await client->charge(std::move(t), std::move(tool), amount, std::move(key));
     });
   }
 
@@ -74,14 +75,14 @@ TEST_F(PlatformClientTest, ChargesAndKeepsPlatformCodes) {
             ErrorCode::kProviderKeyInvalid);
 
   auto refund = run_sync<Status>([&](asio::io_context& io) -> asio::awaitable<Status> {
-    pay::PlatformClient client(io.get_executor(), options());
-    co_return co_await client.refund(receipt->charge_id);
+    auto client = std::make_shared<pay::PlatformClient>(options());
+    co_return co_await client->refund(receipt->charge_id);
   });
   EXPECT_TRUE(refund.ok());
   auto verify = run_sync<Status>([&](asio::io_context& io) -> asio::awaitable<Status> {
-    pay::PlatformClient client(io.get_executor(), options());
+    auto client = std::make_shared<pay::PlatformClient>(options());
     std::string token = agent_key_;
-    co_return co_await client.verify(std::move(token));
+    co_return co_await client->verify(std::move(token));
   });
   EXPECT_TRUE(verify.ok());
 }
@@ -98,12 +99,12 @@ TEST_F(PlatformClientTest, ConcurrentChargesShareRequestsAndKeepTheirOwnOutcomes
   constexpr int kCharges = 23;  // every 8th with an unknown key
   std::vector<std::optional<Result<pay::Receipt>>> outcomes(kCharges);
   asio::io_context io;
-  pay::PlatformClient client(io.get_executor(), options());
+  auto client = std::make_shared<pay::PlatformClient>(options());
   for (int i = 0; i < kCharges; ++i) {
     asio::co_spawn(io, [&, i]() -> asio::awaitable<void> {
       std::string token = i % 8 == 7 ? "sk_live_" + std::string(64, 'c') : agent_key_;
       std::string tool = "echo", key = "burst-" + std::to_string(i);
-      auto op = client.charge(std::move(token), std::move(tool), 10'000, std::move(key));
+      auto op = client->charge(std::move(token), std::move(tool), 10'000, std::move(key));
       outcomes[i].emplace(co_await std::move(op));
     }, asio::detached);
   }
@@ -127,6 +128,45 @@ TEST_F(PlatformClientTest, ConcurrentChargesShareRequestsAndKeepTheirOwnOutcomes
   auto metrics = platform_->request("GET", "/metrics", "", "");
   EXPECT_NE(metrics.body.find(R"(route="/api/v1/charges",status="200")"), std::string::npos)
       << "the burst went out in shared requests";
+}
+
+// A server with several I/O threads charges from all of them through one client: each call
+// runs on its own strand, the shared queue and pool are taken from both threads, and every
+// outcome comes back to the strand that asked for it.
+TEST_F(PlatformClientTest, ChargesFromSeveralThreadsEachGetTheirOwnOutcome) {
+  platform_->json_request("POST", "/api/v1/admin/credits", bj::object{{"email", owner_.email}, {"amount", "1"}},
+                          owner_.token, 201);
+  auto balance = [] {
+    return platform_->json_request("GET", "/api/v1/wallet", nullptr, owner_.token, 200).at("balance_micros").as_int64();
+  };
+  std::int64_t before = balance();
+  constexpr int kCharges = 40;
+  std::vector<std::optional<Result<pay::Receipt>>> outcomes(kCharges);
+  std::vector<bool> same_strand(kCharges, false);
+  asio::io_context io(2);
+  auto client = std::make_shared<pay::PlatformClient>(options());
+  for (int i = 0; i < kCharges; ++i) {
+    auto strand = asio::make_strand(io);
+    asio::co_spawn(strand, [&, i, strand]() -> asio::awaitable<void> {
+      std::string token = agent_key_, tool = "echo", key = "threads-" + std::to_string(i);
+      auto op = client->charge(std::move(token), std::move(tool), 1'000, std::move(key));
+      auto outcome = co_await std::move(op);
+      same_strand[i] = strand.running_in_this_thread();
+      outcomes[i].emplace(std::move(outcome));
+    }, asio::detached);
+  }
+  std::thread second([&] { io.run(); });
+  io.run();
+  second.join();
+  std::set<std::string> ids;
+  for (int i = 0; i < kCharges; ++i) {
+    ASSERT_TRUE(outcomes[i].has_value()) << i;
+    ASSERT_TRUE(outcomes[i]->ok()) << i << ": " << outcomes[i]->error().message;
+    EXPECT_TRUE(same_strand[i]) << i << ": the outcome came back on another executor";
+    ids.insert((*outcomes[i])->charge_id);
+  }
+  EXPECT_EQ(ids.size(), std::size_t(kCharges)) << "one charge each";
+  EXPECT_EQ(before - balance(), 1'000 * kCharges);
 }
 
 TEST_F(PlatformClientTest, UnreachablePlatformIsPlatformUnavailable) {
