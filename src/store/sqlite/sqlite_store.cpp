@@ -8,10 +8,7 @@
 
 #include <spdlog/spdlog.h>
 
-#include <algorithm>
-#include <array>
 #include <filesystem>
-#include <span>
 #include <stdexcept>
 #include <thread>
 
@@ -190,19 +187,28 @@ class SqliteLedgerTxn final : public LedgerTxn, public SqliteTxnState {
     return std::optional<std::string>();
   }
 
-  // Transfers go in as few INSERTs as kInsertRows allows (a batch of 13: 8 + 4 + 1): SQLite keeps a statement
-  // journal for every INSERT into transfers (its foreign keys are checked when the statement
-  // ends) and copies into it each page the statement touches, the table's and its five
-  // indexes'. One row per INSERT paid that for every charge, half of a charge's CPU in
-  // SQLite; a batch's charges now share it. A failure aborts the whole statement, and the
-  // transaction with it, as a single row's did.
+  // No RETURNING: SQLite runs it as a trigger, and a statement with a trigger keeps a
+  // statement journal, into which it copies every page it touches (the table's and its five
+  // indexes'). That was half of a charge's CPU in SQLite; `seq` is the rowid anyway.
   Status insert_transfers(std::vector<Transfer>& transfers) override {
-    std::size_t done = 0;
-    while (done < transfers.size()) {
-      std::size_t left = transfers.size() - done;
-      std::size_t rows = *std::find_if(kInsertRows.begin(), kInsertRows.end(), [&](std::size_t n) { return n <= left; });
-      if (auto st = insert_rows(std::span<Transfer>(transfers).subspan(done, rows)); !st.ok()) return st;
-      done += rows;
+    for (auto& t : transfers) {
+      auto s = conn_.prepare(
+          "INSERT INTO transfers (id, kind, debit_account, credit_account, amount_micros, payer_account_id, "
+          "payee_account_id, key_id, key_last4, tool, idempotency_key, request_fingerprint, refund_of, note, "
+          "created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)");
+      s.bind(1, t.id).bind(2, to_string(t.kind)).bind(3, t.debit_account).bind(4, t.credit_account);
+      s.bind(5, t.amount_micros).bind(6, t.payer_account_id).bind(7, t.payee_account_id).bind(8, t.key_id);
+      s.bind(9, t.key_last4).bind(10, t.tool).bind(11, t.idempotency_key).bind(12, t.request_fingerprint);
+      s.bind(13, t.refund_of).bind(14, t.note).bind(15, t.created_at);
+      s.step();
+      if (s.failed()) {
+        if (s.rc() == SQLITE_CONSTRAINT || conn_.extended_error() == SQLITE_CONSTRAINT_UNIQUE) {
+          mark_retryable();
+          return Error{ErrorCode::kIdempotencyConflict, "a concurrent request used the same idempotency key"};
+        }
+        return unavailable(conn_, "insert_transfers");
+      }
+      t.seq = sqlite3_last_insert_rowid(conn_.handle());
     }
     return ok_status();
   }
@@ -228,65 +234,6 @@ class SqliteLedgerTxn final : public LedgerTxn, public SqliteTxnState {
   }
 
   Status commit() override { return commit_now(); }
-
- private:
-  static constexpr std::array<std::size_t, 7> kInsertRows{64, 32, 16, 8, 4, 2, 1};  // the last must be 1
-  static constexpr int kTransferParams = 15;
-
-  // "INSERT ... VALUES (?, ...), ... RETURNING id, seq" for `rows` rows. Static storage: the
-  // statement cache is keyed by the text's address.
-  static const char* insert_sql(std::size_t rows) {
-    static const std::array<std::string, kInsertRows.size()> texts = [] {
-      std::array<std::string, kInsertRows.size()> out;
-      for (std::size_t i = 0; i < kInsertRows.size(); ++i) {
-        std::string sql =
-            "INSERT INTO transfers (id, kind, debit_account, credit_account, amount_micros, payer_account_id, "
-            "payee_account_id, key_id, key_last4, tool, idempotency_key, request_fingerprint, refund_of, note, "
-            "created_at) VALUES ";
-        for (std::size_t r = 0; r < kInsertRows[i]; ++r) sql += r == 0 ? "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)" : ",(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
-        sql += " RETURNING id, seq";
-        out[i] = std::move(sql);
-      }
-      return out;
-    }();
-    for (std::size_t i = 0; i < kInsertRows.size(); ++i) {
-      if (kInsertRows[i] == rows) return texts[i].c_str();
-    }
-    return nullptr;
-  }
-
-  Status insert_rows(std::span<Transfer> rows) {
-    auto s = conn_.prepare(insert_sql(rows.size()));
-    for (std::size_t r = 0; r < rows.size(); ++r) {
-      const Transfer& t = rows[r];
-      int p = static_cast<int>(r) * kTransferParams;
-      s.bind(p + 1, t.id).bind(p + 2, to_string(t.kind)).bind(p + 3, t.debit_account).bind(p + 4, t.credit_account);
-      s.bind(p + 5, t.amount_micros).bind(p + 6, t.payer_account_id).bind(p + 7, t.payee_account_id);
-      s.bind(p + 8, t.key_id).bind(p + 9, t.key_last4).bind(p + 10, t.tool).bind(p + 11, t.idempotency_key);
-      s.bind(p + 12, t.request_fingerprint).bind(p + 13, t.refund_of).bind(p + 14, t.note).bind(p + 15, t.created_at);
-    }
-    // RETURNING rows come in no promised order: each finds its transfer by id.
-    std::size_t assigned = 0;
-    while (s.step()) {
-      std::string_view id = s.text_view(0);
-      for (auto& t : rows) {
-        if (t.id == id) {
-          t.seq = s.int64(1);
-          ++assigned;
-          break;
-        }
-      }
-    }
-    if (s.failed()) {
-      if (s.rc() == SQLITE_CONSTRAINT || conn_.extended_error() == SQLITE_CONSTRAINT_UNIQUE) {
-        mark_retryable();
-        return Error{ErrorCode::kIdempotencyConflict, "a concurrent request used the same idempotency key"};
-      }
-      return unavailable(conn_, "insert_transfers");
-    }
-    if (assigned != rows.size()) return unavailable("insert_transfers", "a row came back without its sequence number");
-    return ok_status();
-  }
 
 };
 
