@@ -88,8 +88,9 @@ class Charger {
   virtual boost::asio::awaitable<Status> verify(std::string agent_token) = 0;
 };
 
-// A charger that calls the platform's REST API with a provider key, on a warm keep-alive
-// connection pool of its own (one background thread).
+// A charger that calls the platform's REST API with a provider key. Each call runs on the
+// executor of the tool call that awaits it, over warm keep-alive connections pooled in that
+// executor's io_context (http::Client); concurrent charges share requests.
 std::shared_ptr<Charger> make_platform_charger(std::string platform_url, std::string api_key, int timeout_ms, int retries);
 
 struct PaymentPolicy {
