@@ -51,6 +51,14 @@ class PlatformClientTest : public ::testing::Test {
     });
   }
 
+  static void add_a_dollar() {
+    platform_->json_request("POST", "/api/v1/admin/credits", bj::object{{"email", owner_.email}, {"amount", "1"}},
+                            owner_.token, 201);
+  }
+  static std::int64_t balance() {
+    return platform_->json_request("GET", "/api/v1/wallet", nullptr, owner_.token, 200).at("balance_micros").as_int64();
+  }
+
   static PlatformProcess* platform_;
   static Session owner_;
   static std::string agent_key_, provider_key_;
@@ -90,11 +98,7 @@ TEST_F(PlatformClientTest, ChargesAndKeepsPlatformCodes) {
 // Concurrent charges through one client share requests (POST /api/v1/charges); each keeps
 // its own outcome, and the money moved is exactly the sum of the receipts.
 TEST_F(PlatformClientTest, ConcurrentChargesShareRequestsAndKeepTheirOwnOutcomes) {
-  platform_->json_request("POST", "/api/v1/admin/credits", bj::object{{"email", owner_.email}, {"amount", "1"}},
-                          owner_.token, 201);
-  auto balance = [] {
-    return platform_->json_request("GET", "/api/v1/wallet", nullptr, owner_.token, 200).at("balance_micros").as_int64();
-  };
+  add_a_dollar();
   std::int64_t before = balance();
   constexpr int kCharges = 23;  // every 8th with an unknown key
   std::vector<std::optional<Result<pay::Receipt>>> outcomes(kCharges);
@@ -134,11 +138,7 @@ TEST_F(PlatformClientTest, ConcurrentChargesShareRequestsAndKeepTheirOwnOutcomes
 // runs on its own strand, the shared queue and pool are taken from both threads, and every
 // outcome comes back to the strand that asked for it.
 TEST_F(PlatformClientTest, ChargesFromSeveralThreadsEachGetTheirOwnOutcome) {
-  platform_->json_request("POST", "/api/v1/admin/credits", bj::object{{"email", owner_.email}, {"amount", "1"}},
-                          owner_.token, 201);
-  auto balance = [] {
-    return platform_->json_request("GET", "/api/v1/wallet", nullptr, owner_.token, 200).at("balance_micros").as_int64();
-  };
+  add_a_dollar();
   std::int64_t before = balance();
   constexpr int kCharges = 40;
   std::vector<std::optional<Result<pay::Receipt>>> outcomes(kCharges);
