@@ -26,4 +26,10 @@ Result<std::optional<std::string>> optional_string(const bj::object& obj, std::s
 
 std::string serialize(const bj::value& value);
 
+// Appends `s` as a JSON string: quoted, with '"', '\\' and control characters escaped, other
+// bytes (UTF-8, which every stored string is: request bodies are parsed as JSON) as they are.
+// For hot responses written straight into their text (the key listing), where building a
+// document first and serializing it cost more than the rest of the request.
+void append_string(std::string& out, std::string_view s);
+
 }  // namespace tollgate::json

@@ -144,6 +144,33 @@ TEST(KeysLifecycle, SameNameTwiceIsAllowedForRotation) {
   EXPECT_EQ(error_code(platform.request("GET", "/api/v1/me", "", str(old_key.at("key")))), "UNAUTHENTICATED");
 }
 
+// The listing is written without a JSON document (keys_api.cpp, list_json): names with
+// JSON's special characters, non-ASCII text and a spend limit come back exactly as created,
+// newest first, in a body any JSON parser reads.
+TEST(KeysLifecycle, ListingReturnsEveryNameExactly) {
+  PlatformProcess platform;
+  Session alice = platform.signup("alice@example.com");
+  const std::vector<std::string> names = {R"(say "hi")", R"(C:\keys\)", "ünï € 🔑", "</script><b>", "{\"key\": 1}"};
+  for (const auto& name : names) platform.create_key(alice, name);
+  platform.json_request("POST", "/api/v1/keys",
+                        bj::object{{"name", "capped"}, {"spend_limit", {{"amount", "0.000001"}, {"period", "total"}}}},
+                        alice.token, 201);
+  auto r = platform.request("GET", "/api/v1/keys", "", alice.token);
+  ASSERT_EQ(r.status, 200u);
+  EXPECT_EQ(r.headers.get("Content-Type").value_or(""), "application/json");
+  bj::object list = parse_object(r.body);
+  const bj::array& keys = list.at("keys").as_array();
+  ASSERT_EQ(keys.size(), names.size() + 1);
+  EXPECT_EQ(keys[0].at("name").as_string(), "capped");
+  EXPECT_EQ(keys[0].at("spend_limit"), (bj::value{{"amount", "0.000001"}, {"period", "total"}}));
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    const auto& k = keys[names.size() - i].as_object();
+    EXPECT_EQ(k.at("name").as_string(), names[i]);
+    EXPECT_TRUE(k.at("spend_limit").is_null());
+    EXPECT_EQ(k.size(), 7u);
+  }
+}
+
 TEST(KeysLifecycle, AccountsCannotSeeOrDeleteEachOthersKeys) {
   PlatformProcess platform;
   Session a = platform.signup("a@example.com");
