@@ -22,7 +22,8 @@ using sqlite::Connection;
 using sqlite::ConnectionPool;
 using sqlite::Statement;
 
-// Enough for every server thread plus the committers; SQLite readers are cheap.
+// Readers: enough for every server thread (the writer has its own connection); SQLite
+// readers are cheap.
 constexpr std::size_t kMaxConnections = 16;
 // Bounded retries of a ledger transaction that lost an idempotency race.
 constexpr int kMaxTxnAttempts = 3;
@@ -557,15 +558,24 @@ class SqliteStore final : public Store {
     return fn();
   }
 
-  // with_conn for a write transaction. The connection's commits report to the checkpointer
-  // (set on every write: pooled connections are opened on demand, some before it exists).
+  // Runs `fn` for a write transaction, on the one connection that writes. Writers take
+  // turns anyway (exclusively), and one connection keeps its page cache from commit to
+  // commit: SQLite empties a connection's cache when another connection has committed since
+  // its last transaction, so writers taken from the pool read again every page a commit
+  // touches. Its commits report to the checkpointer (set on every write: the connection may
+  // be opened before the checkpointer exists).
   template <typename Fn>
   auto with_writer(Fn&& fn) -> decltype(fn(std::declval<Connection&>())) {
-    return exclusively([&] {
-      return with_conn([&](Connection& conn) {
-        if (checkpointer_) checkpointer_->watch(conn);
-        return fn(conn);
-      });
+    return exclusively([&]() -> decltype(fn(std::declval<Connection&>())) {
+      if (!writer_) {
+        try {
+          writer_ = std::make_unique<Connection>(pool_path_);
+        } catch (const std::exception& e) {
+          return unavailable("open connection", e.what());
+        }
+      }
+      if (checkpointer_) checkpointer_->watch(*writer_);
+      return fn(*writer_);
     });
   }
 
@@ -587,6 +597,7 @@ class SqliteStore final : public Store {
   std::string pool_path_;
   ConnectionPool pool_;
   std::mutex write_mutex_;
+  std::unique_ptr<Connection> writer_;  // opened at the first write; used only under write_mutex_
   std::unique_ptr<sqlite::ReadAnchor> anchor_;  // after pool_: gone before the pool closes
   std::unique_ptr<sqlite::Checkpointer> checkpointer_;  // last: stops first (it uses the mutex and the anchor)
 };
