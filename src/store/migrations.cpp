@@ -16,6 +16,22 @@ void replace_all(std::string& text, std::string_view from, std::string_view to) 
   }
 }
 
+// store::key_lookup in SQL, for rows written before the column existed: the first 8 bytes of
+// key_hash as a big-endian integer with the top bit cleared. SQLite 3.40 has neither unhex()
+// nor bit operations on blobs, so it reads the 16 hex digits one by one (Horner's rule; every
+// partial value fits in an int64, so no step ever turns into floating point).
+std::string key_lookup_sql(Dialect dialect) {
+  if (dialect == Dialect::kPostgres) {
+    return "(('x' || encode(substring(key_hash from 1 for 8), 'hex'))::bit(64)::bigint & 9223372036854775807)";
+  }
+  auto digit = [](int i) {
+    return "(instr('0123456789ABCDEF', substr(hex(key_hash), " + std::to_string(i) + ", 1)) - 1)";
+  };
+  std::string sql = "(" + digit(1) + " & 7)";
+  for (int i = 2; i <= 16; ++i) sql = "(" + sql + " * 16 + " + digit(i) + ")";
+  return sql;
+}
+
 }  // namespace
 
 std::vector<Migration> migrations_for(Dialect dialect) {
@@ -37,6 +53,9 @@ std::vector<Migration> migrations_for(Dialect dialect) {
     // A table stored in its primary key's B-tree (PostgreSQL has no such option: its tables
     // are heaps, and the primary key's index finds the row).
     replace_all(m.sql, "{{WITHOUT_ROWID}}", sqlite ? " WITHOUT ROWID" : "");
+    // A 64-bit integer key; on SQLite exactly INTEGER, which makes the column the rowid.
+    replace_all(m.sql, "{{INT64_KEY}}", sqlite ? "INTEGER" : "BIGINT");
+    replace_all(m.sql, "{{KEY_LOOKUP_OF_KEY_HASH}}", key_lookup_sql(dialect));
     out.push_back(std::move(m));
   }
   std::sort(out.begin(), out.end(), [](const Migration& a, const Migration& b) { return a.version < b.version; });

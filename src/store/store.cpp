@@ -16,6 +16,12 @@
 
 namespace tollgate::store {
 
+std::int64_t key_lookup(const Sha256& hash) {
+  std::uint64_t value = 0;
+  for (int i = 0; i < 8; ++i) value = (value << 8) | hash[i];
+  return static_cast<std::int64_t>(value & 0x7FFF'FFFF'FFFF'FFFFull);
+}
+
 std::string_view to_string(Period period) {
   switch (period) {
     case Period::kDay: return "day";

@@ -54,6 +54,12 @@ struct SpendLimit {
   Period period = Period::kTotal;
 };
 
+// The integer a key's row is found by: the first 8 bytes of its hash, big-endian, top bit
+// cleared (a non-negative int64 on both backends). Lookups also compare the full hash, so
+// equal values of two different keys can only make the second insert fail, never match the
+// wrong key (migrations/0003_key_lookup.sql says why the table is keyed this way).
+std::int64_t key_lookup(const Sha256& hash);
+
 struct NewKey {
   std::string id;
   std::string account_id;

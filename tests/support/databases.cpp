@@ -44,15 +44,27 @@ std::string sqlite_exec(const std::string& path, const std::string& sql) {
     ADD_FAILURE() << "cannot open " << path;
   } else {
     sqlite3_busy_timeout(db, 5000);
-    sqlite3_stmt* stmt = nullptr;
-    if (sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt, nullptr) != SQLITE_OK) {
-      ADD_FAILURE() << "sqlite: " << sql << ": " << sqlite3_errmsg(db);
-    } else {
+    // Every statement of `sql` in turn (as PQexec does); the value is from the first that
+    // returns a row.
+    const char* next = sql.c_str();
+    bool have_value = false;
+    while (*next) {
+      sqlite3_stmt* stmt = nullptr;
+      const char* tail = nullptr;
+      if (sqlite3_prepare_v2(db, next, -1, &stmt, &tail) != SQLITE_OK) {
+        ADD_FAILURE() << "sqlite: " << next << ": " << sqlite3_errmsg(db);
+        break;
+      }
+      next = tail;
+      if (!stmt) continue;  // only whitespace or a comment was left
       int rc = sqlite3_step(stmt);
-      if (rc == SQLITE_ROW && sqlite3_column_text(stmt, 0)) out = reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0));
+      if (rc == SQLITE_ROW && !have_value) {
+        have_value = true;
+        if (sqlite3_column_text(stmt, 0)) out = reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0));
+      }
       if (rc != SQLITE_ROW && rc != SQLITE_DONE) ADD_FAILURE() << "sqlite: " << sql << ": " << sqlite3_errmsg(db);
+      sqlite3_finalize(stmt);
     }
-    sqlite3_finalize(stmt);
   }
   sqlite3_close(db);
   return out;

@@ -7,9 +7,11 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <thread>
 
 #include "keys/key.hpp"
+#include "store/migrations.hpp"
 #include "support/databases.hpp"
 
 namespace tollgate::test {
@@ -285,6 +287,99 @@ TEST_P(StoreTest, ThisStoresWalStartsAgainWhileItWritesWithoutPause) {
   EXPECT_EQ(store_metric(*store_, "sqlite_checkpoint_failures"), 0);
   // 4,000 frames of 4 KiB between checkpoints, plus what commits during one.
   EXPECT_LT(largest_wal, std::uintmax_t{40} << 20);
+}
+
+// A hash that differs from `hash` only where the lookup integer does not look: the top bit
+// of the first byte and the bytes after the eighth.
+Sha256 same_lookup_other_hash(Sha256 hash) {
+  hash[0] ^= 0x80;
+  hash[31] ^= 0x01;
+  return hash;
+}
+
+TEST(KeyLookup, IsTheFirstEightBytesBigEndianWithTheTopBitCleared) {
+  Sha256 hash{};
+  EXPECT_EQ(store::key_lookup(hash), 0);
+  hash = {0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef, 0xff};
+  EXPECT_EQ(store::key_lookup(hash), 0x0123456789abcdefLL);
+  hash = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+  EXPECT_EQ(store::key_lookup(hash), std::numeric_limits<std::int64_t>::max());
+  hash = {0x80};
+  EXPECT_EQ(store::key_lookup(hash), 0);
+  EXPECT_EQ(store::key_lookup(same_lookup_other_hash(hash)), store::key_lookup(hash));
+}
+
+TEST_P(StoreTest, KeysSharingALookupValueAreNeverMistakenForEachOther) {
+  auto alice = store_->create_account("alice@example.com", "x").value();
+  auto [secret, key] = new_key(alice.id);
+  ASSERT_TRUE(store_->insert_key(key).ok());
+  Sha256 other = same_lookup_other_hash(key.hash);
+  ASSERT_EQ(store::key_lookup(other), store::key_lookup(key.hash));
+  EXPECT_FALSE(store_->find_key(other)->has_value()) << "same lookup value, different hash: not this key";
+
+  auto [other_secret, clash] = new_key(alice.id);
+  clash.hash = other;
+  EXPECT_FALSE(store_->insert_key(clash).ok()) << "the second key of a lookup value cannot be stored";
+  EXPECT_FALSE(store_->find_key(other)->has_value());
+  auto found = store_->find_key(key.hash);
+  ASSERT_TRUE(found.ok() && found->has_value());
+  EXPECT_EQ((*found)->key_id, key.id);
+  auto [third_secret, third] = new_key(alice.id);
+  EXPECT_TRUE(store_->insert_key(third).ok()) << "a failed insert leaves the store usable";
+  EXPECT_EQ(store_->list_keys(alice.id, keys::Scope::kAgent)->size(), 2u);
+}
+
+// A database created before 0003_key_lookup.sql: its keys are rewritten with the lookup
+// value, computed in SQL, and every one of them still verifies, spend limit and last use kept.
+TEST_P(StoreTest, KeysStoredBeforeTheLookupColumnAreFoundAfterMigrating) {
+  TestDatabase old_db(GetParam());
+  auto dialect = GetParam() == Backend::kSqlite ? store::Dialect::kSqlite : store::Dialect::kPostgres;
+  auto migrations = store::migrations_for(dialect);
+  ASSERT_EQ(migrations.front().version, 1);
+  old_db.execute(
+      "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL);" +
+      migrations.front().sql + "; INSERT INTO schema_migrations VALUES (1, '" + migrations.front().name + "', 0);" +
+      "INSERT INTO accounts (id, email, password_hash, is_admin, created_at) VALUES ('acct_old', 'old@example.com', 'x', "
+      "true, 1);");
+  // Hashes that reach every corner of the conversion: top bit set and clear, every hex digit,
+  // the smallest and the largest value. (0x80... would clear to the same value as 0x00...)
+  std::vector<Sha256> hashes;
+  for (std::string first8 : {"ffeeddccbbaa9988", "0123456789abcdef", "8000000000000000", "7fffffffffffffff",
+                             "0000000000000001", "fedcba9876543210"}) {
+    Sha256 hash = keys::hash_secret(first8);
+    for (int i = 0; i < 8; ++i) hash[i] = static_cast<std::uint8_t>(std::stoi(first8.substr(2 * i, 2), nullptr, 16));
+    hashes.push_back(hash);
+  }
+  for (std::size_t i = 0; i < hashes.size(); ++i) {
+    std::string hex = to_hex(hashes[i]);
+    std::string blob = GetParam() == Backend::kSqlite ? "X'" + hex + "'" : "'\\x" + hex + "'::bytea";
+    old_db.execute(
+        "INSERT INTO api_keys (key_hash, id, account_id, name, scope, last4, created_at, last_used_at, "
+        "spend_limit_micros, spend_period, period_start, period_spent_micros) VALUES (" +
+        blob + ", 'key_old" + std::to_string(i) + "', 'acct_old', 'old key', 'agent:connect', 'ab12', 10, 20, 5000000, "
+        "'day', 30, 40)");
+  }
+
+  auto store = old_db.open();
+  for (std::size_t i = 0; i < hashes.size(); ++i) {
+    auto found = store->find_key(hashes[i]);
+    ASSERT_TRUE(found.ok() && found->has_value()) << to_hex(hashes[i]);
+    EXPECT_EQ((*found)->key_id, "key_old" + std::to_string(i));
+    EXPECT_EQ(old_db.query_value("SELECT lookup FROM api_keys WHERE id = 'key_old" + std::to_string(i) + "'"),
+              std::to_string(store::key_lookup(hashes[i])))
+        << "SQL and C++ compute the same lookup value for " << to_hex(hashes[i]);
+    EXPECT_FALSE(store->find_key(same_lookup_other_hash(hashes[i]))->has_value());
+  }
+  auto listed = store->list_keys("acct_old", keys::Scope::kAgent).value();
+  ASSERT_EQ(listed.size(), hashes.size());
+  EXPECT_EQ(listed[0].last_used_at, std::optional<UnixMicros>(20));
+  ASSERT_TRUE(listed[0].spend_limit.has_value());
+  EXPECT_EQ(listed[0].spend_limit->amount_micros, 5'000'000);
+  EXPECT_EQ(old_db.query_value("SELECT SUM(period_spent_micros) FROM api_keys"), std::to_string(40 * hashes.size()));
+  // And new keys go in beside them.
+  auto [secret, key] = new_key("acct_old");
+  ASSERT_TRUE(store->insert_key(key).ok());
+  EXPECT_TRUE(store->find_key(keys::hash_secret(secret))->has_value());
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, StoreTest, ::testing::ValuesIn(test_backends()),

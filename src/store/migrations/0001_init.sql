@@ -24,6 +24,7 @@ CREATE TABLE sessions (
 CREATE INDEX sessions_account ON sessions(account_id);
 
 -- Keyed by the hash: verifying a key, the hottest query there is, looks it up by hash.
+-- (0003_key_lookup.sql keys it by an integer taken from the hash instead.)
 CREATE TABLE api_keys (
   key_hash            {{BLOB}} PRIMARY KEY,  -- SHA-256 of sk_live_...; the key itself is never stored
   id                  TEXT NOT NULL UNIQUE,

@@ -472,11 +472,14 @@ class PgAccountTxn final : public AccountTxn, public PgTxnState {
     } else {
       p.null().null();
     }
+    p.integer(key_lookup(key.hash));
     auto r = conn_.run(
         "INSERT INTO api_keys (id, account_id, name, scope, key_hash, last4, created_at, spend_limit_micros, "
-        "spend_period) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        "spend_period, lookup) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         p);
     if (!r.ok()) return fail("insert key", r);
+    auto use = conn_.run("INSERT INTO api_key_uses (lookup) VALUES ($1)", Params().integer(key_lookup(key.hash)));
+    if (!use.ok()) return fail("insert key", use);
     return ok_status();
   }
 
@@ -595,8 +598,9 @@ class PostgresStore final : public Store {
   Result<std::vector<KeyRecord>> list_keys(std::string_view account_id, keys::Scope scope) override {
     return with_conn([&](PgConnection& conn) -> Result<std::vector<KeyRecord>> {
       auto r = conn.run(
-          "SELECT id, account_id, name, last4, created_at, last_used_at, spend_limit_micros, spend_period "
-          "FROM api_keys WHERE account_id = $1 AND scope = $2 ORDER BY created_at DESC, id",
+          "SELECT k.id, k.account_id, k.name, k.last4, k.created_at, u.last_used_at, k.spend_limit_micros, "
+          "k.spend_period FROM api_keys k JOIN api_key_uses u ON u.lookup = k.lookup "
+          "WHERE k.account_id = $1 AND k.scope = $2 ORDER BY k.created_at DESC, k.id",
           Params().text(account_id).text(keys::to_string(scope)));
       if (!r.ok()) return unavailable("list keys", r.message());
       std::vector<KeyRecord> out;
@@ -610,7 +614,8 @@ class PostgresStore final : public Store {
 
   Result<std::optional<KeyIdentity>> find_key(const Sha256& hash) override {
     return with_conn([&](PgConnection& conn) -> Result<std::optional<KeyIdentity>> {
-      auto r = conn.run("SELECT id, account_id, scope, last4 FROM api_keys WHERE key_hash = $1", Params().bytes(hash));
+      auto r = conn.run("SELECT id, account_id, scope, last4 FROM api_keys WHERE lookup = $1 AND key_hash = $2",
+                        Params().integer(key_lookup(hash)).bytes(hash));
       if (!r.ok()) return unavailable("find key", r.message());
       if (r.rows() == 0) return std::optional<KeyIdentity>();
       auto scope = r.text(0, 2) == keys::to_string(keys::Scope::kProvider) ? keys::Scope::kProvider : keys::Scope::kAgent;
@@ -628,8 +633,8 @@ class PostgresStore final : public Store {
         times.push_back(u.used_at);
       }
       auto r = conn.run(
-          "UPDATE api_keys k SET last_used_at = v.t FROM unnest($1::text[], $2::bigint[]) AS v(id, t) "
-          "WHERE k.id = v.id AND (k.last_used_at IS NULL OR k.last_used_at < v.t)",
+          "UPDATE api_key_uses u SET last_used_at = v.t FROM unnest($1::text[], $2::bigint[]) AS v(id, t), api_keys k "
+          "WHERE k.id = v.id AND u.lookup = k.lookup AND (u.last_used_at IS NULL OR u.last_used_at < v.t)",
           Params().text(text_array(ids)).text(int_array(times)));
       if (!r.ok()) return unavailable("record key use", r.message());
       return ok_status();

@@ -255,8 +255,9 @@ class SqliteAccountTxn final : public AccountTxn, public SqliteTxnState {
   Status insert_key(const NewKey& key) override {
     auto s = conn_.prepare(
         "INSERT INTO api_keys (id, account_id, name, scope, key_hash, last4, created_at, spend_limit_micros, "
-        "spend_period) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
+        "spend_period, lookup) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)");
     s.bind(1, key.id).bind(2, key.account_id).bind(3, key.name).bind(4, keys::to_string(key.scope));
+    s.bind(10, key_lookup(key.hash));
     s.bind(5, key.hash).bind(6, key.last4).bind(7, key.created_at);
     if (key.spend_limit) {
       s.bind(8, key.spend_limit->amount_micros).bind(9, to_string(key.spend_limit->period));
@@ -265,6 +266,10 @@ class SqliteAccountTxn final : public AccountTxn, public SqliteTxnState {
     }
     s.step();
     if (s.failed()) return unavailable(conn_, "insert key");
+    auto use = conn_.prepare("INSERT INTO api_key_uses (lookup) VALUES (?1)");
+    use.bind(1, key_lookup(key.hash));
+    use.step();
+    if (use.failed()) return unavailable(conn_, "insert key");
     return ok_status();
   }
 
@@ -406,8 +411,9 @@ class SqliteStore final : public Store {
   Result<std::vector<KeyRecord>> list_keys(std::string_view account_id, keys::Scope scope) override {
     return with_conn([&](Connection& conn) -> Result<std::vector<KeyRecord>> {
       auto s = conn.prepare(
-          "SELECT id, account_id, name, last4, created_at, last_used_at, spend_limit_micros, spend_period "
-          "FROM api_keys WHERE account_id = ?1 AND scope = ?2 ORDER BY created_at DESC, id");
+          "SELECT k.id, k.account_id, k.name, k.last4, k.created_at, u.last_used_at, k.spend_limit_micros, "
+          "k.spend_period FROM api_keys k JOIN api_key_uses u ON u.lookup = k.lookup "
+          "WHERE k.account_id = ?1 AND k.scope = ?2 ORDER BY k.created_at DESC, k.id");
       s.bind(1, account_id).bind(2, keys::to_string(scope));
       std::vector<KeyRecord> out;
       while (s.step()) {
@@ -421,8 +427,8 @@ class SqliteStore final : public Store {
 
   Result<std::optional<KeyIdentity>> find_key(const Sha256& hash) override {
     return with_conn([&](Connection& conn) -> Result<std::optional<KeyIdentity>> {
-      auto s = conn.prepare("SELECT id, account_id, scope, last4 FROM api_keys WHERE key_hash = ?1");
-      s.bind(1, hash);
+      auto s = conn.prepare("SELECT id, account_id, scope, last4 FROM api_keys WHERE lookup = ?1 AND key_hash = ?2");
+      s.bind(1, key_lookup(hash)).bind(2, hash);
       if (s.step()) {
         auto scope = s.text_view(2) == keys::to_string(keys::Scope::kProvider) ? keys::Scope::kProvider : keys::Scope::kAgent;
         return std::optional<KeyIdentity>(KeyIdentity{s.text(0), s.text(1), scope, s.text(3)});
@@ -439,7 +445,8 @@ class SqliteStore final : public Store {
       if (!txn.began()) return unavailable(conn, "begin");
       for (const auto& use : uses) {
         auto s = conn.prepare(
-            "UPDATE api_keys SET last_used_at = ?2 WHERE id = ?1 AND (last_used_at IS NULL OR last_used_at < ?2)");
+            "UPDATE api_key_uses SET last_used_at = ?2 WHERE lookup = (SELECT lookup FROM api_keys WHERE id = ?1) "
+            "AND (last_used_at IS NULL OR last_used_at < ?2)");
         s.bind(1, use.key_id).bind(2, use.used_at);
         s.step();
         if (s.failed()) return unavailable(conn, "record key use");
