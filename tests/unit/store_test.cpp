@@ -83,6 +83,7 @@ TEST_P(StoreTest, KeysAreFoundByHashScopedAndDeletedForGood) {
   EXPECT_FALSE(store_->find_key(keys::hash_secret(secret))->has_value());
   EXPECT_EQ(store_->delete_key(alice.id, key.id, keys::Scope::kAgent).code(), ErrorCode::kNotFound);
   EXPECT_EQ(db_->query_value("SELECT COUNT(*) FROM api_keys"), "0") << "the row is gone, hash included";
+  EXPECT_EQ(db_->query_value("SELECT COUNT(*) FROM api_key_uses"), "0") << "and its last-use row with it";
 }
 
 TEST_P(StoreTest, OnlyTheHashAndLastFourAreStored) {
@@ -111,6 +112,11 @@ TEST_P(StoreTest, LastUseIsRecordedInOneBatchAndNeverMovesBackwards) {
   auto list = store_->list_keys(alice.id, keys::Scope::kAgent).value();
   ASSERT_EQ(list.size(), 2u);
   for (const auto& k : list) EXPECT_EQ(k.last_used_at.value_or(0), k.id == k1.id ? 2'000 : 3'000);
+  // A use flushed after its key was deleted brings nothing back.
+  ASSERT_TRUE(store_->delete_key(alice.id, k2.id, keys::Scope::kAgent).ok());
+  ASSERT_TRUE(store_->record_key_use({{k2.id, 5'000}}).ok());
+  EXPECT_EQ(db_->query_value("SELECT COUNT(*) FROM api_key_uses"), "1");
+  EXPECT_EQ(store_->list_keys(alice.id, keys::Scope::kAgent)->size(), 1u);
 }
 
 // Key and session writes as the group commit applies them: one transaction for the lot,
@@ -376,6 +382,8 @@ TEST_P(StoreTest, KeysStoredBeforeTheLookupColumnAreFoundAfterMigrating) {
   ASSERT_TRUE(listed[0].spend_limit.has_value());
   EXPECT_EQ(listed[0].spend_limit->amount_micros, 5'000'000);
   EXPECT_EQ(old_db.query_value("SELECT SUM(period_spent_micros) FROM api_keys"), std::to_string(40 * hashes.size()));
+  EXPECT_EQ(old_db.query_value("SELECT COUNT(*) FROM api_key_uses WHERE last_used_at = 20"),
+            std::to_string(hashes.size()));
   // And new keys go in beside them.
   auto [secret, key] = new_key("acct_old");
   ASSERT_TRUE(store->insert_key(key).ok());
