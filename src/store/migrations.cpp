@@ -62,4 +62,13 @@ std::vector<Migration> migrations_for(Dialect dialect) {
   return out;
 }
 
+void refuse_newer_schema(int newest_applied) {
+  int newest_known = migrations_for(Dialect::kSqlite).back().version;
+  if (newest_applied > newest_known) {
+    throw std::runtime_error("the database's schema is version " + std::to_string(newest_applied) +
+                             ", newer than this Tollgate knows (" + std::to_string(newest_known) +
+                             "): it was upgraded by a newer release; run that release or a later one");
+  }
+}
+
 }  // namespace tollgate::store

@@ -390,6 +390,23 @@ TEST_P(StoreTest, KeysStoredBeforeTheLookupColumnAreFoundAfterMigrating) {
   EXPECT_TRUE(store->find_key(keys::hash_secret(secret))->has_value());
 }
 
+// A database upgraded by a newer release: this binary refuses it instead of misreading it,
+// and says why.
+TEST_P(StoreTest, ADatabaseMigratedByANewerReleaseIsRefused) {
+  int newest = store::migrations_for(store::Dialect::kSqlite).back().version;
+  store_.reset();
+  db_->execute("INSERT INTO schema_migrations (version, name, applied_at) VALUES (" + std::to_string(newest + 1) +
+               ", 'from_the_future.sql', 0)");
+  try {
+    db_->open();
+    ADD_FAILURE() << "opened a database of a newer schema";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("newer than this Tollgate knows"), std::string::npos) << e.what();
+  }
+  db_->execute("DELETE FROM schema_migrations WHERE version = " + std::to_string(newest + 1));
+  EXPECT_NE(db_->open(), nullptr) << "the same database at this binary's version opens";
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, StoreTest, ::testing::ValuesIn(test_backends()),
                          [](const auto& info) { return backend_name(info.param); });
 

@@ -539,8 +539,18 @@ class PostgresStore final : public Store {
       }
       spdlog::info("postgres: applied migration {}", m.name);
     }
+    std::int64_t newest_applied = 0;
+    if (failure.empty()) {
+      auto newest = conn.run("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", Params());
+      if (newest.ok()) {
+        newest_applied = newest.int64(0, 0);
+      } else {
+        failure = "cannot read schema_migrations: " + newest.message();
+      }
+    }
     conn.run("SELECT pg_advisory_unlock($1)", Params().integer(kMigrationLock));
     if (!failure.empty()) throw std::runtime_error(failure);
+    refuse_newer_schema(static_cast<int>(newest_applied));
   }
 
   std::string_view backend_name() const override { return "postgres"; }

@@ -257,13 +257,13 @@ class SqliteAccountTxn final : public AccountTxn, public SqliteTxnState {
         "INSERT INTO api_keys (id, account_id, name, scope, key_hash, last4, created_at, spend_limit_micros, "
         "spend_period, lookup) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)");
     s.bind(1, key.id).bind(2, key.account_id).bind(3, key.name).bind(4, keys::to_string(key.scope));
-    s.bind(10, key_lookup(key.hash));
     s.bind(5, key.hash).bind(6, key.last4).bind(7, key.created_at);
     if (key.spend_limit) {
       s.bind(8, key.spend_limit->amount_micros).bind(9, to_string(key.spend_limit->period));
     } else {
       s.bind_null(8).bind_null(9);
     }
+    s.bind(10, key_lookup(key.hash));
     s.step();
     if (s.failed()) return unavailable(conn_, "insert key");
     auto use = conn_.prepare("INSERT INTO api_key_uses (lookup) VALUES (?1)");
@@ -327,6 +327,9 @@ class SqliteStore final : public Store {
       if (record.failed() || !txn.commit()) throw std::runtime_error("cannot record migration " + m.name);
       spdlog::info("sqlite: applied migration {}", m.name);
     }
+    auto newest = conn->prepare("SELECT COALESCE(MAX(version), 0) FROM schema_migrations");
+    if (!newest.step()) throw std::runtime_error("cannot read schema_migrations: " + conn->last_error());
+    refuse_newer_schema(static_cast<int>(newest.int64(0)));
   }
 
   // After migrate(): the anchor's open read transaction would only slow the migrations, and
