@@ -101,7 +101,15 @@ Status apply_in(AccountTxn& txn, std::span<const AccountWrite> writes, std::span
           continue;
         }
       }
-      if (auto st = txn.insert_key(key); !st.ok()) return st;
+      auto inserted = txn.insert_key(key);
+      if (!inserted) return inserted.error();
+      if (!*inserted) {
+        // Nothing was written; the same request with a new key will almost surely succeed.
+        outcomes[i] = Error{ErrorCode::kPlatformUnavailable,
+                            "The key could not be created this time (its lookup value was taken); nothing was "
+                            "created. Create it again."};
+        continue;
+      }
       if (count != key_counts.end()) ++count->second;
       outcomes[i] = ok_status();
     } else if (auto* del = std::get_if<DeleteKey>(&write)) {

@@ -130,7 +130,9 @@ class AccountTxn {
   // already serialises every writer).
   virtual Status lock_account(std::string_view account_id) = 0;
   virtual Result<std::int64_t> count_keys(std::string_view account_id, keys::Scope scope) = 0;
-  virtual Status insert_key(const NewKey& key) = 0;
+  // false, with nothing inserted and the transaction still usable, when another key already
+  // has this key's lookup value (key_lookup): a 1 in 2^63 chance per pair of keys.
+  virtual Result<bool> insert_key(const NewKey& key) = 0;
   // false when no key matches all three.
   virtual Result<bool> delete_key(std::string_view account_id, std::string_view key_id, keys::Scope scope) = 0;
   virtual Status insert_session(const Sha256& hash, std::string_view account_id, UnixMicros created_at,

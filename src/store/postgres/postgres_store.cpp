@@ -463,7 +463,7 @@ class PgAccountTxn final : public AccountTxn, public PgTxnState {
     return r.int64(0, 0);
   }
 
-  Status insert_key(const NewKey& key) override {
+  Result<bool> insert_key(const NewKey& key) override {
     Params p;
     p.text(key.id).text(key.account_id).text(key.name).text(keys::to_string(key.scope)).bytes(key.hash).text(key.last4);
     p.integer(key.created_at);
@@ -475,12 +475,13 @@ class PgAccountTxn final : public AccountTxn, public PgTxnState {
     p.integer(key_lookup(key.hash));
     auto r = conn_.run(
         "INSERT INTO api_keys (id, account_id, name, scope, key_hash, last4, created_at, spend_limit_micros, "
-        "spend_period, lookup) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        "spend_period, lookup) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (lookup) DO NOTHING",
         p);
     if (!r.ok()) return fail("insert key", r);
+    if (r.affected() == 0) return false;
     auto use = conn_.run("INSERT INTO api_key_uses (lookup) VALUES ($1)", Params().integer(key_lookup(key.hash)));
     if (!use.ok()) return fail("insert key", use);
-    return ok_status();
+    return true;
   }
 
   Result<bool> delete_key(std::string_view account_id, std::string_view key_id, keys::Scope scope) override {

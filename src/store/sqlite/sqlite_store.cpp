@@ -252,10 +252,10 @@ class SqliteAccountTxn final : public AccountTxn, public SqliteTxnState {
     return s.int64(0);
   }
 
-  Status insert_key(const NewKey& key) override {
+  Result<bool> insert_key(const NewKey& key) override {
     auto s = conn_.prepare(
         "INSERT INTO api_keys (id, account_id, name, scope, key_hash, last4, created_at, spend_limit_micros, "
-        "spend_period, lookup) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)");
+        "spend_period, lookup) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) ON CONFLICT (lookup) DO NOTHING");
     s.bind(1, key.id).bind(2, key.account_id).bind(3, key.name).bind(4, keys::to_string(key.scope));
     s.bind(5, key.hash).bind(6, key.last4).bind(7, key.created_at);
     if (key.spend_limit) {
@@ -266,11 +266,12 @@ class SqliteAccountTxn final : public AccountTxn, public SqliteTxnState {
     s.bind(10, key_lookup(key.hash));
     s.step();
     if (s.failed()) return unavailable(conn_, "insert key");
+    if (sqlite3_changes(conn_.handle()) == 0) return false;
     auto use = conn_.prepare("INSERT INTO api_key_uses (lookup) VALUES (?1)");
     use.bind(1, key_lookup(key.hash));
     use.step();
     if (use.failed()) return unavailable(conn_, "insert key");
-    return ok_status();
+    return true;
   }
 
   Result<bool> delete_key(std::string_view account_id, std::string_view key_id, keys::Scope scope) override {
