@@ -119,6 +119,20 @@ TEST_P(StoreTest, LastUseIsRecordedInOneBatchAndNeverMovesBackwards) {
   EXPECT_EQ(store_->list_keys(alice.id, keys::Scope::kAgent)->size(), 1u);
 }
 
+// The listing never hides a key, even one whose last-use row went missing: a key the owner
+// cannot see is a key the owner cannot delete.
+TEST_P(StoreTest, AKeyWithoutItsLastUseRowIsStillListedAndDeletable) {
+  auto alice = store_->create_account("alice@example.com", "x").value();
+  auto [secret, key] = new_key(alice.id);
+  ASSERT_TRUE(store_->insert_key(key).ok());
+  db_->execute("DELETE FROM api_key_uses");
+  auto list = store_->list_keys(alice.id, keys::Scope::kAgent).value();
+  ASSERT_EQ(list.size(), 1u);
+  EXPECT_FALSE(list[0].last_used_at.has_value());
+  ASSERT_TRUE(store_->delete_key(alice.id, key.id, keys::Scope::kAgent).ok());
+  EXPECT_FALSE(store_->find_key(key.hash)->has_value());
+}
+
 // Key and session writes as the group commit applies them: one transaction for the lot,
 // each write with its own outcome, a rule's refusal never failing its neighbours.
 TEST_P(StoreTest, AccountWritesInOneBatchEachGetTheirOwnOutcome) {

@@ -464,6 +464,7 @@ class PgAccountTxn final : public AccountTxn, public PgTxnState {
   }
 
   Result<bool> insert_key(const NewKey& key) override {
+    std::int64_t lookup = key_lookup(key.hash);
     Params p;
     p.text(key.id).text(key.account_id).text(key.name).text(keys::to_string(key.scope)).bytes(key.hash).text(key.last4);
     p.integer(key.created_at);
@@ -472,14 +473,14 @@ class PgAccountTxn final : public AccountTxn, public PgTxnState {
     } else {
       p.null().null();
     }
-    p.integer(key_lookup(key.hash));
+    p.integer(lookup);
     auto r = conn_.run(
         "INSERT INTO api_keys (id, account_id, name, scope, key_hash, last4, created_at, spend_limit_micros, "
         "spend_period, lookup) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (lookup) DO NOTHING",
         p);
     if (!r.ok()) return fail("insert key", r);
     if (r.affected() == 0) return false;
-    auto use = conn_.run("INSERT INTO api_key_uses (lookup) VALUES ($1)", Params().integer(key_lookup(key.hash)));
+    auto use = conn_.run("INSERT INTO api_key_uses (lookup) VALUES ($1)", Params().integer(lookup));
     if (!use.ok()) return fail("insert key", use);
     return true;
   }
@@ -610,7 +611,7 @@ class PostgresStore final : public Store {
     return with_conn([&](PgConnection& conn) -> Result<std::vector<KeyRecord>> {
       auto r = conn.run(
           "SELECT k.id, k.account_id, k.name, k.last4, k.created_at, u.last_used_at, k.spend_limit_micros, "
-          "k.spend_period FROM api_keys k JOIN api_key_uses u ON u.lookup = k.lookup "
+          "k.spend_period FROM api_keys k LEFT JOIN api_key_uses u ON u.lookup = k.lookup "
           "WHERE k.account_id = $1 AND k.scope = $2 ORDER BY k.created_at DESC, k.id",
           Params().text(account_id).text(keys::to_string(scope)));
       if (!r.ok()) return unavailable("list keys", r.message());

@@ -253,6 +253,7 @@ class SqliteAccountTxn final : public AccountTxn, public SqliteTxnState {
   }
 
   Result<bool> insert_key(const NewKey& key) override {
+    std::int64_t lookup = key_lookup(key.hash);
     auto s = conn_.prepare(
         "INSERT INTO api_keys (id, account_id, name, scope, key_hash, last4, created_at, spend_limit_micros, "
         "spend_period, lookup) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) ON CONFLICT (lookup) DO NOTHING");
@@ -263,12 +264,12 @@ class SqliteAccountTxn final : public AccountTxn, public SqliteTxnState {
     } else {
       s.bind_null(8).bind_null(9);
     }
-    s.bind(10, key_lookup(key.hash));
+    s.bind(10, lookup);
     s.step();
     if (s.failed()) return unavailable(conn_, "insert key");
     if (sqlite3_changes(conn_.handle()) == 0) return false;
     auto use = conn_.prepare("INSERT INTO api_key_uses (lookup) VALUES (?1)");
-    use.bind(1, key_lookup(key.hash));
+    use.bind(1, lookup);
     use.step();
     if (use.failed()) return unavailable(conn_, "insert key");
     return true;
@@ -416,7 +417,7 @@ class SqliteStore final : public Store {
     return with_conn([&](Connection& conn) -> Result<std::vector<KeyRecord>> {
       auto s = conn.prepare(
           "SELECT k.id, k.account_id, k.name, k.last4, k.created_at, u.last_used_at, k.spend_limit_micros, "
-          "k.spend_period FROM api_keys k JOIN api_key_uses u ON u.lookup = k.lookup "
+          "k.spend_period FROM api_keys k LEFT JOIN api_key_uses u ON u.lookup = k.lookup "
           "WHERE k.account_id = ?1 AND k.scope = ?2 ORDER BY k.created_at DESC, k.id");
       s.bind(1, account_id).bind(2, keys::to_string(scope));
       std::vector<KeyRecord> out;
