@@ -85,6 +85,29 @@ class RequestParser final : public bhttp::basic_parser<true> {
   unsigned version_ = 11;
 };
 
+// Feeds the buffered bytes to the parser until it has the header (`whole_message` false) or
+// the whole request. True when it needs more bytes from the socket; on false, `ec` holds the
+// parse error if there was one. `used` adds up the bytes consumed. The server parses the
+// buffer itself instead of using Beast's async_read_header/async_read: each of those ends in
+// a post to the io_context even when the bytes are already here, two scheduler round trips
+// per request.
+bool feed(RequestParser& parser, beast::flat_buffer& buffer, bool whole_message, beast::error_code& ec,
+          std::size_t& used) {
+  for (;;) {
+    if (buffer.size() == 0) return true;
+    std::size_t n = parser.put(buffer.data(), ec);
+    buffer.consume(n);
+    used += n;
+    if (ec == bhttp::error::need_more) {
+      ec = {};
+      return true;
+    }
+    if (ec) return false;
+    if (whole_message ? parser.is_done() : parser.is_header_done()) return false;
+    if (n == 0) return true;
+  }
+}
+
 // The status line and header block of a response, written by hand into one string, so that
 // it and the body leave in one write without a field container or a serializer between.
 // The body's framing: a Content-Length of `content_length`, chunked when it is nullopt and
@@ -312,7 +335,14 @@ class Server::Impl : public std::enable_shared_from_this<Server::Impl> {
       parser.header_limit(static_cast<std::uint32_t>(limits_.max_header_bytes));
       parser.body_limit(limits_.max_body_bytes);
       deadline.expires_after(std::chrono::milliseconds(limits_.header_timeout_ms));
-      auto [hec, hn] = co_await bhttp::async_read_header(stream, buffer, parser, kUseTuple);
+      beast::error_code hec;
+      std::size_t hn = 0;
+      while (feed(parser, buffer, false, hec, hn)) {
+        auto [ec, n] = co_await stream.async_read_some(buffer.prepare(kReadChunkBytes), kUseTuple);
+        // The peer went away, or the header deadline passed (its watchdog cancels the read).
+        if (ec) co_return;
+        buffer.commit(n);
+      }
       // Beast applies header_limit to the request line and to the fields separately, so a
       // block of up to twice the limit gets through; `hn` is the whole block.
       if (hec == bhttp::error::header_limit || (!hec && hn > limits_.max_header_bytes)) {
@@ -320,7 +350,6 @@ class Server::Impl : public std::enable_shared_from_this<Server::Impl> {
                         fmt::format("The request headers exceed {} bytes.", limits_.max_header_bytes));
         co_return;
       }
-      if (deadline.expired() || hec == bhttp::error::end_of_stream || hec == asio::error::eof) co_return;
       // The parser checks Content-Length against body_limit while reading the header.
       if (hec == bhttp::error::body_limit) {
         co_await reject(stream, deadline, ErrorCode::kPayloadTooLarge,
@@ -345,7 +374,17 @@ class Server::Impl : public std::enable_shared_from_this<Server::Impl> {
       if (!parser.is_done()) {
         // The deadline cancels the read and leaves the socket open, so the 408 can be written.
         deadline.expires_after(std::chrono::milliseconds(limits_.body_timeout_ms));
-        auto [bec, bn] = co_await bhttp::async_read(stream, buffer, parser, kUseTuple);
+        parser.eager(true);
+        beast::error_code bec;
+        std::size_t bn = 0;
+        while (feed(parser, buffer, true, bec, bn)) {
+          auto [ec, n] = co_await stream.async_read_some(buffer.prepare(kReadChunkBytes), kUseTuple);
+          if (ec) {
+            bec = ec;
+            break;
+          }
+          buffer.commit(n);
+        }
         if (bec == bhttp::error::body_limit) {
           co_await reject(stream, deadline, ErrorCode::kPayloadTooLarge,
                           fmt::format("The request body exceeds {} bytes.", limits_.max_body_bytes));

@@ -36,17 +36,57 @@ http::Response rpc_error(unsigned status, int code, std::string message, std::op
   return http::Response::text(status, encode(Message::failure(std::move(id), code, std::move(message))), "application/json");
 }
 
-bool icontains(std::string_view haystack, std::string_view needle) {
-  if (needle.size() > haystack.size()) return false;
-  for (std::size_t i = 0; i + needle.size() <= haystack.size(); ++i) {
-    if (ascii_iequals(haystack.substr(i, needle.size()), needle)) return true;
+std::string_view trim_spaces(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+// RFC 9110 12.4.2: a weight of 0 ("q=0", "q=0.000") means "not acceptable".
+bool has_zero_weight(std::string_view parameters) {
+  while (!parameters.empty()) {
+    std::size_t semi = parameters.find(';');
+    std::string_view p = trim_spaces(parameters.substr(0, semi));
+    parameters = semi == std::string_view::npos ? std::string_view{} : parameters.substr(semi + 1);
+    if (p.size() < 3 || ascii_lower(p[0]) != 'q' || p[1] != '=') continue;
+    std::string_view q = p.substr(2);
+    if (q.front() != '0') return false;
+    for (char c : q.substr(1)) {
+      if (c != '0' && c != '.') return false;
+    }
+    return true;
   }
   return false;
 }
 
-bool accepts(std::optional<std::string_view> accept, std::string_view type) {
-  if (!accept) return false;
-  return icontains(*accept, type) || icontains(*accept, "*/*");
+// Which of the two media types MCP answers in an Accept header allows. Each media range is
+// compared whole: "application/json-seq" does not accept JSON, while "*/*" and
+// "application/*" do. One pass, as it runs on every POST.
+struct Accepted {
+  bool json = false;
+  bool event_stream = false;
+};
+
+Accepted accepted_types(std::optional<std::string_view> header) {
+  Accepted out;
+  if (!header) return out;
+  std::string_view rest = *header;
+  while (!rest.empty()) {
+    std::size_t comma = rest.find(',');
+    std::string_view item = rest.substr(0, comma);
+    rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
+    std::size_t semi = item.find(';');
+    std::string_view range = trim_spaces(item.substr(0, semi));
+    if (semi != std::string_view::npos && has_zero_weight(item.substr(semi + 1))) continue;
+    if (ascii_iequals(range, "*/*")) {
+      out.json = out.event_stream = true;
+    } else if (ascii_iequals(range, "application/json") || ascii_iequals(range, "application/*")) {
+      out.json = true;
+    } else if (ascii_iequals(range, "text/event-stream") || ascii_iequals(range, "text/*")) {
+      out.event_stream = true;
+    }
+  }
+  return out;
 }
 
 // Media type essence (before ';', trimmed) compared exactly, never as a substring.
@@ -603,8 +643,8 @@ class HttpTransport::Impl : public std::enable_shared_from_this<HttpTransport::I
   }
 
   static asio::awaitable<http::Response> post(std::shared_ptr<Impl> self, http::Request& request) {
-    if (!accepts(request.header("Accept"), "application/json") ||
-        (!self->options_->stateless && !accepts(request.header("Accept"), "text/event-stream"))) {
+    const Accepted accepted = accepted_types(request.header("Accept"));
+    if (!accepted.json || (!self->options_->stateless && !accepted.event_stream)) {
       co_return rpc_error(406, rpc::kServerError,
                           "Not Acceptable: Client must accept both application/json and text/event-stream");
     }
@@ -823,7 +863,7 @@ class HttpTransport::Impl : public std::enable_shared_from_this<HttpTransport::I
       r.headers.set("Allow", "POST");
       return r;
     }
-    if (!accepts(request.header("Accept"), "text/event-stream")) {
+    if (!accepted_types(request.header("Accept")).event_stream) {
       return rpc_error(406, rpc::kServerError, "Not Acceptable: Client must accept text/event-stream");
     }
     auto found = find_session(request);

@@ -604,36 +604,32 @@ void ServerSession::finish(const RequestId& id) {
   in_flight_.erase(id);
 }
 
+// Not a coroutine: an awaiting handler's awaitable is handed straight to execute(), one
+// coroutine frame fewer on every tools/call. `request` lives in execute()'s frame.
 asio::awaitable<RpcResponse> ServerSession::dispatch(std::shared_ptr<RequestState> state, const Message& request) {
   const std::string& m = request.method;
   const json::object& p = request.params;
-  if (m == "initialize") co_return handle_initialize(p);
-  if (m == "ping") co_return RpcResponse::success(json::object{});
-  if (m == "tools/call") {
-    auto op = handle_call_tool(state, p);
-    co_return co_await std::move(op);
-  }
-  if (m == "tools/list" || m == "resources/list" || m == "resources/templates/list" || m == "prompts/list") {
-    co_return handle_list(m, p);
-  }
-  if (m == "resources/read") {
-    auto op = handle_read_resource(state, p);
-    co_return co_await std::move(op);
-  }
-  if (m == "prompts/get") {
-    auto op = handle_get_prompt(state, p);
-    co_return co_await std::move(op);
-  }
-  if (m == "resources/subscribe" || m == "resources/unsubscribe") co_return handle_subscribe(p, m == "resources/subscribe");
-  if (m == "logging/setLevel" && core_->options().logging) co_return handle_set_level(p);
+  if (m == "tools/call") return handle_call_tool(std::move(state), p);
+  if (m == "resources/read") return handle_read_resource(std::move(state), p);
+  if (m == "prompts/get") return handle_get_prompt(std::move(state), p);
   if (m == "completion/complete" && core_->options().completions) {
-    if (auto handler = core_->completion_handler()) {
-      auto op = (*handler)(p);
-      co_return co_await std::move(op);
-    }
-    co_return handle_complete(p);
+    if (auto handler = core_->completion_handler()) return (*handler)(p);
   }
-  co_return RpcResponse::failure(rpc::kMethodNotFound, "Method not found: " + m);
+  return ready(answer_now(m, p));
+}
+
+asio::awaitable<RpcResponse> ServerSession::ready(RpcResponse response) { co_return response; }
+
+RpcResponse ServerSession::answer_now(const std::string& m, const json::object& p) {
+  if (m == "initialize") return handle_initialize(p);
+  if (m == "ping") return RpcResponse::success(json::object{});
+  if (m == "tools/list" || m == "resources/list" || m == "resources/templates/list" || m == "prompts/list") {
+    return handle_list(m, p);
+  }
+  if (m == "resources/subscribe" || m == "resources/unsubscribe") return handle_subscribe(p, m == "resources/subscribe");
+  if (m == "logging/setLevel" && core_->options().logging) return handle_set_level(p);
+  if (m == "completion/complete" && core_->options().completions) return handle_complete(p);
+  return RpcResponse::failure(rpc::kMethodNotFound, "Method not found: " + m);
 }
 
 RpcResponse ServerSession::handle_initialize(const json::object& params) {

@@ -182,6 +182,9 @@ class ServerSession : public std::enable_shared_from_this<ServerSession> {
                                                       std::shared_ptr<RequestState> state, Message request);
   boost::asio::awaitable<std::optional<Message>> execute(std::shared_ptr<RequestState> state, Message request);
   boost::asio::awaitable<RpcResponse> dispatch(std::shared_ptr<RequestState> state, const Message& request);
+  // The methods answered without waiting for anything.
+  RpcResponse answer_now(const std::string& method, const json::object& params);
+  static boost::asio::awaitable<RpcResponse> ready(RpcResponse response);
 
   RpcResponse handle_initialize(const json::object& params);
   RpcResponse handle_set_level(const json::object& params);

@@ -44,7 +44,7 @@ class PlatformClientTest : public ::testing::Test {
 
   Result<pay::Receipt> charge(const std::string& token, Micros amount, const std::string& idem,
                               pay::PlatformClientOptions o = options()) {
-    return run_sync<Result<pay::Receipt>>([&](asio::io_context& io) -> asio::awaitable<Result<pay::Receipt>> {
+    return run_sync<Result<pay::Receipt>>([&](asio::io_context&) -> asio::awaitable<Result<pay::Receipt>> {
       auto client = std::make_shared<pay::PlatformClient>(o);
       std::string t = token, tool = "echo", key = idem;
       co_return co_await client->charge(std::move(t), std::move(tool), amount, std::move(key));
@@ -82,12 +82,12 @@ TEST_F(PlatformClientTest, ChargesAndKeepsPlatformCodes) {
   EXPECT_EQ(charge(agent_key_, 10'000, "c4", options("sk_live_" + std::string(64, '1'))).code(),
             ErrorCode::kProviderKeyInvalid);
 
-  auto refund = run_sync<Status>([&](asio::io_context& io) -> asio::awaitable<Status> {
+  auto refund = run_sync<Status>([&](asio::io_context&) -> asio::awaitable<Status> {
     auto client = std::make_shared<pay::PlatformClient>(options());
     co_return co_await client->refund(receipt->charge_id);
   });
   EXPECT_TRUE(refund.ok());
-  auto verify = run_sync<Status>([&](asio::io_context& io) -> asio::awaitable<Status> {
+  auto verify = run_sync<Status>([&](asio::io_context&) -> asio::awaitable<Status> {
     auto client = std::make_shared<pay::PlatformClient>(options());
     std::string token = agent_key_;
     co_return co_await client->verify(std::move(token));

@@ -102,7 +102,9 @@ TEST_P(LedgerTest, ABatchAppliesChargesInOrderEachWithItsOwnOutcome) {
   ASSERT_EQ(results.size(), 8u);
   for (int i = 0; i < 8; ++i) {
     EXPECT_EQ(results[i].ok(), i < 5) << i;
-    if (i >= 5) EXPECT_EQ(results[i].code(), ErrorCode::kInsufficientBalance);
+    if (i >= 5) {
+      EXPECT_EQ(results[i].code(), ErrorCode::kInsufficientBalance);
+    }
   }
   EXPECT_EQ(balance(agent_), 0);
   EXPECT_EQ(earnings(provider_), 5 * kCent);

@@ -251,6 +251,12 @@ TEST(McpHttp, BadInput) {
   EXPECT_EQ(body_json(unknown).at("error").at("code").as_int64(), rpc::kMethodNotFound);
   // Headers the transport requires.
   EXPECT_EQ(t.post(call_body(7, "echo"), session, {{"Accept", "application/json"}}).status, 406u);
+  // Media ranges are compared whole: a type that merely starts with an accepted one is not it.
+  EXPECT_EQ(t.post(call_body(7, "echo"), session, {{"Accept", "application/json-seq, text/event-streams"}}).status, 406u);
+  EXPECT_EQ(t.post(call_body(7, "echo"), session, {{"Accept", "text/event-stream;q=0.5, Application/JSON"}}).status, 200u);
+  EXPECT_EQ(t.post(call_body(7, "echo"), session, {{"Accept", "application/*, text/*"}}).status, 200u);
+  EXPECT_EQ(t.post(call_body(7, "echo"), session, {{"Accept", "*/*"}}).status, 200u);
+  EXPECT_EQ(t.post(call_body(7, "echo"), session, {{"Accept", "application/json, text/event-stream; q=0"}}).status, 406u);
   EXPECT_EQ(t.post(call_body(7, "echo"), session, {{"Content-Type", "text/plain"}}).status, 415u);
   EXPECT_EQ(t.post(call_body(7, "echo"), session, {{"Content-Type", "application/jsonx"}}).status, 415u);
   EXPECT_EQ(t.post(call_body(7, "echo"), session, {{"MCP-Protocol-Version", "1999-01-01"}}).status, 400u);
