@@ -43,10 +43,14 @@ std::optional<std::string_view> Headers::get(std::string_view name) const {
 
 void Headers::set(std::string name, std::string value) {
   std::erase_if(items_, [&](const Header& h) { return ascii_iequals(h.name, name); });
-  items_.push_back({std::move(name), std::move(value)});
+  add(std::move(name), std::move(value));
 }
 
-void Headers::add(std::string name, std::string value) { items_.push_back({std::move(name), std::move(value)}); }
+void Headers::add(std::string name, std::string value) {
+  // Room for a response's few headers at once, not a reallocation per header.
+  if (items_.capacity() == 0) items_.reserve(kTypicalCount);
+  items_.push_back({std::move(name), std::move(value)});
+}
 
 void append_header_line(std::string& head, std::string_view name, std::string_view value) {
   append_line_text(head, name);

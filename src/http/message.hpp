@@ -31,6 +31,7 @@ class Headers {
   const std::vector<Header>& all() const { return items_; }
 
  private:
+  static constexpr std::size_t kTypicalCount = 4;
   std::vector<Header> items_;
 };
 
