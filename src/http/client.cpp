@@ -14,6 +14,7 @@
 #include <unordered_map>
 
 #include "common/text.hpp"
+#include "http/parse.hpp"
 
 namespace tollgate::http {
 namespace asio = boost::asio;
@@ -283,7 +284,22 @@ class Client::Impl {
       // A response to HEAD has a Content-Length but no body; without this the read waits for it.
       if (req.method == "HEAD") parser.skip(true);
       boost::system::error_code rec = wec;
-      if (!wec) std::tie(rec, std::ignore) = co_await bhttp::async_read(connection->socket, connection->buffer, parser, kUseTuple);
+      std::size_t used = 0;
+      while (!rec && feed(parser, connection->buffer, true, rec, used)) {
+        auto& buffer = connection->buffer;
+        auto [ec, n] = co_await connection->socket.async_read_some(buffer.prepare(kReadChunkBytes), kUseTuple);
+        if (ec == asio::error::eof) {
+          // The end of a body that runs to the close, or a close before any answer.
+          if (parser.got_some()) {
+            parser.put_eof(rec);
+          } else {
+            rec = bhttp::error::end_of_stream;
+          }
+          break;
+        }
+        rec = ec;
+        if (!ec) buffer.commit(n);
+      }
       bool timed_out = connection->timed_out;
       connection->end_exchange();
       if (rec) {

@@ -20,6 +20,8 @@
 #include <thread>
 #include <unordered_set>
 
+#include "http/parse.hpp"
+
 namespace tollgate::http {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
@@ -30,7 +32,6 @@ using namespace std::chrono_literals;
 namespace {
 
 constexpr auto kUseTuple = asio::as_tuple(asio::use_awaitable);
-constexpr std::size_t kReadChunkBytes = 8192;
 
 // Parses a request straight into a Request, with no Beast field container in between (each
 // of its fields was an allocation and then a copy).
@@ -84,29 +85,6 @@ class RequestParser final : public bhttp::basic_parser<true> {
   bhttp::verb verb_ = bhttp::verb::unknown;
   unsigned version_ = 11;
 };
-
-// Feeds the buffered bytes to the parser until it has the header (`whole_message` false) or
-// the whole request. True when it needs more bytes from the socket; on false, `ec` holds the
-// parse error if there was one. `used` adds up the bytes consumed. The server parses the
-// buffer itself instead of using Beast's async_read_header/async_read: each of those ends in
-// a post to the io_context even when the bytes are already here, two scheduler round trips
-// per request.
-bool feed(RequestParser& parser, beast::flat_buffer& buffer, bool whole_message, beast::error_code& ec,
-          std::size_t& used) {
-  for (;;) {
-    if (buffer.size() == 0) return true;
-    std::size_t n = parser.put(buffer.data(), ec);
-    buffer.consume(n);
-    used += n;
-    if (ec == bhttp::error::need_more) {
-      ec = {};
-      return true;
-    }
-    if (ec) return false;
-    if (whole_message ? parser.is_done() : parser.is_header_done()) return false;
-    if (n == 0) return true;
-  }
-}
 
 // The status line and header block of a response, written by hand into one string, so that
 // it and the body leave in one write without a field container or a serializer between.
