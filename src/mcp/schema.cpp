@@ -3,8 +3,10 @@
 
 #include <boost/json/serialize.hpp>
 
+#include <array>
 #include <cmath>
 #include <regex>
+#include <vector>
 
 namespace tollgate::mcp {
 namespace json = boost::json;
@@ -123,11 +125,76 @@ std::string brief(const json::value& v) {
   return s;
 }
 
+// Where the validator is in the instance: a chain of frames on the stack, rendered as a JSON
+// Pointer only when a violation is reported (building it for every property visited was a
+// third of a successful validation's time).
+struct Path {
+  const Path* parent = nullptr;
+  std::string_view key;  // a property name, unless is_index
+  std::size_t index = 0;
+  bool is_index = false;
+
+  Path child(std::string_view name) const { return Path{this, name, 0, false}; }
+  Path item(std::size_t i) const { return Path{this, {}, i, true}; }
+
+  std::string render() const {
+    std::vector<const Path*> chain;
+    for (const Path* p = this; p->parent; p = p->parent) chain.push_back(p);
+    std::string out;
+    for (auto it = chain.rbegin(); it != chain.rend(); ++it) {
+      out += '/';
+      out += (*it)->is_index ? std::to_string((*it)->index) : escape_pointer((*it)->key);
+    }
+    return out;
+  }
+};
+
+// The keywords the validator knows.
+enum class Kw : std::uint8_t {
+  kRef, kType, kEnum, kConst, kAllOf, kAnyOf, kOneOf, kNot, kIf, kThen, kElse,
+  kRequired, kMinProperties, kMaxProperties, kDependentRequired, kProperties, kPatternProperties,
+  kAdditionalProperties, kPropertyNames,
+  kMinItems, kMaxItems, kPrefixItems, kItems, kUniqueItems, kContains, kMinContains, kMaxContains,
+  kMinLength, kMaxLength, kPattern,
+  kMinimum, kMaximum, kExclusiveMinimum, kExclusiveMaximum, kMultipleOf,
+  kCount
+};
+
+constexpr std::array<std::string_view, static_cast<std::size_t>(Kw::kCount)> kKeywordNames = {
+    "$ref", "type", "enum", "const", "allOf", "anyOf", "oneOf", "not", "if", "then", "else",
+    "required", "minProperties", "maxProperties", "dependentRequired", "properties", "patternProperties",
+    "additionalProperties", "propertyNames",
+    "minItems", "maxItems", "prefixItems", "items", "uniqueItems", "contains", "minContains", "maxContains",
+    "minLength", "maxLength", "pattern",
+    "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf"};
+
+// The keywords of one schema object, found in one pass over its members: a schema uses a few
+// of the keywords above, and asking the object for each of them in turn was most of a
+// validation's time.
+class Keywords {
+ public:
+  explicit Keywords(const json::object& schema) {
+    for (const auto& kv : schema) {
+      std::string_view key = kv.key();
+      for (std::size_t i = 0; i < kKeywordNames.size(); ++i) {
+        if (kKeywordNames[i] == key) {
+          found_[i] = &kv.value();
+          break;
+        }
+      }
+    }
+  }
+  const json::value* operator[](Kw k) const { return found_[static_cast<std::size_t>(k)]; }
+
+ private:
+  std::array<const json::value*, kKeywordNames.size()> found_{};
+};
+
 class Validator {
  public:
   explicit Validator(const json::value& root) : root_(root) {}
 
-  std::optional<SchemaViolation> check(const json::value& schema, const json::value& instance, const std::string& path,
+  std::optional<SchemaViolation> check(const json::value& schema, const json::value& instance, const Path& path,
                                        int depth) {
     if (depth > kMaxSchemaDepth) return fail(path, "schema nesting exceeds the validator's depth limit");
     if (schema.is_bool()) {
@@ -135,9 +202,9 @@ class Validator {
       return fail(path, "is not allowed here");
     }
     if (!schema.is_object()) return std::nullopt;  // not a schema: nothing to check
-    const json::object& s = schema.get_object();
+    const Keywords k(schema.get_object());
 
-    if (const json::value* ref = s.if_contains("$ref"); ref && ref->is_string()) {
+    if (const json::value* ref = k[Kw::kRef]; ref && ref->is_string()) {
       const json::value* target = resolve(ref->get_string());
       if (target) {
         if (auto v = check(*target, instance, path, depth + 1)) return v;
@@ -145,7 +212,7 @@ class Validator {
       // An unresolvable (remote) $ref is not checked: we never fetch schemas.
     }
 
-    if (const json::value* type = s.if_contains("type")) {
+    if (const json::value* type = k[Kw::kType]) {
       bool ok = false;
       std::string expected;
       if (type->is_string()) {
@@ -166,7 +233,7 @@ class Validator {
         return fail(path, "must be " + article + expected + ", not " + std::string(kind_name(instance)));
       }
     }
-    if (const json::value* e = s.if_contains("enum"); e && e->is_array()) {
+    if (const json::value* e = k[Kw::kEnum]; e && e->is_array()) {
       bool found = false;
       for (const auto& option : e->get_array()) {
         if (json_equal(option, instance)) {
@@ -176,26 +243,26 @@ class Validator {
       }
       if (!found) return fail(path, "must be one of " + brief(*e));
     }
-    if (const json::value* c = s.if_contains("const"); c && !json_equal(*c, instance)) {
+    if (const json::value* c = k[Kw::kConst]; c && !json_equal(*c, instance)) {
       return fail(path, "must be " + brief(*c));
     }
 
     if (instance.is_object()) {
-      if (auto v = check_object(s, instance.get_object(), path, depth)) return v;
+      if (auto v = check_object(k, instance.get_object(), path, depth)) return v;
     } else if (instance.is_array()) {
-      if (auto v = check_array(s, instance.get_array(), path, depth)) return v;
+      if (auto v = check_array(k, instance.get_array(), path, depth)) return v;
     } else if (instance.is_string()) {
-      if (auto v = check_string(s, instance.get_string(), path)) return v;
+      if (auto v = check_string(k, instance.get_string(), path)) return v;
     } else if (instance.is_number()) {
-      if (auto v = check_number(s, instance, path)) return v;
+      if (auto v = check_number(k, instance, path)) return v;
     }
 
-    if (const json::value* all = s.if_contains("allOf"); all && all->is_array()) {
+    if (const json::value* all = k[Kw::kAllOf]; all && all->is_array()) {
       for (const auto& sub : all->get_array()) {
         if (auto v = check(sub, instance, path, depth + 1)) return v;
       }
     }
-    if (const json::value* any = s.if_contains("anyOf"); any && any->is_array()) {
+    if (const json::value* any = k[Kw::kAnyOf]; any && any->is_array()) {
       bool matched = false;
       std::optional<SchemaViolation> first;
       for (const auto& sub : any->get_array()) {
@@ -210,7 +277,7 @@ class Validator {
         return fail(path, "does not match any allowed form" + (first ? " (first: " + first->message + ")" : std::string()));
       }
     }
-    if (const json::value* one = s.if_contains("oneOf"); one && one->is_array()) {
+    if (const json::value* one = k[Kw::kOneOf]; one && one->is_array()) {
       int matches = 0;
       for (const auto& sub : one->get_array()) {
         if (!check(sub, instance, path, depth + 1)) ++matches;
@@ -219,12 +286,12 @@ class Validator {
         return fail(path, matches == 0 ? "does not match any allowed form" : "matches more than one exclusive form");
       }
     }
-    if (const json::value* n = s.if_contains("not")) {
+    if (const json::value* n = k[Kw::kNot]) {
       if (!check(*n, instance, path, depth + 1)) return fail(path, "matches a form that is not allowed");
     }
-    if (const json::value* cond = s.if_contains("if")) {
+    if (const json::value* cond = k[Kw::kIf]) {
       bool holds = !check(*cond, instance, path, depth + 1);
-      const json::value* branch = s.if_contains(holds ? "then" : "else");
+      const json::value* branch = k[holds ? Kw::kThen : Kw::kElse];
       if (branch) {
         if (auto v = check(*branch, instance, path, depth + 1)) return v;
       }
@@ -233,8 +300,8 @@ class Validator {
   }
 
  private:
-  static std::optional<SchemaViolation> fail(const std::string& path, std::string message) {
-    return SchemaViolation{path, std::move(message)};
+  static std::optional<SchemaViolation> fail(const Path& path, std::string message) {
+    return SchemaViolation{path.render(), std::move(message)};
   }
 
   // "#", "#/$defs/x", "#/definitions/x": JSON Pointer into the root schema.
@@ -279,8 +346,7 @@ class Validator {
     return node;
   }
 
-  static std::optional<std::size_t> count(const json::object& s, std::string_view key) {
-    const json::value* v = s.if_contains(key);
+  static std::optional<std::size_t> count(const json::value* v) {
     if (!v) return std::nullopt;
     if (v->is_int64() && v->get_int64() >= 0) return static_cast<std::size_t>(v->get_int64());
     if (v->is_uint64()) return static_cast<std::size_t>(v->get_uint64());
@@ -299,41 +365,41 @@ class Validator {
     }
   }
 
-  std::optional<SchemaViolation> check_object(const json::object& s, const json::object& obj, const std::string& path,
+  std::optional<SchemaViolation> check_object(const Keywords& k, const json::object& obj, const Path& path,
                                               int depth) {
-    if (const json::value* req = s.if_contains("required"); req && req->is_array()) {
+    if (const json::value* req = k[Kw::kRequired]; req && req->is_array()) {
       for (const auto& name : req->get_array()) {
         if (name.is_string() && !obj.contains(name.get_string())) {
-          return fail(path + "/" + escape_pointer(name.get_string()), "is required");
+          return fail(path.child(name.get_string()), "is required");
         }
       }
     }
-    if (auto n = count(s, "minProperties"); n && obj.size() < *n) {
+    if (auto n = count(k[Kw::kMinProperties]); n && obj.size() < *n) {
       return fail(path, "must have at least " + std::to_string(*n) + " properties");
     }
-    if (auto n = count(s, "maxProperties"); n && obj.size() > *n) {
+    if (auto n = count(k[Kw::kMaxProperties]); n && obj.size() > *n) {
       return fail(path, "must have at most " + std::to_string(*n) + " properties");
     }
-    if (const json::value* dep = s.if_contains("dependentRequired"); dep && dep->is_object()) {
+    if (const json::value* dep = k[Kw::kDependentRequired]; dep && dep->is_object()) {
       for (const auto& kv : dep->get_object()) {
         if (!obj.contains(kv.key()) || !kv.value().is_array()) continue;
         for (const auto& name : kv.value().get_array()) {
           if (name.is_string() && !obj.contains(name.get_string())) {
-            return fail(path + "/" + escape_pointer(name.get_string()),
+            return fail(path.child(name.get_string()),
                         "is required when \"" + std::string(kv.key()) + "\" is present");
           }
         }
       }
     }
     const json::object* properties = nullptr;
-    if (const json::value* p = s.if_contains("properties"); p && p->is_object()) properties = &p->get_object();
+    if (const json::value* p = k[Kw::kProperties]; p && p->is_object()) properties = &p->get_object();
     const json::object* patterns = nullptr;
-    if (const json::value* p = s.if_contains("patternProperties"); p && p->is_object()) patterns = &p->get_object();
-    const json::value* additional = s.if_contains("additionalProperties");
-    const json::value* names = s.if_contains("propertyNames");
+    if (const json::value* p = k[Kw::kPatternProperties]; p && p->is_object()) patterns = &p->get_object();
+    const json::value* additional = k[Kw::kAdditionalProperties];
+    const json::value* names = k[Kw::kPropertyNames];
 
     for (const auto& kv : obj) {
-      std::string child = path + "/" + escape_pointer(kv.key());
+      const Path child = path.child(kv.key());
       if (names) {
         if (auto v = check(*names, json::value(kv.key()), child, depth + 1)) return fail(child, "is not an allowed property name");
       }
@@ -362,63 +428,63 @@ class Validator {
     return std::nullopt;
   }
 
-  std::optional<SchemaViolation> check_array(const json::object& s, const json::array& arr, const std::string& path,
+  std::optional<SchemaViolation> check_array(const Keywords& k, const json::array& arr, const Path& path,
                                              int depth) {
-    if (auto n = count(s, "minItems"); n && arr.size() < *n) {
+    if (auto n = count(k[Kw::kMinItems]); n && arr.size() < *n) {
       return fail(path, "must have at least " + std::to_string(*n) + " items");
     }
-    if (auto n = count(s, "maxItems"); n && arr.size() > *n) {
+    if (auto n = count(k[Kw::kMaxItems]); n && arr.size() > *n) {
       return fail(path, "must have at most " + std::to_string(*n) + " items");
     }
     std::size_t prefix = 0;
-    if (const json::value* p = s.if_contains("prefixItems"); p && p->is_array()) {
+    if (const json::value* p = k[Kw::kPrefixItems]; p && p->is_array()) {
       const auto& forms = p->get_array();
       prefix = forms.size();
       for (std::size_t i = 0; i < forms.size() && i < arr.size(); ++i) {
-        if (auto v = check(forms[i], arr[i], path + "/" + std::to_string(i), depth + 1)) return v;
+        if (auto v = check(forms[i], arr[i], path.item(i), depth + 1)) return v;
       }
     }
-    if (const json::value* items = s.if_contains("items")) {
+    if (const json::value* items = k[Kw::kItems]) {
       if (items->is_array()) {
         // draft-07 tuple form
         const auto& forms = items->get_array();
         for (std::size_t i = 0; i < forms.size() && i < arr.size(); ++i) {
-          if (auto v = check(forms[i], arr[i], path + "/" + std::to_string(i), depth + 1)) return v;
+          if (auto v = check(forms[i], arr[i], path.item(i), depth + 1)) return v;
         }
       } else {
         for (std::size_t i = prefix; i < arr.size(); ++i) {
-          if (auto v = check(*items, arr[i], path + "/" + std::to_string(i), depth + 1)) return v;
+          if (auto v = check(*items, arr[i], path.item(i), depth + 1)) return v;
         }
       }
     }
-    if (const json::value* u = s.if_contains("uniqueItems"); u && u->is_bool() && u->get_bool()) {
+    if (const json::value* u = k[Kw::kUniqueItems]; u && u->is_bool() && u->get_bool()) {
       for (std::size_t i = 0; i < arr.size(); ++i) {
         for (std::size_t j = i + 1; j < arr.size(); ++j) {
-          if (json_equal(arr[i], arr[j])) return fail(path + "/" + std::to_string(j), "duplicates an earlier item");
+          if (json_equal(arr[i], arr[j])) return fail(path.item(j), "duplicates an earlier item");
         }
       }
     }
-    if (const json::value* c = s.if_contains("contains")) {
+    if (const json::value* c = k[Kw::kContains]) {
       std::size_t matches = 0;
       for (const auto& item : arr) {
         if (!check(*c, item, path, depth + 1)) ++matches;
       }
-      std::size_t min = count(s, "minContains").value_or(1);
+      std::size_t min = count(k[Kw::kMinContains]).value_or(1);
       if (matches < min) return fail(path, "does not contain enough matching items");
-      if (auto max = count(s, "maxContains"); max && matches > *max) return fail(path, "contains too many matching items");
+      if (auto max = count(k[Kw::kMaxContains]); max && matches > *max) return fail(path, "contains too many matching items");
     }
     return std::nullopt;
   }
 
-  std::optional<SchemaViolation> check_string(const json::object& s, json::string_view str, const std::string& path) {
+  std::optional<SchemaViolation> check_string(const Keywords& k, json::string_view str, const Path& path) {
     std::size_t length = utf8_length(str);
-    if (auto n = count(s, "minLength"); n && length < *n) {
+    if (auto n = count(k[Kw::kMinLength]); n && length < *n) {
       return fail(path, "must be at least " + std::to_string(*n) + " characters long");
     }
-    if (auto n = count(s, "maxLength"); n && length > *n) {
+    if (auto n = count(k[Kw::kMaxLength]); n && length > *n) {
       return fail(path, "must be at most " + std::to_string(*n) + " characters long");
     }
-    if (const json::value* p = s.if_contains("pattern"); p && p->is_string()) {
+    if (const json::value* p = k[Kw::kPattern]; p && p->is_string()) {
       if (str.size() > kMaxPatternSubjectBytes) {
         return fail(path, "is too long to be matched against its pattern (limit " + std::to_string(kMaxPatternSubjectBytes) + " bytes)");
       }
@@ -430,24 +496,21 @@ class Validator {
     return std::nullopt;
   }
 
-  std::optional<SchemaViolation> check_number(const json::object& s, const json::value& instance, const std::string& path) {
+  std::optional<SchemaViolation> check_number(const Keywords& k, const json::value& instance, const Path& path) {
     double x = *as_number(instance);
-    auto bound = [&](std::string_view key) -> std::optional<double> {
-      const json::value* v = s.if_contains(key);
-      return v ? as_number(*v) : std::nullopt;
-    };
-    if (auto b = bound("minimum"); b && x < *b) return fail(path, "must be >= " + brief(*s.if_contains("minimum")));
-    if (auto b = bound("maximum"); b && x > *b) return fail(path, "must be <= " + brief(*s.if_contains("maximum")));
-    if (auto b = bound("exclusiveMinimum"); b && x <= *b) {
-      return fail(path, "must be > " + brief(*s.if_contains("exclusiveMinimum")));
+    auto bound = [](const json::value* v) -> std::optional<double> { return v ? as_number(*v) : std::nullopt; };
+    if (auto b = bound(k[Kw::kMinimum]); b && x < *b) return fail(path, "must be >= " + brief(*k[Kw::kMinimum]));
+    if (auto b = bound(k[Kw::kMaximum]); b && x > *b) return fail(path, "must be <= " + brief(*k[Kw::kMaximum]));
+    if (auto b = bound(k[Kw::kExclusiveMinimum]); b && x <= *b) {
+      return fail(path, "must be > " + brief(*k[Kw::kExclusiveMinimum]));
     }
-    if (auto b = bound("exclusiveMaximum"); b && x >= *b) {
-      return fail(path, "must be < " + brief(*s.if_contains("exclusiveMaximum")));
+    if (auto b = bound(k[Kw::kExclusiveMaximum]); b && x >= *b) {
+      return fail(path, "must be < " + brief(*k[Kw::kExclusiveMaximum]));
     }
-    if (auto m = bound("multipleOf"); m && *m > 0) {
+    if (auto m = bound(k[Kw::kMultipleOf]); m && *m > 0) {
       double q = x / *m;
       if (!std::isfinite(q) || std::fabs(q - std::round(q)) > 1e-9 * std::max(1.0, std::fabs(q))) {
-        return fail(path, "must be a multiple of " + brief(*s.if_contains("multipleOf")));
+        return fail(path, "must be a multiple of " + brief(*k[Kw::kMultipleOf]));
       }
     }
     return std::nullopt;
@@ -460,7 +523,7 @@ class Validator {
 
 std::optional<SchemaViolation> validate(const json::value& schema, const json::value& instance) {
   Validator v(schema);
-  return v.check(schema, instance, "", 0);
+  return v.check(schema, instance, Path{}, 0);
 }
 
 Status check_object_schema(const json::value& schema) {

@@ -107,6 +107,27 @@ TEST(McpSchema, LocalRefs) {
   EXPECT_FALSE(check(R"({"$ref":"https://example.com/remote.json"})", R"(1)"));  // never fetched
 }
 
+// The JSON Pointer of a violation: array indexes, "~" and "/" in names escaped, "" at the root.
+TEST(McpSchema, ViolationPathsAreJsonPointers) {
+  const char* schema = R"({"type":"object","properties":{"a/b~c":{"type":"array",
+                           "items":{"type":"object","required":["x/y"],"properties":{"n":{"type":"integer"}}}}}})";
+  EXPECT_FALSE(check(schema, R"({"a/b~c":[{"x/y":1,"n":2}]})"));
+  auto wrong_type = check(schema, R"({"a/b~c":[{"x/y":1},{"x/y":1,"n":"two"}]})");
+  ASSERT_TRUE(wrong_type);
+  EXPECT_EQ(wrong_type->path, "/a~1b~0c/1/n");
+  auto missing = check(schema, R"({"a/b~c":[{"n":1}]})");
+  ASSERT_TRUE(missing);
+  EXPECT_EQ(missing->path, "/a~1b~0c/0/x~1y");
+  EXPECT_EQ(missing->message, "is required");
+  auto unique = check(R"({"uniqueItems":true})", R"([1,2,1])");
+  ASSERT_TRUE(unique);
+  EXPECT_EQ(unique->path, "/2");
+  auto root = check(R"({"type":"object"})", R"([])");
+  ASSERT_TRUE(root);
+  EXPECT_EQ(root->path, "");
+  EXPECT_EQ(root->to_string(), "(root): must be an object, not an array");
+}
+
 TEST(McpSchema, RecursionIsBounded) {
   // A schema that refers to itself forever is an error, not a stack overflow.
   auto v = check(R"({"$ref":"#"})", R"(1)");
