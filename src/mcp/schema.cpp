@@ -15,6 +15,9 @@ std::string SchemaViolation::to_string() const { return (path.empty() ? std::str
 
 namespace {
 
+// Compiled `pattern`s kept per thread (Validator::compiled).
+constexpr std::size_t kMaxCachedPatterns = 64;
+
 std::string escape_pointer(std::string_view token) {
   std::string out;
   for (char c : token) {
@@ -355,15 +358,43 @@ class Validator {
   }
 
   static bool regex_search(std::string_view pattern, std::string_view subject, bool& error) {
-    try {
-      std::regex re(pattern.begin(), pattern.end(), std::regex::ECMAScript);
-      return std::regex_search(subject.begin(), subject.end(), re);
-    } catch (const std::exception&) {
+    const std::regex* re = compiled(pattern);
+    if (!re) {
       // An invalid or too complex pattern is the provider's bug; report rather than crash.
       error = true;
       return false;
     }
+    try {
+      return std::regex_search(subject.begin(), subject.end(), *re);
+    } catch (const std::exception&) {
+      error = true;
+      return false;
+    }
   }
+
+  // Compiling a pattern costs far more than matching it, and a tool's schema is checked on
+  // every call: compiled patterns are kept per thread, a bounded number of them (schemas
+  // come from the provider or an upstream server, so the set is small but not ours to trust).
+  // nullptr for a pattern that does not compile.
+  static const std::regex* compiled(std::string_view pattern) {
+    struct Entry {
+      std::string pattern;
+      std::optional<std::regex> re;  // nullopt: does not compile
+    };
+    thread_local std::vector<Entry> cache;
+    for (const Entry& e : cache) {
+      if (e.pattern == pattern) return e.re ? &*e.re : nullptr;
+    }
+    if (cache.size() >= kMaxCachedPatterns) cache.erase(cache.begin());
+    Entry entry{std::string(pattern), std::nullopt};
+    try {
+      entry.re.emplace(pattern.begin(), pattern.end(), std::regex::ECMAScript);
+    } catch (const std::exception&) {
+    }
+    cache.push_back(std::move(entry));
+    return cache.back().re ? &*cache.back().re : nullptr;
+  }
+
 
   std::optional<SchemaViolation> check_object(const Keywords& k, const json::object& obj, const Path& path,
                                               int depth) {

@@ -128,6 +128,21 @@ TEST(McpSchema, ViolationPathsAreJsonPointers) {
   EXPECT_EQ(root->to_string(), "(root): must be an object, not an array");
 }
 
+// Compiled patterns are cached per thread (64 of them): more patterns than that, each used
+// twice, and an invalid one asked again, all still answer as if compiled afresh.
+TEST(McpSchema, PatternsBeyondTheCacheStillMatchCorrectly) {
+  for (int round = 0; round < 2; ++round) {
+    for (int i = 0; i < 100; ++i) {
+      std::string schema = R"({"pattern":"^p)" + std::to_string(i) + R"(x$"})";
+      EXPECT_FALSE(check(schema, "\"p" + std::to_string(i) + "x\"")) << i;
+      EXPECT_TRUE(check(schema, "\"p" + std::to_string(i) + "y\"")) << i;
+    }
+    auto invalid = check(R"({"pattern":"(["})", R"("x")");
+    ASSERT_TRUE(invalid);
+    EXPECT_EQ(invalid->message, "the schema's pattern cannot be evaluated");
+  }
+}
+
 TEST(McpSchema, RecursionIsBounded) {
   // A schema that refers to itself forever is an error, not a stack overflow.
   auto v = check(R"({"$ref":"#"})", R"(1)");
