@@ -395,7 +395,6 @@ class Validator {
     return cache.back().re ? &*cache.back().re : nullptr;
   }
 
-
   std::optional<SchemaViolation> check_object(const Keywords& k, const json::object& obj, const Path& path,
                                               int depth) {
     if (const json::value* req = k[Kw::kRequired]; req && req->is_array()) {
