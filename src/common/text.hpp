@@ -1,4 +1,4 @@
-// ASCII case folding for protocol text: header names and values, media types, auth schemes,
+// ASCII case folding and whitespace trimming for protocol text: header names and values, media types, auth schemes,
 // email addresses as stored. These are ASCII by definition, and std::tolower is a locale
 // lookup per character (it was a tenth of an MCP call's CPU in header lookups).
 #pragma once
@@ -16,6 +16,14 @@ constexpr bool ascii_iequals(std::string_view a, std::string_view b) {
     if (ascii_lower(a[i]) != ascii_lower(b[i])) return false;
   }
   return true;
+}
+
+// Strips HTTP's optional whitespace (spaces and tabs, RFC 9110 5.6.3) from both ends: header
+// values, list items, parameters.
+constexpr std::string_view trim_ows(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
 }
 
 inline std::string ascii_lowercase(std::string_view s) {

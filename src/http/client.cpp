@@ -285,8 +285,8 @@ class Client::Impl {
       if (req.method == "HEAD") parser.skip(true);
       boost::system::error_code rec = wec;
       std::size_t used = 0;
-      while (!rec && feed(parser, connection->buffer, true, rec, used)) {
-        auto& buffer = connection->buffer;
+      auto& buffer = connection->buffer;
+      while (!rec && feed(parser, buffer, true, rec, used)) {
         auto [ec, n] = co_await connection->socket.async_read_some(buffer.prepare(kReadChunkBytes), kUseTuple);
         if (ec == asio::error::eof) {
           // The end of a body that runs to the close, or a close before any answer.

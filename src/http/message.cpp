@@ -26,12 +26,6 @@ void append_line_text(std::string& out, std::string_view text) {
   }
 }
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
 }  // namespace
 
 std::optional<std::string_view> Headers::get(std::string_view name) const {
@@ -78,10 +72,10 @@ std::optional<std::string> Request::cookie(std::string_view name) const {
   std::string_view rest = *header_value;
   while (!rest.empty()) {
     std::size_t semi = rest.find(';');
-    std::string_view pair = trim(rest.substr(0, semi));
+    std::string_view pair = trim_ows(rest.substr(0, semi));
     rest = semi == std::string_view::npos ? std::string_view{} : rest.substr(semi + 1);
     std::size_t eq = pair.find('=');
-    if (eq != std::string_view::npos && trim(pair.substr(0, eq)) == name) return std::string(trim(pair.substr(eq + 1)));
+    if (eq != std::string_view::npos && trim_ows(pair.substr(0, eq)) == name) return std::string(trim_ows(pair.substr(eq + 1)));
   }
   return std::nullopt;
 }

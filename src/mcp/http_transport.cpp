@@ -36,17 +36,11 @@ http::Response rpc_error(unsigned status, int code, std::string message, std::op
   return http::Response::text(status, encode(Message::failure(std::move(id), code, std::move(message))), "application/json");
 }
 
-std::string_view trim_spaces(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
 // RFC 9110 12.4.2: a weight of 0 ("q=0", "q=0.000") means "not acceptable".
 bool has_zero_weight(std::string_view parameters) {
   while (!parameters.empty()) {
     std::size_t semi = parameters.find(';');
-    std::string_view p = trim_spaces(parameters.substr(0, semi));
+    std::string_view p = trim_ows(parameters.substr(0, semi));
     parameters = semi == std::string_view::npos ? std::string_view{} : parameters.substr(semi + 1);
     if (p.size() < 3 || ascii_lower(p[0]) != 'q' || p[1] != '=') continue;
     std::string_view q = p.substr(2);
@@ -76,7 +70,7 @@ Accepted accepted_types(std::optional<std::string_view> header) {
     std::string_view item = rest.substr(0, comma);
     rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
     std::size_t semi = item.find(';');
-    std::string_view range = trim_spaces(item.substr(0, semi));
+    std::string_view range = trim_ows(item.substr(0, semi));
     if (semi != std::string_view::npos && has_zero_weight(item.substr(semi + 1))) continue;
     if (ascii_iequals(range, "*/*")) {
       out.json = out.event_stream = true;
@@ -92,11 +86,7 @@ Accepted accepted_types(std::optional<std::string_view> header) {
 // Media type essence (before ';', trimmed) compared exactly, never as a substring.
 bool is_json_content_type(std::optional<std::string_view> value) {
   if (!value) return false;
-  std::string_view v = *value;
-  v = v.substr(0, v.find(';'));
-  while (!v.empty() && v.back() == ' ') v.remove_suffix(1);
-  while (!v.empty() && v.front() == ' ') v.remove_prefix(1);
-  return ascii_iequals(v, "application/json");
+  return ascii_iequals(trim_ows(value->substr(0, value->find(';'))), "application/json");
 }
 
 // "host:port", "[::1]:port", "host" -> the host part, lowercased.
