@@ -4,6 +4,8 @@
 // a charge succeeded and, if not, the code.
 #include <fmt/format.h>
 
+#include <unordered_map>
+
 #include "keys/key.hpp"
 #include "platform/context.hpp"
 
@@ -29,17 +31,30 @@ Result<store::KeyIdentity> provider_identity(Context& ctx, const Request& reques
   return provider;
 }
 
+// The agent keys one POST /api/v1/charges has verified, by token. A payments SDK batches its
+// server's concurrent calls, and the calls of one agent carry the same key, so each distinct
+// key is hashed and looked up once per request instead of once per charge. Only keys that
+// verified are kept: a refused token is checked, and counted against the provider key, every
+// time it appears. Lives for one request, so a key deleted meanwhile fails the next request,
+// as a key deleted during a single charge's request would.
+using VerifiedAgents = std::unordered_map<std::string, store::KeyIdentity>;
+
 // Verifies an agent token; failures count against the provider key.
 Result<store::KeyIdentity> agent_identity(Context& ctx, const store::KeyIdentity& provider,
-                                          std::optional<std::string_view> token) {
+                                          std::optional<std::string_view> token, VerifiedAgents* verified = nullptr) {
   std::string limiter_key = "provider:" + provider.key_id;
   if (ctx.invalid_token_limiter.exhausted(limiter_key)) {
     return Error{ErrorCode::kRateLimited, "Too many invalid agent tokens from this provider key; wait a minute."};
+  }
+  if (verified && token) {
+    if (auto it = verified->find(std::string(*token)); it != verified->end()) return it->second;
   }
   auto agent = ctx.verifier.verify(token, keys::Scope::kAgent);
   if (!agent) {
     ctx.metrics.add("auth_failures", "code", to_string(agent.code()));
     if (agent.code() == ErrorCode::kTokenInvalid) ctx.invalid_token_limiter.record(limiter_key);
+  } else if (verified && token) {
+    verified->emplace(std::string(*token), *agent);
   }
   return agent;
 }
@@ -110,8 +125,9 @@ Result<ChargeCall> parse_charge(const bj::object& body) {
 // Verifies the agent key: the ledger's request, or the refusal.
 Result<ledger::ChargeRequest> charge_request(Context& ctx, const store::KeyIdentity& provider,
                                              std::optional<std::string_view> agent_token, std::string tool,
-                                             Micros amount_micros, std::string idempotency_key) {
-  auto agent = agent_identity(ctx, provider, agent_token);
+                                             Micros amount_micros, std::string idempotency_key,
+                                             VerifiedAgents* verified = nullptr) {
+  auto agent = agent_identity(ctx, provider, agent_token, verified);
   if (!agent) return agent.error();
   std::string fingerprint = ledger::charge_fingerprint(agent->key_id, tool, amount_micros);
   return ledger::ChargeRequest{provider.account_id, agent->key_id, agent->account_id, agent->last4, std::move(tool),
@@ -178,12 +194,13 @@ void add_charge_routes(http::Router& router, std::shared_ptr<Context> ctx) {
     std::vector<std::optional<Error>> refused(list.size());
     std::vector<ledger::ChargeRequest> charges;
     std::vector<std::size_t> positions;  // of `charges` in `list`
+    VerifiedAgents verified;
     for (std::size_t i = 0; i < list.size(); ++i) {
       Result<ledger::ChargeRequest> charge = Error{ErrorCode::kInvalidRequest, "Each charge must be a JSON object."};
       if (list[i].is_object()) {
         auto call = parse_charge(list[i].as_object());
         charge = call ? charge_request(*ctx, *provider, call->token(), std::move(call->tool), call->amount_micros,
-                                       std::move(call->idempotency_key))
+                                       std::move(call->idempotency_key), &verified)
                       : Result<ledger::ChargeRequest>(call.error());
       }
       if (!charge) {

@@ -6,8 +6,10 @@
 #include <signal.h>
 
 #include <boost/asio.hpp>
+#include <map>
 #include <set>
 
+#include "support/api_helpers.hpp"
 #include "support/databases.hpp"
 #include "support/platform_fixture.hpp"
 
@@ -217,6 +219,55 @@ TEST_P(ChargeApiTest, ChargesInOneRequestEachWithItsOwnOutcome) {
   EXPECT_EQ(code(post_charges(bj::array{charge_body(w.agent_key, "0.01")}, "")), "401 PROVIDER_KEY_INVALID");
   EXPECT_EQ(code(post_charges(bj::array{charge_body(w.agent_key, "0.01")}, w.agent_key)), "403 SCOPE_DENIED");
   EXPECT_EQ(p.json_request("GET", "/api/v1/wallet", nullptr, w.admin.token, 200).at("balance").as_string(), "0.02");
+  platform->stop();
+  EXPECT_EQ(ledger_verify(db_->url()), 0);
+}
+
+// One request verifies each distinct agent key once and reuses the answer for its other
+// charges: every charge must still land on its own key and account, and a refused token is
+// refused (and counted) at every appearance.
+TEST_P(ChargeApiTest, ChargesOfSeveralAgentKeysInOneRequestEachLandOnTheirOwnKey) {
+  auto platform = start();
+  World w = make_world(*platform, "1.00");
+  auto& p = *platform;
+  std::string a2 = std::string(p.create_key(w.admin, "second").at("key").as_string());
+  Session other = p.signup("other-agent@example.com");
+  std::string b1 = std::string(p.create_key(other, "b").at("key").as_string());
+  p.json_request("POST", "/api/v1/admin/credits", bj::object{{"email", other.email}, {"amount", "1.00"}}, w.admin.token,
+                 201);
+  std::string unknown = "sk_live_" + std::string(64, 'c');
+  bj::array items{charge_body(w.agent_key, "0.01"), charge_body(b1, "0.02"),      charge_body(unknown, "0.01"),
+                  charge_body(w.agent_key, "0.01"), charge_body(a2, "0.03"),      charge_body(b1, "0.02"),
+                  charge_body(unknown, "0.01"),     charge_body(w.agent_key, "0.01")};
+  auto answer = p.request("POST", "/api/v1/charges", bj::serialize(bj::object{{"charges", items}}), w.provider_key);
+  ASSERT_EQ(answer.status, 200u) << answer.body;
+  bj::object body = parse_object(answer.body);
+  const auto& results = body.at("results").as_array();
+  ASSERT_EQ(results.size(), items.size());
+  for (std::size_t i : {2u, 6u}) {
+    ASSERT_TRUE(results[i].as_object().contains("error")) << i << ": " << answer.body;
+    EXPECT_EQ(results[i].at("error").at("code").as_string(), "TOKEN_INVALID") << i;
+  }
+  for (std::size_t i : {0u, 1u, 3u, 4u, 5u, 7u}) EXPECT_TRUE(results[i].as_object().contains("charge_id")) << i;
+
+  EXPECT_EQ(p.json_request("GET", "/api/v1/wallet", nullptr, w.admin.token, 200).at("balance").as_string(), "0.94");
+  EXPECT_EQ(p.json_request("GET", "/api/v1/wallet", nullptr, other.token, 200).at("balance").as_string(), "0.96");
+  // By key: 3 calls on the first key, 1 on the second, 2 on the other account's.
+  std::map<std::string, std::pair<std::string, std::int64_t>> by_key;  // name -> (amount, calls)
+  for (const auto* who : {&w.admin, &other}) {
+    auto usage = p.json_request("GET", "/api/v1/usage", nullptr, who->token, 200);
+    for (const auto& k : usage.at("by_key").as_array()) {
+      by_key[std::string(k.at("name").as_string())] = {std::string(k.at("amount").as_string()),
+                                                       k.at("calls").as_int64()};
+    }
+  }
+  EXPECT_EQ(by_key["agent"], (std::pair<std::string, std::int64_t>{"0.03", 3}));
+  EXPECT_EQ(by_key["second"], (std::pair<std::string, std::int64_t>{"0.03", 1}));
+  EXPECT_EQ(by_key["b"], (std::pair<std::string, std::int64_t>{"0.04", 2}));
+  // Both refusals of the unknown token were counted.
+  std::string line = R"(tollgate_auth_failures_total{code="TOKEN_INVALID"} 2)";
+  std::string metrics = wait_for_metrics_line(p, line);
+  EXPECT_TRUE(has_line(metrics, line)) << metrics;
   platform->stop();
   EXPECT_EQ(ledger_verify(db_->url()), 0);
 }
