@@ -4,6 +4,7 @@
 // catching a tampered ledger.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <thread>
 
 #include "keys/key.hpp"
@@ -108,6 +109,44 @@ TEST_P(LedgerTest, ABatchAppliesChargesInOrderEachWithItsOwnOutcome) {
   }
   EXPECT_EQ(balance(agent_), 0);
   EXPECT_EQ(earnings(provider_), 5 * kCent);
+  expect_clean();
+}
+
+// A batch larger than one multi-row INSERT (16 rows on SQLite), with refusals in between:
+// every applied charge is stored once, in batch order, under its own idempotency key.
+TEST_P(LedgerTest, ALargeBatchIsStoredInOrderAcrossInsertStatements) {
+  auto key = make_key(agent_);
+  ASSERT_TRUE(ledger_->deposit(agent_.id, 40 * kCent, "").ok());
+  std::vector<ChargeRequest> batch;
+  for (int i = 0; i < 45; ++i) {
+    // Items 10, 20 and 30 ask for more than the balance: refused, nothing stored.
+    batch.push_back(charge_of(key, i % 10 == 0 && i > 0 && i < 40 ? 100 * kMicrosPerDollar : kCent,
+                              "big-" + std::to_string(i)));
+  }
+  auto results = ledger_->charge_batch(batch);
+  ASSERT_EQ(results.size(), 45u);
+  std::vector<std::string> applied;  // charge ids in batch order
+  for (int i = 0; i < 45; ++i) {
+    if (results[i].ok()) applied.push_back(results[i]->charge_id);
+  }
+  // 42 asked for a cent each on 40 cents: the first 40 of them fit.
+  ASSERT_EQ(applied.size(), 40u);
+  EXPECT_EQ(balance(agent_), 0);
+  auto page = store_->transactions(agent_.id, std::nullopt, 100);
+  ASSERT_TRUE(page.ok());
+  std::vector<std::string> listed;  // newest first
+  for (const auto& t : page->transfers) {
+    if (t.kind == store::TransferKind::kCharge) listed.push_back(t.id);
+  }
+  std::reverse(listed.begin(), listed.end());
+  EXPECT_EQ(listed, applied);
+  // Replaying the whole batch answers each applied charge with itself.
+  auto again = ledger_->charge_batch(batch);
+  std::vector<std::string> replayed;
+  for (const auto& r : again) {
+    if (r.ok()) replayed.push_back(r->charge_id);
+  }
+  EXPECT_EQ(replayed, applied);
   expect_clean();
 }
 
