@@ -3,7 +3,9 @@
 // Every component that accepts a key calls this; nothing else looks keys up.
 //
 // Verification always asks the store (one indexed lookup by SHA-256): there is no cache, so
-// a key deleted through any process fails everywhere on the very next call. Last-use
+// a key deleted through any process fails everywhere on the very next call. (The one reuse
+// of an answer is within a single POST /api/v1/charges, platform/charge_api.cpp, where the
+// ledger checks the key again under its lock before any money moves.) Last-use
 // times are collected in memory and written in one batch per flush interval, so a hot key
 // does not cost a database write per call.
 #pragma once

@@ -4,6 +4,8 @@
 // a charge succeeded and, if not, the code.
 #include <fmt/format.h>
 
+#include <functional>
+#include <string_view>
 #include <unordered_map>
 
 #include "keys/key.hpp"
@@ -35,19 +37,25 @@ Result<store::KeyIdentity> provider_identity(Context& ctx, const Request& reques
 // server's concurrent calls, and the calls of one agent carry the same key, so each distinct
 // key is hashed and looked up once per request instead of once per charge. Only keys that
 // verified are kept: a refused token is checked, and counted against the provider key, every
-// time it appears. Lives for one request, so a key deleted meanwhile fails the next request,
-// as a key deleted during a single charge's request would.
-using VerifiedAgents = std::unordered_map<std::string, store::KeyIdentity>;
+// time it appears. Reusing an answer within the request is safe because the ledger checks
+// each key again under its lock before any money moves: a key deleted meanwhile is refused
+// (TOKEN_INVALID), in this request as in any other.
+struct TokenHash {
+  using is_transparent = void;
+  std::size_t operator()(std::string_view token) const { return std::hash<std::string_view>{}(token); }
+};
+using VerifiedAgents = std::unordered_map<std::string, store::KeyIdentity, TokenHash, std::equal_to<>>;
 
-// Verifies an agent token; failures count against the provider key.
+// Verifies an agent token; failures count against the provider key. `verified`: the
+// request's earlier answers (POST /api/v1/charges), or nullptr for a request of one charge.
 Result<store::KeyIdentity> agent_identity(Context& ctx, const store::KeyIdentity& provider,
-                                          std::optional<std::string_view> token, VerifiedAgents* verified = nullptr) {
+                                          std::optional<std::string_view> token, VerifiedAgents* verified) {
   std::string limiter_key = "provider:" + provider.key_id;
   if (ctx.invalid_token_limiter.exhausted(limiter_key)) {
     return Error{ErrorCode::kRateLimited, "Too many invalid agent tokens from this provider key; wait a minute."};
   }
   if (verified && token) {
-    if (auto it = verified->find(std::string(*token)); it != verified->end()) return it->second;
+    if (auto it = verified->find(*token); it != verified->end()) return it->second;
   }
   auto agent = ctx.verifier.verify(token, keys::Scope::kAgent);
   if (!agent) {
@@ -126,7 +134,7 @@ Result<ChargeCall> parse_charge(const bj::object& body) {
 Result<ledger::ChargeRequest> charge_request(Context& ctx, const store::KeyIdentity& provider,
                                              std::optional<std::string_view> agent_token, std::string tool,
                                              Micros amount_micros, std::string idempotency_key,
-                                             VerifiedAgents* verified = nullptr) {
+                                             VerifiedAgents* verified) {
   auto agent = agent_identity(ctx, provider, agent_token, verified);
   if (!agent) return agent.error();
   std::string fingerprint = ledger::charge_fingerprint(agent->key_id, tool, amount_micros);
@@ -152,7 +160,8 @@ boost::asio::awaitable<Result<ledger::ChargeResult>> charge_agent(Context& ctx, 
                                                                   std::optional<std::string_view> agent_token,
                                                                   std::string tool, Micros amount_micros,
                                                                   std::string idempotency_key) {
-  auto charge = charge_request(ctx, provider, agent_token, std::move(tool), amount_micros, std::move(idempotency_key));
+  auto charge =
+      charge_request(ctx, provider, agent_token, std::move(tool), amount_micros, std::move(idempotency_key), nullptr);
   if (!charge) co_return charge.error();
   auto result = co_await ctx.batcher.charge(std::move(*charge));
   ctx.metrics.add("charges", "outcome", result ? "ok" : to_string(result.code()));
@@ -248,7 +257,7 @@ void add_charge_routes(http::Router& router, std::shared_ptr<Context> ctx) {
     if (!token) co_return Response::error(token.error());
     std::optional<std::string_view> agent_token;
     if (*token) agent_token = **token;
-    auto agent = agent_identity(*ctx, *provider, agent_token);
+    auto agent = agent_identity(*ctx, *provider, agent_token, nullptr);
     if (!agent) co_return Response::error(agent.error());
     co_return Response::json(200, bj::object{{"valid", true}});
   });

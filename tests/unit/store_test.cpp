@@ -329,6 +329,66 @@ TEST(KeyLookup, IsTheFirstEightBytesBigEndianWithTheTopBitCleared) {
   EXPECT_EQ(store::key_lookup(same_lookup_other_hash(hash)), store::key_lookup(hash));
 }
 
+// insert_transfers fills in each transfer's `seq` as the table numbered it, also when one
+// call spans several statements (SQLite inserts up to 16 rows per statement), and a duplicate
+// idempotency key anywhere in a call is a conflict that leaves none of the call's rows.
+TEST_P(StoreTest, InsertedTransfersGetTheirTableSeqAndAConflictLeavesNothing) {
+  auto account = store_->create_account("payee@example.com", "hash");
+  ASSERT_TRUE(account.ok());
+  auto transfers = [&](const std::string& tag, int count) {
+    std::vector<store::Transfer> out(count);
+    for (int i = 0; i < count; ++i) {
+      store::Transfer& t = out[i];
+      t.id = "dep_" + tag + "_" + std::to_string(i);
+      t.kind = store::TransferKind::kDeposit;
+      t.debit_account = std::string(store::kDepositsAccount);
+      t.credit_account = store::credits_account(account->id);
+      t.amount_micros = 1 + i;
+      t.payee_account_id = account->id;
+      t.idempotency_key = tag + "-" + std::to_string(i);
+      t.created_at = now_micros();
+    }
+    return out;
+  };
+  auto insert = [&](std::vector<store::Transfer>& batch) {
+    return store_->run_ledger_txn([&](store::LedgerTxn& txn) -> Status {
+      if (auto st = txn.insert_transfers(batch); !st.ok()) return st;
+      return txn.commit();
+    });
+  };
+  // What the table holds for `id`: its seq, or -1 when absent.
+  auto stored_seq = [&](const std::string& id) {
+    std::int64_t seq = -2;
+    auto st = store_->run_ledger_txn([&](store::LedgerTxn& txn) -> Status {
+      auto found = txn.find_transfer(id);
+      if (!found) return found.error();
+      seq = found->has_value() ? (**found).seq : -1;
+      return txn.commit();
+    });
+    EXPECT_TRUE(st.ok());
+    return seq;
+  };
+
+  auto first = transfers("a", 3);
+  ASSERT_TRUE(insert(first).ok());
+  auto batch = transfers("b", 40);  // 16 + 16 + 8 rows on SQLite
+  ASSERT_TRUE(insert(batch).ok());
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    EXPECT_EQ(stored_seq(batch[i].id), batch[i].seq) << i;
+    if (i > 0) {
+      EXPECT_GT(batch[i].seq, batch[i - 1].seq) << i;
+    }
+  }
+  EXPECT_GT(batch.front().seq, first.back().seq);
+
+  // Row 18 of 20 (the second statement on SQLite) repeats an idempotency key already stored.
+  auto clash = transfers("c", 20);
+  clash[17].idempotency_key = batch[3].idempotency_key;
+  auto status = insert(clash);
+  EXPECT_EQ(status.code(), ErrorCode::kIdempotencyConflict);
+  for (const auto& t : clash) EXPECT_EQ(stored_seq(t.id), -1) << t.id;
+}
+
 TEST_P(StoreTest, KeysSharingALookupValueAreNeverMistakenForEachOther) {
   auto alice = store_->create_account("alice@example.com", "x").value();
   auto [secret, key] = new_key(alice.id);

@@ -100,7 +100,7 @@ Statement Connection::prepare(const char* sql) {
   if (it != cache_.end()) return Statement(it->second);
   sqlite3_stmt* stmt = nullptr;
   if (sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, nullptr) != SQLITE_OK) {
-    // A statement that does not prepare is a programmer error (the SQL is a literal).
+    // A statement that does not prepare is a programmer error (the SQL is fixed in the code).
     throw std::logic_error(std::string("SQLite prepare failed: ") + sqlite3_errmsg(db_) + " in: " + sql);
   }
   cache_.emplace(sql, stmt);

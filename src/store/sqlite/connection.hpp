@@ -59,8 +59,8 @@ class Connection {
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
 
-  // Prepared once per connection and reused; `sql` must be a string literal (the cache
-  // is keyed by its address).
+  // Prepared once per connection and reused; `sql` must have static storage and never
+  // change, a string literal or a string built once (the cache is keyed by its address).
   Statement prepare(const char* sql);
   // Runs one or more statements without results. Returns the SQLite result code.
   int exec(const std::string& sql);

@@ -40,14 +40,16 @@ constexpr std::chrono::milliseconds kAnchorGap{5};
 // this size still takes two of SQLite's hash blocks to search per page read.
 constexpr int kCheckpointFrames = 4000;
 
-// Transfers go in with one INSERT of up to this many rows: SQLite then opens the cursors of
-// the table and its five indexes, and checks the foreign keys, once per statement instead of
-// once per row (a batch of charges is one statement or a few).
+// Transfers go in with one INSERT of up to this many rows: SQLite then prepares the
+// statement's run and opens the cursors of the table and its five indexes once per
+// statement instead of once per row (a batch of charges is one statement or a few). A
+// multi-row INSERT keeps a statement journal, as RETURNING would (below); paid once per 16
+// rows it costs less than it saves (callgrind, bench/README.md "Ninth session").
 constexpr std::size_t kTransfersPerInsert = 16;
 constexpr std::size_t kTransferColumns = 15;
 
-// "INSERT INTO transfers (...) VALUES (?1, ..., ?15), (?16, ...)" for `rows` rows, built once;
-// the pointer stays the same, which is what the statement cache keys on.
+// "INSERT INTO transfers (...) VALUES (?1, ..., ?15), (?16, ...)" for `rows` rows, built once
+// and never changed: static storage, as the statement cache (keyed by address) requires.
 const char* insert_transfers_sql(std::size_t rows) {
   static const std::array<std::string, kTransfersPerInsert + 1> sql = [] {
     std::array<std::string, kTransfersPerInsert + 1> all;
@@ -222,7 +224,7 @@ class SqliteLedgerTxn final : public LedgerTxn, public SqliteTxnState {
 
   // No RETURNING: SQLite runs it as a trigger, and a statement with a trigger keeps a
   // statement journal, into which it copies every page it touches (the table's and its five
-  // indexes'). That was half of a charge's CPU in SQLite; `seq` is the rowid anyway.
+  // indexes'). Per row, that was half of a charge's CPU in SQLite; `seq` is the rowid anyway.
   Status insert_transfers(std::vector<Transfer>& transfers) override {
     for (std::size_t first = 0; first < transfers.size(); first += kTransfersPerInsert) {
       std::size_t rows = std::min(kTransfersPerInsert, transfers.size() - first);
@@ -243,8 +245,9 @@ class SqliteLedgerTxn final : public LedgerTxn, public SqliteTxnState {
         }
         return unavailable(conn_, "insert_transfers");
       }
-      // AUTOINCREMENT under the write lock numbers the rows of one statement consecutively,
-      // in VALUES order: the last one got the last rowid.
+      // SQLite feeds the VALUES rows to the insert one at a time, in order, and AUTOINCREMENT
+      // under the write lock gives each the next rowid: the rows are numbered consecutively
+      // and the last one got the last rowid (store_test checks this against the table).
       std::int64_t last = sqlite3_last_insert_rowid(conn_.handle());
       for (std::size_t r = 0; r < rows; ++r) transfers[first + r].seq = last - static_cast<std::int64_t>(rows - 1 - r);
     }
