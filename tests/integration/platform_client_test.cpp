@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "pay/platform_client.hpp"
+#include "support/api_helpers.hpp"
 #include "support/platform_fixture.hpp"
 
 namespace tollgate::test {
@@ -129,9 +130,10 @@ TEST_F(PlatformClientTest, ConcurrentChargesShareRequestsAndKeepTheirOwnOutcomes
   EXPECT_EQ(refused, 2);
   EXPECT_EQ(ids.size(), std::size_t(kCharges - refused)) << "one charge each";
   EXPECT_EQ(before - balance(), 10'000 * (kCharges - refused));
-  auto metrics = platform_->request("GET", "/metrics", "", "");
-  EXPECT_NE(metrics.body.find(R"(route="/api/v1/charges",status="200")"), std::string::npos)
-      << "the burst went out in shared requests";
+  std::string shared = R"(route="/api/v1/charges",status="200")";
+  std::string metrics =
+      wait_for_metrics(*platform_, [&](const std::string& text) { return text.find(shared) != std::string::npos; });
+  EXPECT_NE(metrics.find(shared), std::string::npos) << "the burst went out in shared requests";
 }
 
 // A server with several I/O threads charges from all of them through one client: each call

@@ -92,10 +92,7 @@ TEST(MetricsEndpoint, CountsRequestsLatencyKeysAndAuthFailures) {
     }
     return total;
   };
-  auto deadline = std::chrono::steady_clock::now() + 10s;
-  while (count_404(text = platform.request("GET", "/metrics").body) < 2 && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(20ms);
-  }
+  text = wait_for_metrics(platform, [&](const std::string& t) { return count_404(t) >= 2; });
   EXPECT_EQ(count_404(text), 2) << text;
   EXPECT_EQ(text.find("nope"), std::string::npos);
   EXPECT_EQ(text.find("key_"), std::string::npos) << "no key id in a label";

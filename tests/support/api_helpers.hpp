@@ -53,18 +53,25 @@ inline bool has_line(const std::string& text, const std::string& line) {
   return false;
 }
 
-// Polls /metrics until it has `line` or the deadline passes; returns the last text. The
+// Polls /metrics until `done(text)` or the deadline passes; returns the last text. The
 // server counts an exchange after writing its response, so a client can see the response
 // a moment before the counter moves.
-inline std::string wait_for_metrics_line(const PlatformProcess& platform, const std::string& line,
-                                         std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+template <typename Done>
+std::string wait_for_metrics(const PlatformProcess& platform, Done done,
+                             std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
   std::string text;
   for (;;) {
     text = platform.request("GET", "/metrics").body;
-    if (has_line(text, line) || std::chrono::steady_clock::now() > deadline) return text;
+    if (done(text) || std::chrono::steady_clock::now() > deadline) return text;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
+}
+
+// Polls /metrics until it has `line` (whole) or the deadline passes; returns the last text.
+inline std::string wait_for_metrics_line(const PlatformProcess& platform, const std::string& line,
+                                         std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+  return wait_for_metrics(platform, [&](const std::string& text) { return has_line(text, line); }, timeout);
 }
 
 // Runs one query returning a single integer against the server's SQLite file (read-only,
