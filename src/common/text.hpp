@@ -1,6 +1,7 @@
-// ASCII case folding and whitespace trimming for protocol text: header names and values, media types, auth schemes,
-// email addresses as stored. These are ASCII by definition, and std::tolower is a locale
-// lookup per character (it was a tenth of an MCP call's CPU in header lookups).
+// ASCII case folding and whitespace trimming for protocol text: header names and values,
+// media types, auth schemes, email addresses as stored. These are ASCII by definition, and
+// std::tolower is a locale lookup per character (it was a tenth of an MCP call's CPU in
+// header lookups).
 #pragma once
 
 #include <string>
