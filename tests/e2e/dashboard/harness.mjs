@@ -139,6 +139,36 @@ export async function screenshot(page, name) {
   await page.screenshot({ path: path.join(SCREENSHOT_DIR, `${name}.png`), fullPage: !modal });
 }
 
+// After a failed test: what the page showed (address, open dialogs, the focused element,
+// console errors) on stderr and a screenshot `failed-NAME.png`, so that a failure seen once
+// in CI can be understood afterwards. Then it closes open dialogs, so that one stuck modal
+// does not make every later test of the suite time out on its clicks.
+export async function reportFailure(page, name) {
+  if (!page || page.isClosed()) return;
+  try {
+    const state = await page.evaluate(() => {
+      const el = document.activeElement;
+      const text = (e) => (e.tagName === 'INPUT' || e.tagName === 'TEXTAREA' ? e.value : e.textContent).trim().slice(0, 80);
+      const describe = (e) => e ? `${e.tagName} ${e.getAttribute('aria-label') || text(e)}` : 'none';
+      return {
+        url: location.href,
+        dialogs: [...document.querySelectorAll('dialog')].map((d) => `${d.open ? 'open' : 'closed'}: ${d.querySelector('h2')?.textContent ?? '(no heading)'}`),
+        focused: describe(el),
+        busy: [...document.querySelectorAll('[aria-busy="true"]')].length,
+        announcer: document.getElementById('announcer')?.textContent ?? '',
+      };
+    });
+    console.error(`failed "${name}": ${JSON.stringify(state)}; console: ${JSON.stringify(page.consoleErrors ?? [])}`);
+    fs.mkdirSync(SCREENSHOT_DIR, { recursive: true });
+    const file = `failed-${name.replace(/[^a-z0-9]+/gi, '-').slice(0, 60)}.png`;
+    await page.screenshot({ path: path.join(SCREENSHOT_DIR, file), timeout: 5000 });
+    console.error(`  screenshot: ${path.join(SCREENSHOT_DIR, file)}`);
+    await page.evaluate(() => document.querySelectorAll('dialog[open]').forEach((d) => d.close()));
+  } catch (error) {
+    console.error(`failed "${name}": could not read the page: ${error.message}`);
+  }
+}
+
 // The session token of a signed-in browser profile, for REST calls as the same account.
 export async function sessionToken(page) {
   const cookie = (await page.context().cookies()).find((c) => c.name === 'tollgate_session');

@@ -1,11 +1,11 @@
 // Every dashboard page in a real browser: first-load weight, screenshots (wide and narrow),
 // keyboard-only key management, spend limits, form errors, loading / empty / error states,
 // wallet paging, the admin credit form, and the Setup page's snippets and troubleshooting.
-import { after, before, describe, it } from 'node:test';
+import { after, afterEach, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import zlib from 'node:zlib';
 import {
-  Platform, launchBrowser, openPage, screenshot, sessionToken, signUpInBrowser, signInInBrowser, sidebarLink, textOf, until,
+  Platform, launchBrowser, openPage, reportFailure, screenshot, sessionToken, signUpInBrowser, signInInBrowser, sidebarLink, textOf, until,
 } from './harness.mjs';
 
 const BUDGET_BYTES = 100 * 1024;  // issue 6: first page load under 100 KB compressed
@@ -40,6 +40,10 @@ describe('dashboard pages', { timeout: 240000 }, () => {
   before(async () => {
     platform = await Platform.start();
     browser = await launchBrowser();
+  });
+
+  afterEach(async (t) => {
+    if (!t.passed) await reportFailure(page, t.name);
   });
 
   after(async () => {

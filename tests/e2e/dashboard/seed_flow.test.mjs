@@ -3,10 +3,10 @@
 // see sk_live_... + last 4, use it against the charge API, delete it with a confirmation,
 // see it gone, and get TOKEN_INVALID with it; the charge shows on Wallet and Usage; a second
 // account sees none of it.
-import { after, before, describe, it } from 'node:test';
+import { after, afterEach, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  Platform, launchBrowser, openPage, screenshot, sessionToken, signUpInBrowser, signInInBrowser, sidebarLink, textOf, until,
+  Platform, launchBrowser, openPage, reportFailure, screenshot, sessionToken, signUpInBrowser, signInInBrowser, sidebarLink, textOf, until,
 } from './harness.mjs';
 
 const OWNER = 'owner@example.com';
@@ -25,6 +25,10 @@ describe('dashboard seed flow', { timeout: 180000 }, () => {
     platform = await Platform.start();
     browser = await launchBrowser();
     page = await openPage(browser, platform, { clipboard: true });
+  });
+
+  afterEach(async (t) => {
+    if (!t.passed) await reportFailure(page, t.name);
   });
 
   after(async () => {
