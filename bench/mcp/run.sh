@@ -90,6 +90,10 @@ start "$ours" --listen 127.0.0.1:0 --threads 1 --response-mode sse
 node "$here/sessions.mjs" "$url" "$conns" >"$work/sessions.txt"
 load "tollgate sessions (SSE)" "$work/sessions.txt"
 stop
+start node "$here/ts_server.mjs" --sessions --json
+node "$here/sessions.mjs" "$url" "$conns" >"$work/sessions.txt"
+load "ts-sdk sessions (JSON)" "$work/sessions.txt"
+stop
 start node "$here/ts_server.mjs" --sessions
 node "$here/sessions.mjs" "$url" "$conns" >"$work/sessions.txt"
 load "ts-sdk sessions (SSE)" "$work/sessions.txt"
@@ -97,6 +101,7 @@ stop
 
 echo
 ratio "tollgate stateless (JSON)" "ts-sdk stateless (JSON)"
+ratio "tollgate sessions (auto: JSON)" "ts-sdk sessions (JSON)"
 ratio "tollgate sessions (auto: JSON)" "ts-sdk sessions (SSE)"
 ratio "tollgate sessions (SSE)" "ts-sdk sessions (SSE)"
 

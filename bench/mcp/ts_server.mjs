@@ -1,6 +1,7 @@
 // The official TypeScript SDK server (McpServer + StreamableHTTPServerTransport) serving the
 // same trivial tool as conformance_server's test_simple_text, for bench/mcp/run.sh.
-// Usage: node ts_server.mjs --stateless|--sessions  (prints "listening on http://HOST:PORT")
+// Usage: node ts_server.mjs --stateless|--sessions [--json]  (prints "listening on http://HOST:PORT");
+// --json: sessions answer POSTs with JSON (enableJsonResponse) instead of an SSE stream.
 import http from 'node:http';
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
@@ -14,6 +15,7 @@ const { McpServer } = await sdk('server/mcp.js');
 const { StreamableHTTPServerTransport } = await sdk('server/streamableHttp.js');
 
 const stateless = process.argv.includes('--stateless');
+const jsonAnswers = process.argv.includes('--json');
 
 function makeServer() {
   const server = new McpServer({ name: 'ts-bench', version: '1.0.0' });
@@ -56,6 +58,7 @@ const httpServer = http.createServer(async (req, res) => {
       }
       transport = new StreamableHTTPServerTransport({
         sessionIdGenerator: () => randomUUID(),
+        enableJsonResponse: jsonAnswers,
         onsessioninitialized: (id) => transports.set(id, transport),
       });
       transport.onclose = () => { if (transport.sessionId) transports.delete(transport.sessionId); };
