@@ -24,7 +24,7 @@ Statement& Statement::bind(int index, std::string_view value) {
   if (value.empty()) {
     sqlite3_bind_null(stmt_, index);
   } else {
-    sqlite3_bind_text(stmt_, index, value.data(), static_cast<int>(value.size()), SQLITE_TRANSIENT);
+    sqlite3_bind_text(stmt_, index, value.data(), static_cast<int>(value.size()), SQLITE_STATIC);
   }
   return *this;
 }
