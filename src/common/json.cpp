@@ -7,15 +7,15 @@
 
 namespace tollgate::json {
 
-Result<bj::value> parse(std::string_view text) {
+Result<bj::value> parse(std::string_view text, bj::storage_ptr storage) {
   boost::system::error_code ec;
-  bj::value value = bj::parse(text, ec);
+  bj::value value = bj::parse(text, ec, std::move(storage));
   if (ec) return Error{ErrorCode::kInvalidRequest, fmt::format("The request body is not valid JSON ({}).", ec.message())};
   return value;
 }
 
-Result<bj::object> parse_object(std::string_view text) {
-  auto value = parse(text);
+Result<bj::object> parse_object(std::string_view text, bj::storage_ptr storage) {
+  auto value = parse(text, std::move(storage));
   if (!value) return value.error();
   if (!value->is_object()) return Error{ErrorCode::kInvalidRequest, "The request body must be a JSON object."};
   return std::move(value->as_object());

@@ -14,10 +14,11 @@ namespace tollgate::json {
 
 namespace bj = boost::json;
 
-// Parses text that must be a JSON object.
-Result<bj::object> parse_object(std::string_view text);
+// Parses text that must be a JSON object. `storage`: where its values are allocated (the
+// default heap, or an arena such as a bj::monotonic_resource that outlives the result).
+Result<bj::object> parse_object(std::string_view text, bj::storage_ptr storage = {});
 // Parses any JSON value; INVALID_REQUEST with the parser's reason on failure.
-Result<bj::value> parse(std::string_view text);
+Result<bj::value> parse(std::string_view text, bj::storage_ptr storage = {});
 
 // Required string field. Missing, null or not a string -> INVALID_REQUEST.
 Result<std::string> required_string(const bj::object& obj, std::string_view field);

@@ -69,52 +69,70 @@ bool is_clean(const store::LedgerReport& report) {
 std::vector<Result<ChargeResult>> Ledger::charge_batch(std::span<const ChargeRequest> requests) {
   std::vector<std::optional<Result<ChargeResult>>> outcomes;
 
+  // The committer runs this for every batch, so it allocates per distinct account, key and
+  // provider, not per charge where it can: names and earlier transfers are looked up by
+  // views into `requests` and into vectors that do not move while the transaction runs.
   auto status = store_.run_ledger_txn([&](LedgerTxn& txn) -> Status {
     // The transaction may run more than once (the store retries on deadlock or an
     // idempotency race); start from scratch each time.
     outcomes.assign(requests.size(), std::nullopt);
     UnixMicros now = now_micros();
 
-    // Idempotency: earlier charges under the same (provider, key).
-    std::map<std::pair<std::string, std::string>, Transfer> seen;
-    std::map<std::string, std::vector<std::string>> keys_by_provider;
+    // Idempotency: earlier charges under the same (provider, key), from the database and
+    // from this batch (`transfers` is reserved up front, so pointers into it stay valid).
+    using IdempotencyKey = std::pair<std::string_view, std::string_view>;  // provider, key
+    std::map<IdempotencyKey, const Transfer*> seen;
+    std::map<std::string_view, std::vector<std::string>> keys_by_provider;
     for (const auto& r : requests) {
       if (!r.idempotency_key.empty()) keys_by_provider[r.provider_account_id].push_back(r.idempotency_key);
     }
+    std::vector<std::vector<Transfer>> earlier;
+    earlier.reserve(keys_by_provider.size());
     for (auto& [provider, idem_keys] : keys_by_provider) {
-      auto found = txn.find_by_idempotency(provider, sorted_unique(idem_keys));
+      auto found = txn.find_by_idempotency(provider, sorted_unique(std::move(idem_keys)));
       if (!found) return found.error();
-      for (auto& t : *found) seen.emplace(std::pair{provider, t.idempotency_key}, std::move(t));
+      earlier.push_back(std::move(*found));
+      for (const Transfer& t : earlier.back()) seen.emplace(IdempotencyKey{provider, t.idempotency_key}, &t);
     }
 
-    // Lock in the global order.
-    std::vector<std::string> credit_ids, key_ids, earning_ids;
+    // Ledger account names, made once per account; then lock in the global order.
+    std::map<std::string_view, std::string> credit_of, earning_of;  // by account id
+    std::set<std::string_view> key_set;
     for (const auto& r : requests) {
-      credit_ids.push_back(store::credits_account(r.agent_account_id));
-      key_ids.push_back(r.agent_key_id);
-      earning_ids.push_back(store::earnings_account(r.provider_account_id));
+      if (!credit_of.contains(r.agent_account_id)) credit_of.emplace(r.agent_account_id, store::credits_account(r.agent_account_id));
+      if (!earning_of.contains(r.provider_account_id)) {
+        earning_of.emplace(r.provider_account_id, store::earnings_account(r.provider_account_id));
+      }
+      key_set.insert(r.agent_key_id);
     }
-    std::map<std::string, Micros> balances;
-    std::map<std::string, LockedKey> keys;
-    auto credits = txn.lock_balances(sorted_unique(credit_ids));
+    auto names = [](const std::map<std::string_view, std::string>& of) {
+      std::vector<std::string> out;
+      out.reserve(of.size());
+      for (const auto& [account, name] : of) out.push_back(name);
+      return sorted_unique(std::move(out));
+    };
+    std::map<std::string, Micros, std::less<>> balances;
+    std::map<std::string, LockedKey, std::less<>> keys;
+    auto credits = txn.lock_balances(names(credit_of));
     if (!credits) return credits.error();
     for (auto& b : *credits) balances[b.ledger_account] = b.balance_micros;
-    auto locked_keys = txn.lock_keys(sorted_unique(key_ids));
+    auto locked_keys = txn.lock_keys(std::vector<std::string>(key_set.begin(), key_set.end()));
     if (!locked_keys) return locked_keys.error();
     for (auto& k : *locked_keys) keys[k.key_id] = k;
-    auto earnings = txn.lock_balances(sorted_unique(earning_ids));
+    auto earnings = txn.lock_balances(names(earning_of));
     if (!earnings) return earnings.error();
     for (auto& b : *earnings) balances[b.ledger_account] = b.balance_micros;
 
     std::vector<Transfer> transfers;
-    std::set<std::string> touched_balances, touched_keys;
+    transfers.reserve(requests.size());
+    std::set<std::string_view> touched_balances, touched_keys;
     for (std::size_t i = 0; i < requests.size(); ++i) {
       const ChargeRequest& r = requests[i];
       if (!r.idempotency_key.empty()) {
-        auto it = seen.find({r.provider_account_id, r.idempotency_key});
+        auto it = seen.find(IdempotencyKey{r.provider_account_id, r.idempotency_key});
         if (it != seen.end()) {
-          outcomes[i] = it->second.request_fingerprint == r.request_fingerprint
-                            ? Result<ChargeResult>(result_of(it->second, /*replayed=*/true))
+          outcomes[i] = it->second->request_fingerprint == r.request_fingerprint
+                            ? Result<ChargeResult>(result_of(*it->second, /*replayed=*/true))
                             : Result<ChargeResult>(conflict());
           continue;
         }
@@ -125,9 +143,10 @@ std::vector<Result<ChargeResult>> Ledger::charge_batch(std::span<const ChargeReq
         outcomes[i] = Error{ErrorCode::kTokenInvalid, "The agent key was deleted."};
         continue;
       }
-      std::string credit = store::credits_account(r.agent_account_id);
-      std::string earning = store::earnings_account(r.provider_account_id);
-      if (!balances.contains(credit) || !balances.contains(earning)) {
+      const std::string& credit = credit_of.find(r.agent_account_id)->second;
+      const std::string& earning = earning_of.find(r.provider_account_id)->second;
+      auto credit_balance = balances.find(credit), earning_balance = balances.find(earning);
+      if (credit_balance == balances.end() || earning_balance == balances.end()) {
         outcomes[i] = Error{ErrorCode::kChargeFailed, "The account's ledger is missing."};
         continue;
       }
@@ -140,22 +159,22 @@ std::vector<Result<ChargeResult>> Ledger::charge_batch(std::span<const ChargeReq
           continue;
         }
       }
-      if (balances[credit] < r.amount_micros) {
+      if (credit_balance->second < r.amount_micros) {
         outcomes[i] = insufficient_balance();
         continue;
       }
 
-      balances[credit] -= r.amount_micros;
-      balances[earning] += r.amount_micros;
+      credit_balance->second -= r.amount_micros;
+      earning_balance->second += r.amount_micros;
       touched_balances.insert(credit);
       touched_balances.insert(earning);
       if (k.spend_limit) {
         UnixMicros start = period_start(k.spend_limit->period, now);
         k.period_spent_micros = (k.period_start == start ? k.period_spent_micros : 0) + r.amount_micros;
         k.period_start = start;
-        touched_keys.insert(k.key_id);
+        touched_keys.insert(key->first);
       }
-      Transfer t;
+      Transfer& t = transfers.emplace_back();
       t.id = time_ordered_id("ch_");
       t.kind = TransferKind::kCharge;
       t.debit_account = credit;
@@ -169,18 +188,23 @@ std::vector<Result<ChargeResult>> Ledger::charge_batch(std::span<const ChargeReq
       t.idempotency_key = r.idempotency_key;
       t.request_fingerprint = r.request_fingerprint;
       t.created_at = now;
-      if (!r.idempotency_key.empty()) seen.emplace(std::pair{r.provider_account_id, r.idempotency_key}, t);
+      if (!r.idempotency_key.empty()) seen.emplace(IdempotencyKey{r.provider_account_id, r.idempotency_key}, &t);
       outcomes[i] = result_of(t, false);
-      transfers.push_back(std::move(t));
     }
 
     if (!transfers.empty()) {
       if (auto st = txn.insert_transfers(transfers); !st.ok()) return st;
       std::vector<BalanceUpdate> updates;
-      for (const auto& id : touched_balances) updates.push_back({id, balances[id]});
+      for (std::string_view id : touched_balances) {
+        auto b = balances.find(id);
+        updates.push_back({b->first, b->second});
+      }
       if (auto st = txn.set_balances(updates); !st.ok()) return st;
       std::vector<store::KeySpend> spends;
-      for (const auto& id : touched_keys) spends.push_back({id, keys[id].period_start, keys[id].period_spent_micros});
+      for (std::string_view id : touched_keys) {
+        const LockedKey& k = keys.find(id)->second;
+        spends.push_back({k.key_id, k.period_start, k.period_spent_micros});
+      }
       if (auto st = txn.set_key_spend(spends); !st.ok()) return st;
     }
     return txn.commit();

@@ -4,9 +4,11 @@
 // a charge succeeded and, if not, the code.
 #include <fmt/format.h>
 
+#include <array>
 #include <functional>
 #include <string_view>
 #include <unordered_map>
+#include <variant>
 
 #include "keys/key.hpp"
 #include "platform/context.hpp"
@@ -142,16 +144,101 @@ Result<ledger::ChargeRequest> charge_request(Context& ctx, const store::KeyIdent
                                amount_micros, std::move(idempotency_key), std::move(fingerprint)};
 }
 
-bj::object charge_json(const ledger::ChargeResult& r) {
-  return bj::object{{"charge_id", r.charge_id},
-                    {"amount", format_money(r.amount_micros)},
-                    {"amount_micros", r.amount_micros},
-                    {"tool", r.tool},
-                    {"created_at", format_rfc3339(r.created_at)}};
+// A charge's answer and a refusal, written straight into the response text: building a
+// document per charge and serializing it cost more than verifying the charge's key.
+void append_charge(std::string& out, const ledger::ChargeResult& r) {
+  out += "{\"charge_id\":";
+  json::append_string(out, r.charge_id);
+  out += ",\"amount\":";
+  json::append_string(out, format_money(r.amount_micros));
+  out += ",\"amount_micros\":";
+  out += fmt::format_int(r.amount_micros).c_str();
+  out += ",\"tool\":";
+  json::append_string(out, r.tool);
+  out += ",\"created_at\":";
+  json::append_string(out, format_rfc3339(r.created_at));
+  out += '}';
 }
 
-bj::object error_json(const Error& e) {
-  return bj::object{{"error", bj::object{{"code", to_string(e.code)}, {"message", e.message}}}};
+void append_error(std::string& out, const Error& e) {
+  out += "{\"error\":{\"code\":";
+  json::append_string(out, to_string(e.code));
+  out += ",\"message\":";
+  json::append_string(out, e.message);
+  out += "}}";
+}
+
+Response json_text(std::string body) { return Response::text(200, std::move(body), "application/json"); }
+
+// The checked part of POST /api/v1/charges, before anything is charged: the charges to make,
+// where each came in the list, and the items refused on their own.
+struct ChargeList {
+  std::vector<ledger::ChargeRequest> charges;
+  std::vector<std::size_t> positions;       // of `charges` in the request's list
+  std::vector<std::optional<Error>> refused;  // by position
+};
+
+// Only a bad provider key or a malformed envelope refuses the whole request (the Response).
+std::variant<Response, ChargeList> check_charge_list(Context& ctx, const Request& request) {
+  auto provider = provider_identity(ctx, request);
+  if (!provider) return Response::error(provider.error());
+  // The body's values live only while the list is checked (each charge copies what it
+  // keeps): an arena on the stack holds a typical batch with no allocation per value.
+  std::array<unsigned char, 8192> arena_buffer;
+  bj::monotonic_resource arena(arena_buffer.data(), arena_buffer.size());
+  auto body = json::parse_object(request.body, &arena);
+  if (!body) return Response::error(body.error());
+  const bj::value* items = body->if_contains("charges");
+  if (!items || !items->is_array() || items->as_array().empty() || items->as_array().size() > kMaxChargesPerRequest) {
+    return Response::error(ErrorCode::kInvalidRequest,
+                           fmt::format("'charges' must be an array of 1 to {} charges.", kMaxChargesPerRequest));
+  }
+  const bj::array& list = items->as_array();
+  ChargeList out;
+  out.refused.resize(list.size());
+  out.charges.reserve(list.size());
+  out.positions.reserve(list.size());
+  VerifiedAgents verified;
+  for (std::size_t i = 0; i < list.size(); ++i) {
+    Result<ledger::ChargeRequest> charge = Error{ErrorCode::kInvalidRequest, "Each charge must be a JSON object."};
+    if (list[i].is_object()) {
+      auto call = parse_charge(list[i].as_object());
+      charge = call ? charge_request(ctx, *provider, call->token(), std::move(call->tool), call->amount_micros,
+                                     std::move(call->idempotency_key), &verified)
+                    : Result<ledger::ChargeRequest>(call.error());
+    }
+    if (!charge) {
+      out.refused[i] = charge.error();
+      continue;
+    }
+    out.charges.push_back(std::move(*charge));
+    out.positions.push_back(i);
+  }
+  return out;
+}
+
+// {"results": [...]} in the request's order: each charge's outcome or its refusal.
+Response charge_list_answer(Context& ctx, const ChargeList& list, const std::vector<Result<ledger::ChargeResult>>& outcomes) {
+  std::vector<const Result<ledger::ChargeResult>*> by_position(list.refused.size(), nullptr);
+  for (std::size_t k = 0; k < outcomes.size(); ++k) {
+    ctx.metrics.add("charges", "outcome", outcomes[k] ? "ok" : to_string(outcomes[k].code()));
+    by_position[list.positions[k]] = &outcomes[k];
+  }
+  std::string out;
+  out.reserve(32 + 200 * by_position.size());
+  out += "{\"results\":[";
+  for (std::size_t i = 0; i < by_position.size(); ++i) {
+    if (i) out += ',';
+    if (list.refused[i]) {
+      append_error(out, *list.refused[i]);
+    } else if (*by_position[i]) {
+      append_charge(out, **by_position[i]);
+    } else {
+      append_error(out, by_position[i]->error());
+    }
+  }
+  out += "]}";
+  return json_text(std::move(out));
 }
 
 }  // namespace
@@ -181,59 +268,22 @@ void add_charge_routes(http::Router& router, std::shared_ptr<Context> ctx) {
                            std::move(call->idempotency_key));
     auto result = co_await std::move(op);
     if (!result) co_return Response::error(result.error());
-    co_return Response::json(200, charge_json(*result));
+    std::string out;
+    append_charge(out, *result);
+    co_return json_text(std::move(out));
   });
 
   // Several charges in one request (a payments SDK coalescing concurrent tool calls): each
   // item is validated, verified and charged on its own, as POST /api/v1/charge would, and
-  // answered in order, so one bad item refuses only itself. Only a bad provider key or a
-  // malformed envelope refuses the whole request.
+  // answered in order, so one bad item refuses only itself. Synchronous steps around the
+  // one wait, so that the coroutine's frame stays small (see HttpTransport's POST).
   router.add("POST", "/api/v1/charges", [ctx](Request& request) -> boost::asio::awaitable<Response> {
-    auto provider = provider_identity(*ctx, request);
-    if (!provider) co_return Response::error(provider.error());
-    auto body = body_object(request);
-    if (!body) co_return Response::error(body.error());
-    const bj::value* items = body->if_contains("charges");
-    if (!items || !items->is_array() || items->as_array().empty() ||
-        items->as_array().size() > kMaxChargesPerRequest) {
-      co_return Response::error(ErrorCode::kInvalidRequest,
-                                fmt::format("'charges' must be an array of 1 to {} charges.", kMaxChargesPerRequest));
-    }
-    const bj::array& list = items->as_array();
-    std::vector<std::optional<Error>> refused(list.size());
-    std::vector<ledger::ChargeRequest> charges;
-    std::vector<std::size_t> positions;  // of `charges` in `list`
-    VerifiedAgents verified;
-    for (std::size_t i = 0; i < list.size(); ++i) {
-      Result<ledger::ChargeRequest> charge = Error{ErrorCode::kInvalidRequest, "Each charge must be a JSON object."};
-      if (list[i].is_object()) {
-        auto call = parse_charge(list[i].as_object());
-        charge = call ? charge_request(*ctx, *provider, call->token(), std::move(call->tool), call->amount_micros,
-                                       std::move(call->idempotency_key), &verified)
-                      : Result<ledger::ChargeRequest>(call.error());
-      }
-      if (!charge) {
-        refused[i] = charge.error();
-        continue;
-      }
-      charges.push_back(std::move(*charge));
-      positions.push_back(i);
-    }
-    auto op = ctx->batcher.charge_all(std::move(charges));
+    auto checked = check_charge_list(*ctx, request);
+    if (auto* refusal = std::get_if<Response>(&checked)) co_return std::move(*refusal);
+    ChargeList& list = std::get<ChargeList>(checked);
+    auto op = ctx->batcher.charge_all(std::move(list.charges));
     auto outcomes = co_await std::move(op);
-    std::vector<bj::object> results(list.size());
-    for (std::size_t i = 0; i < list.size(); ++i) {
-      if (refused[i]) results[i] = error_json(*refused[i]);
-    }
-    for (std::size_t k = 0; k < outcomes.size(); ++k) {
-      const auto& r = outcomes[k];
-      ctx->metrics.add("charges", "outcome", r ? "ok" : to_string(r.code()));
-      results[positions[k]] = r ? charge_json(*r) : error_json(r.error());
-    }
-    bj::array out;
-    out.reserve(results.size());
-    for (auto& r : results) out.push_back(std::move(r));
-    co_return Response::json(200, bj::object{{"results", std::move(out)}});
+    co_return charge_list_answer(*ctx, list, outcomes);
   });
 
   router.add("POST", "/api/v1/charges/{id}/refund", [ctx](Request& request) -> boost::asio::awaitable<Response> {
