@@ -123,7 +123,7 @@ class Interceptor {
       emit({PaymentEvent::Kind::kRefundFailed, tool.name, price, receipt->charge_id, refunded.code(),
             refunded.error().message});
     }
-    result.meta["tollgate/receipt"] = receipt_json;
+    result.meta["tollgate/receipt"] = std::move(receipt_json);
     co_return result;
   }
 

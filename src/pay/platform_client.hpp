@@ -60,14 +60,16 @@ class PlatformClient : public std::enable_shared_from_this<PlatformClient> {
  private:
   // A charge waiting for its request; `done` delivers its outcome on the caller's executor.
   struct QueuedCharge {
-    boost::json::object item;  // {agent_token, tool, amount, idempotency_key}
+    std::string agent_token;
+    std::string tool;
+    std::string idempotency_key;
     Micros amount_micros = 0;
     boost::asio::any_completion_handler<void(Result<Receipt>)> done;
   };
 
-  // POSTs `body` to `path`, retrying transport failures; returns the parsed 2xx body or the
+  // POSTs `body` to `path`, retrying transport failures; returns the 2xx body or the
   // platform's error.
-  boost::asio::awaitable<Result<boost::json::object>> post(std::string path, std::string body);
+  boost::asio::awaitable<Result<std::string>> post(std::string path, std::string body);
   // Sends what is queued, a request at a time, until the queue is empty.
   static boost::asio::awaitable<void> send_queued(std::shared_ptr<PlatformClient> self);
   boost::asio::awaitable<std::vector<Result<Receipt>>> send(const std::vector<QueuedCharge>& batch);
