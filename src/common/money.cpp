@@ -61,8 +61,7 @@ std::string format_money(Micros micros) {
   }
   std::size_t keep = 6;
   while (keep > 2 && digits[keep - 1] == '0') --keep;
-  std::string out;
-  out.reserve(28);
+  std::string out;  // a typical price fits in the string itself, with no allocation
   if (negative) out += '-';
   out += fmt::format_int(whole).c_str();
   out += '.';

@@ -48,29 +48,39 @@ struct TokenHash {
 };
 using VerifiedAgents = std::unordered_map<std::string, store::KeyIdentity, TokenHash, std::equal_to<>>;
 
-// Verifies an agent token; failures count against the provider key. `verified`: the
-// request's earlier answers (POST /api/v1/charges), or nullptr for a request of one charge.
-Result<store::KeyIdentity> agent_identity(Context& ctx, const store::KeyIdentity& provider,
-                                          std::optional<std::string_view> token, VerifiedAgents* verified) {
-  std::string limiter_key = "provider:" + provider.key_id;
+// The rate limiter's name for a provider key's invalid agent tokens.
+std::string agent_limiter_key(const store::KeyIdentity& provider) { return "provider:" + provider.key_id; }
+
+// Verifies an agent token; failures count against the provider key (`limiter_key`). The
+// identity lives in `verified`, this request's earlier answers, which answers the token's
+// next charges in the request.
+Result<const store::KeyIdentity*> agent_identity(Context& ctx, const std::string& limiter_key,
+                                                 std::optional<std::string_view> token, VerifiedAgents& verified) {
   if (ctx.invalid_token_limiter.exhausted(limiter_key)) {
     return Error{ErrorCode::kRateLimited, "Too many invalid agent tokens from this provider key; wait a minute."};
   }
-  if (verified && token) {
-    if (auto it = verified->find(*token); it != verified->end()) return it->second;
+  if (token) {
+    if (auto it = verified.find(*token); it != verified.end()) return &it->second;
   }
   auto agent = ctx.verifier.verify(token, keys::Scope::kAgent);
   if (!agent) {
     ctx.metrics.add("auth_failures", "code", to_string(agent.code()));
     if (agent.code() == ErrorCode::kTokenInvalid) ctx.invalid_token_limiter.record(limiter_key);
-  } else if (verified && token) {
-    verified->emplace(std::string(*token), *agent);
+    return agent.error();
   }
-  return agent;
+  if (!token) return Error{ErrorCode::kTokenMissing, "No agent token was sent."};  // verify refuses this first
+  return &verified.emplace(std::string(*token), std::move(*agent)).first->second;
 }
 
-// The agent token of a charge/verify body: nullopt when absent (TOKEN_MISSING).
-Result<std::optional<std::string>> body_token(const bj::object& body) { return json::optional_string(body, "agent_token"); }
+// The agent token of a charge/verify body, viewed in the body: nullopt when absent or null
+// (TOKEN_MISSING); INVALID_REQUEST when it is not a string.
+Result<std::optional<std::string_view>> body_token(const bj::object& body) {
+  const bj::value* token = body.if_contains("agent_token");
+  if (!token || token->is_null()) return std::optional<std::string_view>();
+  if (!token->is_string()) return Error{ErrorCode::kInvalidRequest, "'agent_token' must be a string."};
+  const bj::string& text = token->get_string();
+  return std::optional<std::string_view>(std::string_view(text.data(), text.size()));
+}
 
 Result<std::string> parse_tool(const bj::object& body) {
   auto tool = json::required_string(body, "tool");
@@ -108,16 +118,13 @@ Result<std::string> parse_idempotency_key(const bj::object& body) {
   return std::move(**key);
 }
 
-// One charge as the provider asked for it, validated before any money is touched.
+// One charge as the provider asked for it, validated before any money is touched. The
+// token is a view into the parsed body, which outlives the call.
 struct ChargeCall {
   std::string tool;
   Micros amount_micros = 0;
   std::string idempotency_key;
-  std::optional<std::string> agent_token;  // nullopt: TOKEN_MISSING
-
-  std::optional<std::string_view> token() const {
-    return agent_token ? std::optional<std::string_view>(*agent_token) : std::nullopt;
-  }
+  std::optional<std::string_view> agent_token;  // nullopt: TOKEN_MISSING
 };
 
 Result<ChargeCall> parse_charge(const bj::object& body) {
@@ -129,18 +136,19 @@ Result<ChargeCall> parse_charge(const bj::object& body) {
   if (!idempotency_key) return idempotency_key.error();
   auto token = body_token(body);
   if (!token) return token.error();
-  return ChargeCall{std::move(*tool), *amount, std::move(*idempotency_key), std::move(*token)};
+  return ChargeCall{std::move(*tool), *amount, std::move(*idempotency_key), *token};
 }
 
 // Verifies the agent key: the ledger's request, or the refusal.
 Result<ledger::ChargeRequest> charge_request(Context& ctx, const store::KeyIdentity& provider,
-                                             std::optional<std::string_view> agent_token, std::string tool,
-                                             Micros amount_micros, std::string idempotency_key,
-                                             VerifiedAgents* verified) {
-  auto agent = agent_identity(ctx, provider, agent_token, verified);
-  if (!agent) return agent.error();
-  std::string fingerprint = ledger::charge_fingerprint(agent->key_id, tool, amount_micros);
-  return ledger::ChargeRequest{provider.account_id, agent->key_id, agent->account_id, agent->last4, std::move(tool),
+                                             const std::string& limiter_key, std::optional<std::string_view> agent_token,
+                                             std::string tool, Micros amount_micros, std::string idempotency_key,
+                                             VerifiedAgents& verified) {
+  auto found = agent_identity(ctx, limiter_key, agent_token, verified);
+  if (!found) return found.error();
+  const store::KeyIdentity& agent = **found;
+  std::string fingerprint = ledger::charge_fingerprint(agent.key_id, tool, amount_micros);
+  return ledger::ChargeRequest{provider.account_id, agent.key_id, agent.account_id, agent.last4, std::move(tool),
                                amount_micros, std::move(idempotency_key), std::move(fingerprint)};
 }
 
@@ -199,12 +207,13 @@ std::variant<Response, ChargeList> check_charge_list(Context& ctx, const Request
   out.charges.reserve(list.size());
   out.positions.reserve(list.size());
   VerifiedAgents verified;
+  const std::string limiter_key = agent_limiter_key(*provider);
   for (std::size_t i = 0; i < list.size(); ++i) {
     Result<ledger::ChargeRequest> charge = Error{ErrorCode::kInvalidRequest, "Each charge must be a JSON object."};
     if (list[i].is_object()) {
       auto call = parse_charge(list[i].as_object());
-      charge = call ? charge_request(ctx, *provider, call->token(), std::move(call->tool), call->amount_micros,
-                                     std::move(call->idempotency_key), &verified)
+      charge = call ? charge_request(ctx, *provider, limiter_key, call->agent_token, std::move(call->tool),
+                                     call->amount_micros, std::move(call->idempotency_key), verified)
                     : Result<ledger::ChargeRequest>(call.error());
     }
     if (!charge) {
@@ -247,8 +256,9 @@ boost::asio::awaitable<Result<ledger::ChargeResult>> charge_agent(Context& ctx, 
                                                                   std::optional<std::string_view> agent_token,
                                                                   std::string tool, Micros amount_micros,
                                                                   std::string idempotency_key) {
-  auto charge =
-      charge_request(ctx, provider, agent_token, std::move(tool), amount_micros, std::move(idempotency_key), nullptr);
+  VerifiedAgents verified;
+  auto charge = charge_request(ctx, provider, agent_limiter_key(provider), agent_token, std::move(tool), amount_micros,
+                               std::move(idempotency_key), verified);
   if (!charge) co_return charge.error();
   auto result = co_await ctx.batcher.charge(std::move(*charge));
   ctx.metrics.add("charges", "outcome", result ? "ok" : to_string(result.code()));
@@ -264,7 +274,7 @@ void add_charge_routes(http::Router& router, std::shared_ptr<Context> ctx) {
     // Validate everything before touching money: a malformed call costs nothing.
     auto call = parse_charge(*body);
     if (!call) co_return Response::error(call.error());
-    auto op = charge_agent(*ctx, *provider, call->token(), std::move(call->tool), call->amount_micros,
+    auto op = charge_agent(*ctx, *provider, call->agent_token, std::move(call->tool), call->amount_micros,
                            std::move(call->idempotency_key));
     auto result = co_await std::move(op);
     if (!result) co_return Response::error(result.error());
@@ -305,9 +315,8 @@ void add_charge_routes(http::Router& router, std::shared_ptr<Context> ctx) {
     if (!body) co_return Response::error(body.error());
     auto token = body_token(*body);
     if (!token) co_return Response::error(token.error());
-    std::optional<std::string_view> agent_token;
-    if (*token) agent_token = **token;
-    auto agent = agent_identity(*ctx, *provider, agent_token, nullptr);
+    VerifiedAgents verified;
+    auto agent = agent_identity(*ctx, agent_limiter_key(*provider), *token, verified);
     if (!agent) co_return Response::error(agent.error());
     co_return Response::json(200, bj::object{{"valid", true}});
   });
