@@ -103,7 +103,8 @@ std::vector<Result<ChargeResult>> Ledger::charge_batch(std::span<const ChargeReq
     std::map<std::string_view, std::string> credit_of, earning_of;  // by account id
     std::set<std::string_view> key_set;
     for (const auto& r : requests) {
-      if (!credit_of.contains(r.agent_account_id)) credit_of.emplace(r.agent_account_id, store::credits_account(r.agent_account_id));
+      if (!credit_of.contains(r.agent_account_id))
+        credit_of.emplace(r.agent_account_id, store::credits_account(r.agent_account_id));
       if (!earning_of.contains(r.provider_account_id)) {
         earning_of.emplace(r.provider_account_id, store::earnings_account(r.provider_account_id));
       }

@@ -661,7 +661,8 @@ class HttpTransport::Impl : public std::enable_shared_from_this<HttpTransport::I
   AdmittedPost admit_post(const http::Request& request) {
     const Accepted accepted = accepted_types(request.header("Accept"));
     if (!accepted.json || (!options_->stateless && !accepted.event_stream)) {
-      return rpc_error(406, rpc::kServerError, "Not Acceptable: Client must accept both application/json and text/event-stream");
+      return rpc_error(406, rpc::kServerError,
+                       "Not Acceptable: Client must accept both application/json and text/event-stream");
     }
     if (!is_json_content_type(request.header("Content-Type"))) {
       return rpc_error(415, rpc::kServerError, "Unsupported Media Type: Content-Type must be application/json");
@@ -672,7 +673,8 @@ class HttpTransport::Impl : public std::enable_shared_from_this<HttpTransport::I
     }
     if (auto bad = check_version_header(request)) return std::move(*bad);
     Decoded decoded = decode(request.body, true);
-    if (!decoded.ok()) return rpc_error(400, decoded.error->error.code, decoded.error->error.message, decoded.error->id);
+    if (!decoded.ok())
+      return rpc_error(400, decoded.error->error.code, decoded.error->error.message, decoded.error->id);
     bool has_init = false;
     std::size_t request_count = 0;
     for (const auto& m : decoded.messages) {
@@ -685,7 +687,8 @@ class HttpTransport::Impl : public std::enable_shared_from_this<HttpTransport::I
     if (options_->stateless) {
       std::string version(request.header(kVersionHeader).value_or(kDefaultHttpProtocolVersion));
       if (decoded.batch && version != "2025-03-26") {
-        return rpc_error(400, rpc::kInvalidRequest, "Invalid Request: JSON-RPC batches are not supported in protocol version " + version);
+        return rpc_error(400, rpc::kInvalidRequest,
+                         "Invalid Request: JSON-RPC batches are not supported in protocol version " + version);
       }
       return StatelessPost{std::move(decoded), has_init, std::move(version)};
     }
@@ -757,7 +760,8 @@ class HttpTransport::Impl : public std::enable_shared_from_this<HttpTransport::I
       session.remove_stream_locked(stream.id);
       return rpc_error(404, rpc::kSessionNotFound, "Session not found");
     }
-    bool only_answers = std::all_of(stream.events.begin(), stream.events.end(), [](const SseEvent& e) { return e.response; });
+    bool only_answers =
+        std::all_of(stream.events.begin(), stream.events.end(), [](const SseEvent& e) { return e.response; });
     if (mode == ResponseMode::kAuto && (!only_answers || stream.close_requested)) return false;
     if (stream.done) return true;
     if (!stream.signal) stream.signal = std::make_shared<Signal>(executor);
@@ -798,8 +802,8 @@ class HttpTransport::Impl : public std::enable_shared_from_this<HttpTransport::I
   // The SSE answer of `stream`, which pump() writes as its events come. Clients that
   // negotiated 2025-11-25 get a priming event (id, retry, empty data) first, so they can
   // resume even if the connection ends before anything else was sent.
-  static http::Response sse_answer(const std::shared_ptr<HttpSession>& session, const std::shared_ptr<SseStream>& stream,
-                                   const asio::any_io_executor& executor) {
+  static http::Response sse_answer(const std::shared_ptr<HttpSession>& session,
+                                   const std::shared_ptr<SseStream>& stream, const asio::any_io_executor& executor) {
     std::shared_ptr<Signal> signal;
     {
       std::lock_guard lock(session->mutex);
@@ -826,7 +830,8 @@ class HttpTransport::Impl : public std::enable_shared_from_this<HttpTransport::I
     const std::shared_ptr<HttpSession> session = post.session;
     ActiveGuard guard(session);
     auto executor = co_await asio::this_coro::executor;
-    std::shared_ptr<SseStream> stream = self->receive_post(post, self->take_request_info(request, session->id), executor);
+    std::shared_ptr<SseStream> stream =
+        self->receive_post(post, self->take_request_info(request, session->id), executor);
     if (!stream) co_return accepted_response();  // notifications and responses only
 
     // A JSON answer once every request is answered, unless the exchange needs SSE: in auto

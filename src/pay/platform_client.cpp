@@ -61,7 +61,8 @@ void append_charge(std::string& out, std::string_view agent_token, std::string_v
 // A 2xx answer that is not a JSON object is not an answer.
 Status answer_status(const Result<std::string>& answer) {
   if (!answer) return answer.error();
-  if (!json::parse_object(*answer)) return Error{ErrorCode::kChargeFailed, "The payment platform sent an unreadable answer."};
+  if (!json::parse_object(*answer))
+    return Error{ErrorCode::kChargeFailed, "The payment platform sent an unreadable answer."};
   return ok_status();
 }
 
@@ -83,13 +84,12 @@ std::vector<Result<Receipt>> batch_answer(std::string_view body, const std::vect
   auto parsed = json::parse_object(body, &arena);
   if (!parsed) {
     return std::vector<Result<Receipt>>(
-        amounts.size(), Result<Receipt>(Error{ErrorCode::kChargeFailed, "The payment platform sent an unreadable answer."}));
+        amounts.size(),
+        Result<Receipt>(Error{ErrorCode::kChargeFailed, "The payment platform sent an unreadable answer."}));
   }
   const bj::array* results = nullptr;
-  {
-    if (auto* r = parsed->if_contains("results"); r && r->is_array() && r->as_array().size() == amounts.size()) {
-      results = &r->as_array();
-    }
+  if (auto* r = parsed->if_contains("results"); r && r->is_array() && r->as_array().size() == amounts.size()) {
+    results = &r->as_array();
   }
   std::vector<Result<Receipt>> out;
   out.reserve(amounts.size());

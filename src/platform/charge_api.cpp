@@ -35,7 +35,8 @@ Result<store::KeyIdentity> provider_identity(Context& ctx, const Request& reques
   return provider;
 }
 
-// The agent keys one POST /api/v1/charges has verified, by token. A payments SDK batches its
+// The agent keys one request has verified, by token (a request of one charge, or a verify,
+// has its own that it uses once). On POST /api/v1/charges: a payments SDK batches its
 // server's concurrent calls, and the calls of one agent carry the same key, so each distinct
 // key is hashed and looked up once per request instead of once per charge. Only keys that
 // verified are kept: a refused token is checked, and counted against the provider key, every
@@ -141,8 +142,9 @@ Result<ChargeCall> parse_charge(const bj::object& body) {
 
 // Verifies the agent key: the ledger's request, or the refusal.
 Result<ledger::ChargeRequest> charge_request(Context& ctx, const store::KeyIdentity& provider,
-                                             const std::string& limiter_key, std::optional<std::string_view> agent_token,
-                                             std::string tool, Micros amount_micros, std::string idempotency_key,
+                                             const std::string& limiter_key,
+                                             std::optional<std::string_view> agent_token, std::string tool,
+                                             Micros amount_micros, std::string idempotency_key,
                                              VerifiedAgents& verified) {
   auto found = agent_identity(ctx, limiter_key, agent_token, verified);
   if (!found) return found.error();
@@ -182,7 +184,7 @@ Response json_text(std::string body) { return Response::text(200, std::move(body
 // where each came in the list, and the items refused on their own.
 struct ChargeList {
   std::vector<ledger::ChargeRequest> charges;
-  std::vector<std::size_t> positions;       // of `charges` in the request's list
+  std::vector<std::size_t> positions;         // of `charges` in the request's list
   std::vector<std::optional<Error>> refused;  // by position
 };
 
@@ -227,7 +229,8 @@ std::variant<Response, ChargeList> check_charge_list(Context& ctx, const Request
 }
 
 // {"results": [...]} in the request's order: each charge's outcome or its refusal.
-Response charge_list_answer(Context& ctx, const ChargeList& list, const std::vector<Result<ledger::ChargeResult>>& outcomes) {
+Response charge_list_answer(Context& ctx, const ChargeList& list,
+                            const std::vector<Result<ledger::ChargeResult>>& outcomes) {
   std::vector<const Result<ledger::ChargeResult>*> by_position(list.refused.size(), nullptr);
   for (std::size_t k = 0; k < outcomes.size(); ++k) {
     ctx.metrics.add("charges", "outcome", outcomes[k] ? "ok" : to_string(outcomes[k].code()));

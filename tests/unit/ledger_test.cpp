@@ -112,6 +112,50 @@ TEST_P(LedgerTest, ABatchAppliesChargesInOrderEachWithItsOwnOutcome) {
   expect_clean();
 }
 
+// One batch from two agents' accounts (one of them with two keys) to two providers, with the
+// same idempotency key under each provider and one refusal: each charge lands on its own
+// account, key and provider, and every balance the batch touched is written.
+TEST_P(LedgerTest, ABatchOfSeveralAccountsAndProvidersMovesEachChargeBetweenItsOwnAccounts) {
+  auto first = make_key(agent_), second = make_key(agent_), admins = make_key(admin_);
+  ASSERT_TRUE(ledger_->deposit(agent_.id, 10 * kCent, "").ok());
+  ASSERT_TRUE(ledger_->deposit(admin_.id, 1 * kCent, "").ok());
+  auto to_admin = [&](ChargeRequest r) {
+    r.provider_account_id = admin_.id;
+    return r;
+  };
+  std::vector<ChargeRequest> batch{
+      charge_of(first, kCent, "same"),            // agent -> provider
+      to_admin(charge_of(second, 2 * kCent, "same")),  // agent -> admin: same key, other provider
+      charge_of(admins, kCent),                   // admin -> provider
+      charge_of(admins, kCent),                   // admin has nothing left
+      to_admin(charge_of(first, 3 * kCent)),      // agent -> admin
+  };
+  auto results = ledger_->charge_batch(batch);
+  ASSERT_EQ(results.size(), 5u);
+  EXPECT_TRUE(results[0].ok() && results[1].ok() && results[2].ok() && results[4].ok());
+  EXPECT_FALSE(results[1]->replayed) << "idempotency keys are per provider";
+  EXPECT_EQ(results[3].code(), ErrorCode::kInsufficientBalance);
+  EXPECT_EQ(balance(agent_), 4 * kCent);
+  EXPECT_EQ(balance(admin_), 0);
+  EXPECT_EQ(earnings(provider_), 2 * kCent);
+  EXPECT_EQ(earnings(admin_), 5 * kCent);
+  // The agent's charges, newest first, each on its own key, payee and amount.
+  auto page = store_->transactions(agent_.id, std::nullopt, 10);
+  ASSERT_TRUE(page.ok());
+  ASSERT_EQ(page->transfers.size(), 4u);  // three charges and the deposit
+  const auto& t = page->transfers;
+  EXPECT_EQ(t[0].key_id, first.key_id);
+  EXPECT_EQ(t[0].payee_account_id, admin_.id);
+  EXPECT_EQ(t[0].amount_micros, 3 * kCent);
+  EXPECT_EQ(t[1].key_id, second.key_id);
+  EXPECT_EQ(t[1].payee_account_id, admin_.id);
+  EXPECT_EQ(t[1].amount_micros, 2 * kCent);
+  EXPECT_EQ(t[2].key_id, first.key_id);
+  EXPECT_EQ(t[2].payee_account_id, provider_.id);
+  EXPECT_EQ(t[2].amount_micros, kCent);
+  expect_clean();
+}
+
 // A batch larger than one multi-row INSERT (16 rows on SQLite), with refusals in between:
 // every applied charge is stored once, in batch order, under its own idempotency key.
 TEST_P(LedgerTest, ALargeBatchIsStoredInOrderAcrossInsertStatements) {
