@@ -56,6 +56,10 @@ std::vector<Migration> migrations_for(Dialect dialect) {
     // A 64-bit integer key; on SQLite exactly INTEGER, which makes the column the rowid.
     replace_all(m.sql, "{{INT64_KEY}}", sqlite ? "INTEGER" : "BIGINT");
     replace_all(m.sql, "{{KEY_LOOKUP_OF_KEY_HASH}}", key_lookup_sql(dialect));
+    // Lines that only one backend runs, where their SQL cannot be the same (altering a
+    // constraint): the other backend reads them as comments.
+    replace_all(m.sql, "{{SQLITE_ONLY}}", sqlite ? "" : "--");
+    replace_all(m.sql, "{{POSTGRES_ONLY}}", sqlite ? "--" : "");
     out.push_back(std::move(m));
   }
   std::sort(out.begin(), out.end(), [](const Migration& a, const Migration& b) { return a.version < b.version; });

@@ -332,7 +332,7 @@ TEST(KeyLookup, IsTheFirstEightBytesBigEndianWithTheTopBitCleared) {
 // insert_transfers fills in each transfer's `seq` as the table numbered it, also when one
 // call spans several statements (SQLite inserts up to 16 rows per statement), and a duplicate
 // idempotency key anywhere in a call is a conflict that leaves none of the call's rows.
-TEST_P(StoreTest, InsertedTransfersGetTheirTableSeqAndAConflictLeavesNothing) {
+TEST_P(StoreTest, InsertedTransfersGetTheirTableSeqAndAConflictOrAMissingAccountLeavesNothing) {
   auto account = store_->create_account("payee@example.com", "hash");
   ASSERT_TRUE(account.ok());
   auto transfers = [&](const std::string& tag, int count) {
@@ -387,6 +387,14 @@ TEST_P(StoreTest, InsertedTransfersGetTheirTableSeqAndAConflictLeavesNothing) {
   auto status = insert(clash);
   EXPECT_EQ(status.code(), ErrorCode::kIdempotencyConflict);
   for (const auto& t : clash) EXPECT_EQ(stored_seq(t.id), -1) << t.id;
+
+  // Row 5 of 20 credits a ledger account that does not exist: its foreign key, checked when
+  // the transaction commits (0004_transfers_deferred_foreign_keys.sql), fails the whole
+  // transaction, and none of its rows stays.
+  auto orphan = transfers("d", 20);
+  orphan[4].credit_account = store::credits_account("acct_missing");
+  EXPECT_FALSE(insert(orphan).ok());
+  for (const auto& t : orphan) EXPECT_EQ(stored_seq(t.id), -1) << t.id;
 }
 
 TEST_P(StoreTest, KeysSharingALookupValueAreNeverMistakenForEachOther) {
@@ -469,6 +477,66 @@ TEST_P(StoreTest, KeysStoredBeforeTheLookupColumnAreFoundAfterMigrating) {
   auto [secret, key] = new_key("acct_old");
   ASSERT_TRUE(store->insert_key(key).ok());
   EXPECT_TRUE(store->find_key(keys::hash_secret(secret))->has_value());
+}
+
+// A database created before 0004_transfers_deferred_foreign_keys.sql: its transfers keep
+// their ids and seq through the migration (SQLite rebuilds the table), new ones follow the
+// largest seq, and both foreign keys are then checked at commit.
+TEST_P(StoreTest, TransfersStoredBeforeTheirForeignKeysWereDeferredAreKeptAfterMigrating) {
+  TestDatabase old_db(GetParam());
+  bool sqlite = GetParam() == Backend::kSqlite;
+  auto migrations = store::migrations_for(sqlite ? store::Dialect::kSqlite : store::Dialect::kPostgres);
+  old_db.execute(
+      "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL);" +
+      migrations.front().sql + "; INSERT INTO schema_migrations VALUES (1, '" + migrations.front().name + "', 0);" +
+      "INSERT INTO accounts (id, email, password_hash, is_admin, created_at) VALUES ('acct_old', 'old@example.com', 'x', "
+      "true, 1);"
+      "INSERT INTO ledger_accounts (id, account_id, balance_micros) VALUES ('credits:acct_old', 'acct_old', 6);");
+  for (int i = 1; i <= 3; ++i) {
+    old_db.execute("INSERT INTO transfers (id, kind, debit_account, credit_account, amount_micros, payee_account_id, "
+                   "idempotency_key, created_at) VALUES ('dep_old" + std::to_string(i) +
+                   "', 'deposit', 'platform:deposits', 'credits:acct_old', " + std::to_string(i) + ", 'acct_old', 'old-" +
+                   std::to_string(i) + "', " + std::to_string(i) + ")");
+  }
+  old_db.execute("UPDATE ledger_accounts SET balance_micros = -6 WHERE id = 'platform:deposits'");
+  const std::string seqs_sql = sqlite ? "SELECT group_concat(seq, ',') FROM (SELECT seq FROM transfers ORDER BY seq)"
+                                      : "SELECT string_agg(seq::text, ',' ORDER BY seq) FROM transfers";
+  std::string old_seqs = old_db.query_value(seqs_sql);
+
+  auto store = old_db.open();
+  EXPECT_EQ(old_db.query_value(seqs_sql), old_seqs);
+  auto page = store->transactions("acct_old", std::nullopt, 10).value();
+  ASSERT_EQ(page.transfers.size(), 3u);
+  EXPECT_EQ(page.transfers[0].id, "dep_old3");
+  EXPECT_EQ(page.transfers[2].amount_micros, 1);
+  EXPECT_EQ(page.transfers[2].idempotency_key, "old-1");
+  if (sqlite) {
+    EXPECT_NE(old_db.query_value("SELECT sql FROM sqlite_master WHERE name = 'transfers'").find("DEFERRABLE INITIALLY "
+                                                                                                 "DEFERRED"),
+              std::string::npos);
+    EXPECT_EQ(old_db.query_value("SELECT COUNT(*) FROM sqlite_master WHERE tbl_name = 'transfers' AND type = 'index' "
+                                 "AND name LIKE 'transfers_%'"),
+              "4");
+  } else {
+    EXPECT_EQ(old_db.query_value("SELECT COUNT(*) FROM pg_constraint WHERE conrelid = 'transfers'::regclass AND "
+                                 "contype = 'f' AND condeferrable AND condeferred"),
+              "2");
+  }
+
+  std::vector<store::Transfer> next(1);
+  next[0].id = "dep_new";
+  next[0].kind = store::TransferKind::kDeposit;
+  next[0].debit_account = std::string(store::kDepositsAccount);
+  next[0].credit_account = "credits:acct_old";
+  next[0].amount_micros = 4;
+  next[0].payee_account_id = "acct_old";
+  next[0].created_at = 4;
+  auto st = store->run_ledger_txn([&](store::LedgerTxn& txn) -> Status {
+    if (auto inserted = txn.insert_transfers(next); !inserted.ok()) return inserted;
+    return txn.commit();
+  });
+  ASSERT_TRUE(st.ok());
+  EXPECT_GT(next[0].seq, page.transfers[0].seq);
 }
 
 // A database upgraded by a newer release: this binary refuses it instead of misreading it,

@@ -43,19 +43,21 @@ constexpr int kCheckpointFrames = 4000;
 // Transfers go in with one INSERT of up to this many rows: SQLite then prepares the
 // statement's run and opens the cursors of the table and its five indexes once per
 // statement instead of once per row (a batch of charges is one statement or a few). A
-// multi-row INSERT keeps a statement journal, as RETURNING would (below); paid once per 16
-// rows it costs less than it saves (callgrind, bench/README.md "Ninth session").
+// multi-row INSERT that could stop halfway would keep a statement journal (a copy of every
+// page it touches, to undo its first rows): OR FAIL (the ledger rolls the whole transaction
+// back on any failure) and foreign keys checked at COMMIT (0004_transfers_deferred_
+// foreign_keys.sql) leave it nothing to undo (bench/README.md, "Ninth" and "Tenth session").
 constexpr std::size_t kTransfersPerInsert = 16;
 constexpr std::size_t kTransferColumns = 15;
 
-// "INSERT INTO transfers (...) VALUES (?1, ..., ?15), (?16, ...)" for `rows` rows, built once
+// "INSERT OR FAIL INTO transfers (...) VALUES (?1, ..., ?15), (?16, ...)" for `rows` rows, built once
 // and never changed: static storage, as the statement cache (keyed by address) requires.
 const char* insert_transfers_sql(std::size_t rows) {
   static const std::array<std::string, kTransfersPerInsert + 1> sql = [] {
     std::array<std::string, kTransfersPerInsert + 1> all;
     for (std::size_t n = 1; n <= kTransfersPerInsert; ++n) {
       std::string q =
-          "INSERT INTO transfers (id, kind, debit_account, credit_account, amount_micros, payer_account_id, "
+          "INSERT OR FAIL INTO transfers (id, kind, debit_account, credit_account, amount_micros, payer_account_id, "
           "payee_account_id, key_id, key_last4, tool, idempotency_key, request_fingerprint, refund_of, note, "
           "created_at) VALUES ";
       for (std::size_t r = 0; r < n; ++r) {
