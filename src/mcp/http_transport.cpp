@@ -29,6 +29,9 @@ namespace {
 constexpr std::string_view kSessionHeader = "Mcp-Session-Id";
 constexpr std::string_view kVersionHeader = "MCP-Protocol-Version";
 constexpr std::uint64_t kStandaloneStream = 0;
+// The generation of a stream while the POST that opened it still holds it; each resumption
+// (GET with Last-Event-ID) takes the next one.
+constexpr std::uint64_t kPostGeneration = 1;
 // The idle-session sweep runs at most this often.
 constexpr int kMaxSweepIntervalMs = 60'000;
 
@@ -724,7 +727,7 @@ class HttpTransport::Impl : public std::enable_shared_from_this<HttpTransport::I
       stream->id = session.next_stream++;
       stream->json_only = mode == ResponseMode::kJson;
       stream->attached = true;
-      stream->generation = 1;
+      stream->generation = kPostGeneration;
       if (mode == ResponseMode::kSse) stream->signal = std::make_shared<Signal>(executor);
       session.streams.emplace(stream->id, stream);
       for (std::size_t i = 0; i < messages.size(); ++i) {
@@ -748,9 +751,17 @@ class HttpTransport::Impl : public std::enable_shared_from_this<HttpTransport::I
     return stream;
   }
 
+  // A GET with Last-Event-ID took this POST's stream over (its generation moved on from
+  // kPostGeneration): that connection gets the answers and the signal, and the POST stops
+  // waiting.
+  static http::Response taken_over() {
+    return rpc_error(409, rpc::kServerError,
+                     "Conflict: this request's stream was resumed by another connection, which gets its answers");
+  }
+
   // What a waiting POST does next: answer as JSON now (true), become an SSE stream (false),
-  // or wait on the signal (taken under the lock: a resumption may replace the stream's).
-  // 404 when the session ended meanwhile.
+  // or wait on the signal (taken under the lock). 404 when the session ended meanwhile, 409
+  // when the stream was taken over.
   using JsonProgress = std::variant<http::Response, bool, std::shared_ptr<Signal>>;
   JsonProgress json_progress(HttpSession& session, SseStream& stream, const asio::any_io_executor& executor) {
     const ResponseMode mode = options_->response_mode;
@@ -760,6 +771,7 @@ class HttpTransport::Impl : public std::enable_shared_from_this<HttpTransport::I
       session.remove_stream_locked(stream.id);
       return rpc_error(404, rpc::kSessionNotFound, "Session not found");
     }
+    if (stream.generation != kPostGeneration) return taken_over();
     bool only_answers =
         std::all_of(stream.events.begin(), stream.events.end(), [](const SseEvent& e) { return e.response; });
     if (mode == ResponseMode::kAuto && (!only_answers || stream.close_requested)) return false;
@@ -773,6 +785,7 @@ class HttpTransport::Impl : public std::enable_shared_from_this<HttpTransport::I
     std::vector<std::string> answers;
     {
       std::lock_guard lock(session.mutex);
+      if (stream.generation != kPostGeneration) return taken_over();
       for (auto& e : stream.events) {
         if (e.response) answers.push_back(std::move(e.data));
       }
@@ -813,7 +826,7 @@ class HttpTransport::Impl : public std::enable_shared_from_this<HttpTransport::I
     bool priming = version_at_least(session->protocol->protocol_version(), "2025-11-25");
     http::Response response = sse_response(session->id);
     response.stream = [session, stream, signal, priming](http::StreamWriter& writer) {
-      return pump(session, stream, 1, 0, priming, signal, writer);
+      return pump(session, stream, kPostGeneration, 0, priming, signal, writer);
     };
     return response;
   }

@@ -513,8 +513,8 @@ class SqliteStore final : public Store {
 
   Result<Wallet> wallet(std::string_view account_id) override {
     return with_conn([&](Connection& conn) -> Result<Wallet> {
-      auto s = conn.prepare("SELECT id, balance_micros FROM ledger_accounts WHERE id IN (?1, ?2)");
       std::string credits = credits_account(account_id), earnings = earnings_account(account_id);
+      auto s = conn.prepare("SELECT id, balance_micros FROM ledger_accounts WHERE id IN (?1, ?2)");
       s.bind(1, credits).bind(2, earnings);
       Wallet w;
       while (s.step()) (s.text(0) == credits ? w.balance_micros : w.earnings_micros) = s.int64(1);

@@ -166,6 +166,11 @@ class McpHttp {
                               co_await std::move(pause);
                               co_return ToolResult::text("slow answer");
                             }}));
+    ok(server.add_tool(Tool{.name = "slower", .handler = [](Context& ctx, const json::object&) -> asio::awaitable<ToolResult> {
+                              auto pause = ctx.sleep_for(2s);
+                              co_await std::move(pause);
+                              co_return ToolResult::text("slower answer");
+                            }}));
     ok(server.add_tool(Tool{.name = "whoami", .handler = [](Context& ctx, const json::object&) -> asio::awaitable<ToolResult> {
                               std::string agent(ctx.request_info().header("User-Agent").value_or(""));
                               co_return ToolResult::text(ctx.bearer_token().value_or("anonymous") + "|" + agent);
@@ -396,6 +401,33 @@ TEST(McpHttp, ResumesAPolledStreamWithLastEventId) {
   EXPECT_NE(tail.find("polled answer"), std::string::npos) << tail;
   EXPECT_EQ(t.send("GET", session, {{"Accept", "text/event-stream"}, {"Last-Event-ID", "99_1"}}).status, 400u);
   EXPECT_EQ(t.send("GET", session, {{"Accept", "text/event-stream"}, {"Last-Event-ID", "garbage"}}).status, 400u);
+}
+
+// A GET with Last-Event-ID takes over the stream of a POST that is still waiting to answer
+// as JSON: the GET gets the answer, and the POST a 409 at once instead of waiting beside it
+// for the same wake-ups.
+TEST(McpHttp, AResumedStreamEndsThePostWaitingForItsJsonAnswer) {
+  for (ResponseMode mode : {ResponseMode::kJson, ResponseMode::kAuto}) {
+    HttpOptions options;
+    options.response_mode = mode;
+    options.auto_sse_after_ms = 10'000;
+    McpHttp t(options);
+    std::string session = t.open_session();
+    auto post = t.raw("POST", call_body(2, "slower"),
+                      {{"Accept", "application/json, text/event-stream"}, {"Mcp-Session-Id", session}});
+    // The call's stream (2) exists once the POST is received: until then the GET is a 400.
+    std::unique_ptr<RawConnection> get;
+    std::string head;
+    for (int attempt = 0; attempt < 100 && head.find(" 200 ") == std::string::npos; ++attempt) {
+      get = t.raw("GET", "", {{"Accept", "text/event-stream"}, {"Mcp-Session-Id", session}, {"Last-Event-ID", "2_0"}});
+      head = get->read_until([](const std::string& s) { return s.find("\r\n") != std::string::npos; });
+    }
+    ASSERT_NE(head.find(" 200 "), std::string::npos) << head;
+    std::string refused = post->read_until([](const std::string& s) { return s.find("another connection") != std::string::npos; });
+    EXPECT_EQ(refused.rfind("HTTP/1.1 409", 0), 0u) << refused;
+    std::string got = get->read_until([](const std::string& s) { return s.find("slower answer") != std::string::npos; });
+    EXPECT_NE(got.find("slower answer"), std::string::npos) << got;
+  }
 }
 
 TEST(McpHttp, RetainedStreamsOnePast) {
