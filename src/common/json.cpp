@@ -29,11 +29,19 @@ Result<std::string> required_string(const bj::object& obj, std::string_view fiel
   return std::string(it->value().as_string());
 }
 
-Result<std::optional<std::string>> optional_string(const bj::object& obj, std::string_view field) {
+Result<std::optional<std::string_view>> optional_string_view(const bj::object& obj, std::string_view field) {
   auto it = obj.find(field);
-  if (it == obj.end() || it->value().is_null()) return std::optional<std::string>();
+  if (it == obj.end() || it->value().is_null()) return std::optional<std::string_view>();
   if (!it->value().is_string()) return Error{ErrorCode::kInvalidRequest, fmt::format("'{}' must be a string.", field)};
-  return std::optional<std::string>(std::string(it->value().as_string()));
+  const bj::string& text = it->value().get_string();
+  return std::optional<std::string_view>(std::string_view(text.data(), text.size()));
+}
+
+Result<std::optional<std::string>> optional_string(const bj::object& obj, std::string_view field) {
+  auto view = optional_string_view(obj, field);
+  if (!view) return view.error();
+  if (!*view) return std::optional<std::string>();
+  return std::optional<std::string>(std::string(**view));
 }
 
 std::string serialize(const bj::value& value) { return bj::serialize(value); }
@@ -75,6 +83,14 @@ void append_string(std::string& out, std::string_view s) {
     }
   }
   out += '"';
+}
+
+void append_error(std::string& out, const Error& error) {
+  out += "{\"error\":{\"code\":";
+  append_string(out, to_string(error.code));
+  out += ",\"message\":";
+  append_string(out, error.message);
+  out += "}}";
 }
 
 }  // namespace tollgate::json

@@ -24,6 +24,8 @@ Result<bj::value> parse(std::string_view text, bj::storage_ptr storage = {});
 Result<std::string> required_string(const bj::object& obj, std::string_view field);
 // Optional string field: missing or null -> nullopt; present but not a string -> error.
 Result<std::optional<std::string>> optional_string(const bj::object& obj, std::string_view field);
+// The same, as a view into `obj` (valid while `obj` is), for a value that is only read.
+Result<std::optional<std::string_view>> optional_string_view(const bj::object& obj, std::string_view field);
 
 std::string serialize(const bj::value& value);
 
@@ -32,5 +34,7 @@ std::string serialize(const bj::value& value);
 // For hot responses written straight into their text (the key listing), where building a
 // document first and serializing it cost more than the rest of the request.
 void append_string(std::string& out, std::string_view s);
+// Appends the error object of API.md, `{"error":{"code":...,"message":...}}`.
+void append_error(std::string& out, const Error& error);
 
 }  // namespace tollgate::json

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 
+#include "common/json.hpp"
 #include "common/text.hpp"
 
 namespace tollgate::http {
@@ -97,8 +98,9 @@ Response Response::text(unsigned status, std::string body, std::string content_t
 }
 
 Response Response::error(ErrorCode code, std::string_view message) {
-  boost::json::object inner{{"code", to_string(code)}, {"message", message}};
-  return json(http_status(code), boost::json::object{{"error", std::move(inner)}});
+  std::string body;
+  json::append_error(body, Error{code, std::string(message)});
+  return text(http_status(code), std::move(body), "application/json");
 }
 
 Response Response::no_content() {

@@ -73,14 +73,10 @@ Result<const store::KeyIdentity*> agent_identity(Context& ctx, const std::string
   return &verified.emplace(std::string(*token), std::move(*agent)).first->second;
 }
 
-// The agent token of a charge/verify body, viewed in the body: nullopt when absent or null
-// (TOKEN_MISSING); INVALID_REQUEST when it is not a string.
+// The agent token of a charge/verify body, viewed in the body: nullopt when absent
+// (TOKEN_MISSING).
 Result<std::optional<std::string_view>> body_token(const bj::object& body) {
-  const bj::value* token = body.if_contains("agent_token");
-  if (!token || token->is_null()) return std::optional<std::string_view>();
-  if (!token->is_string()) return Error{ErrorCode::kInvalidRequest, "'agent_token' must be a string."};
-  const bj::string& text = token->get_string();
-  return std::optional<std::string_view>(std::string_view(text.data(), text.size()));
+  return json::optional_string_view(body, "agent_token");
 }
 
 Result<std::string> parse_tool(const bj::object& body) {
@@ -154,8 +150,8 @@ Result<ledger::ChargeRequest> charge_request(Context& ctx, const store::KeyIdent
                                amount_micros, std::move(idempotency_key), std::move(fingerprint)};
 }
 
-// A charge's answer and a refusal, written straight into the response text: building a
-// document per charge and serializing it cost more than verifying the charge's key.
+// A charge's answer, written straight into the response text: building a document per
+// charge and serializing it cost more than verifying the charge's key.
 void append_charge(std::string& out, const ledger::ChargeResult& r) {
   out += "{\"charge_id\":";
   json::append_string(out, r.charge_id);
@@ -168,14 +164,6 @@ void append_charge(std::string& out, const ledger::ChargeResult& r) {
   out += ",\"created_at\":";
   json::append_string(out, format_rfc3339(r.created_at));
   out += '}';
-}
-
-void append_error(std::string& out, const Error& e) {
-  out += "{\"error\":{\"code\":";
-  json::append_string(out, to_string(e.code));
-  out += ",\"message\":";
-  json::append_string(out, e.message);
-  out += "}}";
 }
 
 Response json_text(std::string body) { return Response::text(200, std::move(body), "application/json"); }
@@ -242,11 +230,11 @@ Response charge_list_answer(Context& ctx, const ChargeList& list,
   for (std::size_t i = 0; i < by_position.size(); ++i) {
     if (i) out += ',';
     if (list.refused[i]) {
-      append_error(out, *list.refused[i]);
+      json::append_error(out, *list.refused[i]);
     } else if (*by_position[i]) {
       append_charge(out, **by_position[i]);
     } else {
-      append_error(out, by_position[i]->error());
+      json::append_error(out, by_position[i]->error());
     }
   }
   out += "]}";
