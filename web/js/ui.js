@@ -125,8 +125,9 @@ export function emptyState(title, text, action) {
   return h('div', { class: 'empty' }, h('p', { class: 'empty-title' }, title), text && h('p', {}, text), action);
 }
 
-// A modal <dialog>: the browser traps focus inside and closes it on Escape. Returns the
-// dialog; `onClose` runs once it is closed, and focus goes back where it was.
+// A modal <dialog>: the browser traps focus inside, closes it on Escape and, as it closes,
+// puts focus back on the element that opened it. Returns the dialog; `onClose` runs once
+// it is closed.
 export function openDialog({ title, body, onClose, labelledBy }) {
   const opener = document.activeElement;
   const heading = h('h2', { id: `dialog-title-${++dialogCount}` }, title);
@@ -134,7 +135,10 @@ export function openDialog({ title, body, onClose, labelledBy }) {
   dialog.addEventListener('close', () => {
     dialog.remove();
     if (onClose) onClose(dialog.returnValue);
-    if (opener && opener.isConnected) opener.focus();
+    // Only where the browser could not restore focus. The close event can come a frame
+    // later, after the user has already pressed Tab: focus must stay where they moved it.
+    const lost = !document.activeElement || document.activeElement === document.body;
+    if (lost && opener && opener.isConnected) opener.focus();
   });
   document.body.append(dialog);
   dialog.showModal();

@@ -118,8 +118,15 @@ describe('dashboard pages', { timeout: 240000 }, () => {
     await page.keyboard.press('Enter');
     await until(async () => (await page.evaluate(() => navigator.clipboard.readText())).startsWith('sk_live_'), 'the copied key');
     await page.keyboard.press('Escape');
-    await page.getByRole('dialog').waitFor({ state: 'detached' });
-    assert.match(await focused(), /Create Key$/, 'focus returns to Create Key');
+    assert.match(await focused(), /Create Key$/, 'focus returns to Create Key as the dialog closes');
+    // Tab at once: the dialog's close event (which Chromium fires with the next animation
+    // frame) must not pull focus back from where the user has moved on to.
+    await page.keyboard.press('Tab');
+    const movedTo = await focused();
+    assert.doesNotMatch(movedTo, /Create Key$/);
+    await page.locator('dialog').waitFor({ state: 'detached' });
+    await page.evaluate(() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done))));
+    assert.equal(await focused(), movedTo, 'focus stays where Tab moved it');
     await page.getByRole('row', { name: /Keyboard/ }).waitFor();
 
     await tabTo(/^BUTTON Delete key Keyboard$/);
