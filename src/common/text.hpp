@@ -4,10 +4,18 @@
 // header lookups).
 #pragma once
 
+#include <functional>
 #include <string>
 #include <string_view>
 
 namespace tollgate {
+
+// The hash of unordered containers keyed by std::string and looked up by a view (with
+// std::equal_to<>), so that a lookup makes no temporary string.
+struct StringViewHash {
+  using is_transparent = void;
+  std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+};
 
 constexpr char ascii_lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + ('a' - 'A')) : c; }
 

@@ -148,13 +148,13 @@ bool valid_method(std::string_view method) {
 // and User-Agent are the caller's when given.
 std::string request_head(const ClientRequest& req, const Url& url) {
   std::string head;
-  head.reserve(96 + url.target.size() + 48 * req.headers.all().size());
+  head.reserve(96 + url.target.size() + 48 * req.headers.size());
   head += req.method;
   head += ' ';
   head += url.target;
   head += " HTTP/1.1\r\n";
   bool host = false, user_agent = false;
-  for (const auto& h : req.headers.all()) {
+  for (const Header h : req.headers) {
     if (ascii_iequals(h.name, "Content-Length") || ascii_iequals(h.name, "Transfer-Encoding")) continue;
     host = host || ascii_iequals(h.name, "Host");
     user_agent = user_agent || ascii_iequals(h.name, "User-Agent");

@@ -5,6 +5,9 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/json/value.hpp>
 
+#include <cstdint>
+#include <cstring>
+
 #include <functional>
 #include <optional>
 #include <string>
@@ -16,23 +19,63 @@
 
 namespace tollgate::http {
 
+// One header, as views into the Headers it was read from (valid until that changes).
 struct Header {
-  std::string name;
-  std::string value;
+  std::string_view name;
+  std::string_view value;
 };
 
-// Case-insensitive names, insertion order kept (Set-Cookie may repeat).
+// Case-insensitive names, insertion order kept (Set-Cookie may repeat). Every name and
+// value is in one string, each header as [name size][value size][name][value]: a
+// request's headers cost one allocation, not one per name and value, and the object stays
+// small (it is in every request and response, and they are in coroutine frames).
 class Headers {
  public:
+  class Iterator {
+   public:
+    using value_type = Header;
+    using difference_type = std::ptrdiff_t;
+    Iterator() = default;
+    Iterator(const std::string* text, std::size_t at) : text_(text), at_(at) {}
+    Header operator*() const { return entry_at(*text_, at_); }
+    Iterator& operator++() {
+      Header h = entry_at(*text_, at_);
+      at_ += kEntryHead + h.name.size() + h.value.size();
+      return *this;
+    }
+    Iterator operator++(int) {
+      Iterator before = *this;
+      ++*this;
+      return before;
+    }
+    friend bool operator==(const Iterator& a, const Iterator& b) { return a.at_ == b.at_; }
+
+   private:
+    const std::string* text_ = nullptr;
+    std::size_t at_ = 0;
+  };
+
   std::optional<std::string_view> get(std::string_view name) const;
-  void set(std::string name, std::string value);  // replaces every header of that name
-  void add(std::string name, std::string value);
-  void reserve(std::size_t n) { items_.reserve(n); }
-  const std::vector<Header>& all() const { return items_; }
+  void set(std::string_view name, std::string_view value);  // replaces every header of that name
+  void add(std::string_view name, std::string_view value);
+  // Room for `bytes` of names and values.
+  void reserve(std::size_t bytes) { text_.reserve(bytes + 8 * kEntryHead); }
+  std::size_t size() const { return count_; }
+  Iterator begin() const { return {&text_, 0}; }
+  Iterator end() const { return {&text_, text_.size()}; }
 
  private:
-  static constexpr std::size_t kTypicalCount = 4;
-  std::vector<Header> items_;
+  static constexpr std::size_t kEntryHead = 2 * sizeof(std::uint32_t);  // the two sizes
+  static constexpr std::size_t kTypicalBytes = 128;                    // a response's few headers
+  static Header entry_at(const std::string& text, std::size_t at) {
+    std::uint32_t sizes[2];
+    std::memcpy(sizes, text.data() + at, sizeof sizes);
+    const char* name = text.data() + at + kEntryHead;
+    return {std::string_view(name, sizes[0]), std::string_view(name + sizes[0], sizes[1])};
+  }
+
+  std::string text_;
+  std::uint32_t count_ = 0;
 };
 
 struct Request {

@@ -6,8 +6,8 @@
 namespace tollgate::http {
 namespace {
 
-std::vector<std::string_view> split_path(std::string_view path) {
-  std::vector<std::string_view> out;
+Router::Segments split_path(std::string_view path) {
+  Router::Segments out;
   std::size_t pos = 0;
   while (pos < path.size()) {
     if (path[pos] == '/') {
@@ -42,7 +42,7 @@ void Router::insert(Route route) {
   });
 }
 
-bool Router::match(const Route& route, const std::vector<std::string_view>& path, Request& request) const {
+bool Router::match(const Route& route, const Segments& path, Request& request) const {
   if (route.prefix ? path.size() < route.segments.size() : path.size() != route.segments.size()) return false;
   for (std::size_t i = 0; i < route.segments.size(); ++i) {
     const std::string& seg = route.segments[i];

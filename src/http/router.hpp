@@ -3,7 +3,10 @@
 // shorter ones. Unknown path -> 404 NOT_FOUND; known path, other method -> 405.
 #pragma once
 
+#include <boost/container/small_vector.hpp>
+
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "http/message.hpp"
@@ -12,6 +15,9 @@ namespace tollgate::http {
 
 class Router {
  public:
+  // A path's segments: a typical request's fit inline, with no allocation per request.
+  using Segments = boost::container::small_vector<std::string_view, 8>;
+
   void add(std::string method, std::string pattern, Handler handler);
   // Prefix routes match the pattern and anything below it ("/mcp/{name}" also serves
   // nothing deeper; "/" as a prefix catches everything, used for the dashboard).
@@ -29,7 +35,7 @@ class Router {
     Handler handler;
   };
   void insert(Route route);
-  bool match(const Route& route, const std::vector<std::string_view>& path_segments, Request& request) const;
+  bool match(const Route& route, const Segments& path_segments, Request& request) const;
 
   std::vector<Route> routes_;
 };

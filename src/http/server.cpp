@@ -37,12 +37,12 @@ constexpr auto kUseTuple = asio::as_tuple(asio::use_awaitable);
 // of its fields was an allocation and then a copy).
 class RequestParser final : public bhttp::basic_parser<true> {
  public:
-  // Room for a typical request's headers up front: growing the vector field by field was
-  // four allocations per request.
-  static constexpr std::size_t kExpectedHeaders = 16;
+  // Room for a typical request's header names and values up front: growing the text field
+  // by field was several allocations per request.
+  static constexpr std::size_t kExpectedHeaderBytes = 512;
 
   RequestParser(Request& request, std::size_t max_body_bytes) : request_(request), max_body_bytes_(max_body_bytes) {
-    request_.headers.reserve(kExpectedHeaders);
+    request_.headers.reserve(kExpectedHeaderBytes);
   }
   bhttp::verb verb() const { return verb_; }
   unsigned version() const { return version_; }
@@ -63,7 +63,7 @@ class RequestParser final : public bhttp::basic_parser<true> {
   }
   void on_response_impl(int, beast::string_view, int, beast::error_code&) override {}
   void on_field_impl(bhttp::field, beast::string_view name, beast::string_view value, beast::error_code&) override {
-    request_.headers.add(std::string(view(name)), std::string(view(value)));
+    request_.headers.add(view(name), view(value));
   }
   void on_header_impl(beast::error_code&) override {}
   void on_body_init_impl(const boost::optional<std::uint64_t>& length, beast::error_code&) override {
@@ -93,14 +93,14 @@ class RequestParser final : public bhttp::basic_parser<true> {
 std::string response_head(const Response& response, unsigned version, bool keep_alive,
                           std::optional<std::size_t> content_length, bool chunked) {
   std::string head;
-  head.reserve(128 + 48 * response.headers.all().size());
+  head.reserve(128 + 48 * response.headers.size());
   head += version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
   head += fmt::format_int(response.status).c_str();
   head += ' ';
   auto reason = bhttp::obsolete_reason(static_cast<bhttp::status>(response.status));
   head.append(reason.data(), reason.size());
   head += "\r\n";
-  for (const auto& h : response.headers.all()) append_header_line(head, h.name, h.value);
+  for (const Header h : response.headers) append_header_line(head, h.name, h.value);
   // HTTP/1.1 keeps a connection open unless told otherwise, HTTP/1.0 closes it unless told.
   if (version == 10 && keep_alive) head += "Connection: keep-alive\r\n";
   if (version != 10 && !keep_alive) head += "Connection: close\r\n";

@@ -67,7 +67,7 @@ class HttpClientTransport::Impl : public std::enable_shared_from_this<HttpClient
     req.method = std::move(method);
     req.url = options_.url;
     req.timeout_ms = options_.connect_timeout_ms;
-    for (const auto& h : options_.headers.all()) req.headers.set(h.name, h.value);
+    for (const http::Header h : options_.headers) req.headers.set(h.name, h.value);
     std::lock_guard lock(mutex_);
     if (with_session && !session_id_.empty()) req.headers.set("Mcp-Session-Id", session_id_);
     if (!protocol_version_.empty()) req.headers.set("MCP-Protocol-Version", protocol_version_);

@@ -6,9 +6,9 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/container/devector.hpp>
+#include <boost/container/small_vector.hpp>
 #include <spdlog/spdlog.h>
-
-#include <deque>
 
 #include "common/crypto.hpp"
 #include "common/text.hpp"
@@ -138,7 +138,9 @@ struct SseEvent {
 // One SSE stream's log and its current connection.
 struct SseStream {
   std::uint64_t id = 0;
-  std::deque<SseEvent> events;
+  // Not a std::deque, which allocates two blocks as it is made: one per POST. Evicting the
+  // oldest event moves the few before it.
+  boost::container::devector<SseEvent> events;
   std::uint64_t next_seq = 1;        // 0 is the priming event
   std::uint64_t delivered = 0;       // last seq written to a connection
   std::size_t open_requests = 0;     // answers still to come
@@ -164,7 +166,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   std::mutex mutex;
   std::map<std::uint64_t, std::shared_ptr<SseStream>> streams;                     // guarded by mutex
   std::unordered_map<RequestId, std::uint64_t, RequestIdHash> request_streams;     // guarded by mutex
-  std::deque<std::uint64_t> finished;                                               // guarded by mutex
+  boost::container::devector<std::uint64_t> finished;                              // guarded by mutex
   std::uint64_t next_stream = 1;                                                    // guarded by mutex
   std::size_t buffered_bytes = 0;                                                   // guarded by mutex
   std::size_t active = 0;                                                           // guarded by mutex
@@ -454,7 +456,7 @@ class HttpTransport::Impl : public std::enable_shared_from_this<HttpTransport::I
   }
 
   void close_all() {
-    std::unordered_map<std::string, std::shared_ptr<HttpSession>> sessions;
+    Sessions sessions;
     std::shared_ptr<asio::steady_timer> timer;
     {
       std::lock_guard lock(mutex_);
@@ -539,7 +541,7 @@ class HttpTransport::Impl : public std::enable_shared_from_this<HttpTransport::I
       return rpc_error(400, rpc::kServerError, "Bad Request: Mcp-Session-Id header is required");
     }
     std::lock_guard lock(mutex_);
-    auto it = sessions_.find(std::string(*header));
+    auto it = sessions_.find(*header);
     if (it == sessions_.end()) return rpc_error(404, rpc::kSessionNotFound, "Session not found");
     return it->second;
   }
@@ -721,7 +723,7 @@ class HttpTransport::Impl : public std::enable_shared_from_this<HttpTransport::I
     // answered while they are received); under the session lock, so no notification can
     // slip past it.
     const ResponseMode mode = options_->response_mode;
-    std::vector<bool> skip(messages.size(), false);
+    boost::container::small_vector<bool, 4> skip(messages.size(), false);
     {
       std::lock_guard lock(session.mutex);
       stream->id = session.next_stream++;
@@ -782,31 +784,29 @@ class HttpTransport::Impl : public std::enable_shared_from_this<HttpTransport::I
 
   // The JSON answer of a finished stream: one response, or a batch's array.
   static http::Response json_answer(HttpSession& session, SseStream& stream, bool batch) {
-    std::vector<std::string> answers;
+    http::Response response;
+    std::size_t answers = 0;
     {
       std::lock_guard lock(session.mutex);
       if (stream.generation != kPostGeneration) return taken_over();
       for (auto& e : stream.events) {
-        if (e.response) answers.push_back(std::move(e.data));
+        if (!e.response) continue;
+        if (!batch) {
+          response.body = std::move(e.data);  // one request, one answer
+          answers = 1;
+          break;
+        }
+        response.body += answers++ ? "," : "[";
+        response.body += e.data;
       }
+      if (batch && answers > 0) response.body += "]";
       session.remove_stream_locked(stream.id);
     }
-    http::Response response;
-    if (answers.empty()) {
+    if (answers == 0) {
       response.status = 202;  // every request was cancelled: nothing to answer
     } else {
       response.status = 200;
       response.headers.set("Content-Type", "application/json");
-      if (!batch) {
-        response.body = std::move(answers.front());
-      } else {
-        response.body = "[";
-        for (std::size_t i = 0; i < answers.size(); ++i) {
-          if (i) response.body += ",";
-          response.body += answers[i];
-        }
-        response.body += "]";
-      }
     }
     response.headers.set(std::string(kSessionHeader), session.id);
     return response;
@@ -984,7 +984,9 @@ class HttpTransport::Impl : public std::enable_shared_from_this<HttpTransport::I
   mutable std::mutex mutex_;
   bool loopback_ = false;                                                   // guarded by mutex_
   bool stopped_ = false;                                                    // guarded by mutex_
-  std::unordered_map<std::string, std::shared_ptr<HttpSession>> sessions_;  // guarded by mutex_
+  // Found by the Mcp-Session-Id header's view.
+  using Sessions = std::unordered_map<std::string, std::shared_ptr<HttpSession>, StringViewHash, std::equal_to<>>;
+  Sessions sessions_;  // guarded by mutex_
   std::shared_ptr<asio::steady_timer> sweep_timer_;                         // guarded by mutex_
 };
 

@@ -4,8 +4,12 @@
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
+#include <boost/json/serializer.hpp>
 
 #include <functional>
+
+#include "common/json.hpp"
+#include "mcp/message_arena.hpp"
 
 namespace tollgate::mcp {
 
@@ -47,40 +51,23 @@ json::object RpcError::to_json() const {
   return out;
 }
 
+// Fields are move-constructed, never move-assigned: a json value assigned across memory
+// resources is copied, and a decoded message's values live in its own arena.
 Message Message::request(RequestId id, std::string method, json::object params) {
-  Message m;
-  m.kind = MessageKind::kRequest;
-  m.id = std::move(id);
-  m.method = std::move(method);
-  m.params = std::move(params);
-  return m;
+  return Message{.kind = MessageKind::kRequest, .id = std::move(id), .method = std::move(method), .params = std::move(params)};
 }
 
 Message Message::notification(std::string method, json::object params) {
-  Message m;
-  m.kind = MessageKind::kNotification;
-  m.method = std::move(method);
-  m.params = std::move(params);
-  return m;
+  return Message{.kind = MessageKind::kNotification, .method = std::move(method), .params = std::move(params)};
 }
 
 Message Message::response(RequestId id, json::value result) {
-  Message m;
-  m.kind = MessageKind::kResult;
-  m.id = std::move(id);
-  m.result = std::move(result);
-  return m;
+  return Message{.kind = MessageKind::kResult, .id = std::move(id), .result = std::move(result)};
 }
 
 Message Message::failure(std::optional<RequestId> id, RpcError error) {
-  Message m;
-  m.kind = MessageKind::kError;
-  if (id) {
-    m.id = std::move(*id);
-  } else {
-    m.id_null = true;
-  }
-  m.error = std::move(error);
+  Message m{.kind = MessageKind::kError, .id_null = !id, .error = std::move(error)};
+  if (id) m.id = std::move(*id);
   return m;
 }
 
@@ -88,37 +75,79 @@ Message Message::failure(std::optional<RequestId> id, int code, std::string mess
   return failure(std::move(id), RpcError{code, std::move(message), nullptr});
 }
 
+namespace {
+
+// Appends the JSON text of `value` (a json::value or json::object) to `out`, with no
+// temporary string per field as json::serialize would make.
+template <typename Json>
+void append_json(std::string& out, const Json& value) {
+  json::serializer serializer;
+  serializer.reset(&value);
+  char piece[512];
+  while (!serializer.done()) {
+    json::string_view text = serializer.read(piece, sizeof piece);
+    out.append(text.data(), text.size());
+  }
+}
+
+void append_id(std::string& out, const RequestId& id) {
+  if (id.is_string()) {
+    tollgate::json::append_string(out, id.text());
+  } else {
+    out += std::to_string(id.number());
+  }
+}
+
+// Room for a typical message at once: growing the text piece by piece was a reallocation
+// for each doubling.
+constexpr std::size_t kTypicalMessageBytes = 256;
+
+}  // namespace
+
 // Written field by field: building the envelope as a json::object first would deep-copy
 // params or result, which is most of a message.
 std::string encode(const Message& m) {
-  std::string out = "{\"jsonrpc\":\"2.0\"";
-  auto field = [&out](std::string_view name, const auto& value) {
-    out += ",\"";
-    out += name;
-    out += "\":";
-    out += json::serialize(value);
-  };
+  std::string out;
+  out.reserve(kTypicalMessageBytes);
+  out += "{\"jsonrpc\":\"2.0\"";
   switch (m.kind) {
     case MessageKind::kRequest:
-      field("id", m.id.to_json());
-      field("method", json::string_view(m.method));
-      if (!m.params.empty()) field("params", m.params);
+      out += ",\"id\":";
+      append_id(out, m.id);
+      out += ",\"method\":";
+      tollgate::json::append_string(out, m.method);
+      if (!m.params.empty()) {
+        out += ",\"params\":";
+        append_json(out, m.params);
+      }
       break;
     case MessageKind::kNotification:
-      field("method", json::string_view(m.method));
-      if (!m.params.empty()) field("params", m.params);
+      out += ",\"method\":";
+      tollgate::json::append_string(out, m.method);
+      if (!m.params.empty()) {
+        out += ",\"params\":";
+        append_json(out, m.params);
+      }
       break;
     case MessageKind::kResult:
-      field("id", m.id.to_json());
+      out += ",\"id\":";
+      append_id(out, m.id);
       if (m.result.is_null()) {
         out += ",\"result\":{}";
       } else {
-        field("result", m.result);
+        out += ",\"result\":";
+        append_json(out, m.result);
       }
       break;
     case MessageKind::kError:
-      field("id", m.id_null ? json::value(nullptr) : m.id.to_json());
-      field("error", m.error.to_json());
+      out += ",\"id\":";
+      if (m.id_null) {
+        out += "null";
+      } else {
+        append_id(out, m.id);
+      }
+      out += ",\"error\":";
+      append_json(out, m.error.to_json());
       break;
   }
   out += '}';
@@ -162,32 +191,21 @@ std::variant<Message, DecodeError> decode_one(json::value& value) {
     if (!method->is_string() || method->get_string().empty()) {
       return invalid("Invalid Request: \"method\" must be a non-empty string", id);
     }
-    Message m;
-    m.method = std::string(method->get_string());
-    if (json::value* params = obj.if_contains("params")) {
-      if (params->is_object()) {
-        m.params = std::move(params->get_object());
-      } else if (!params->is_null()) {
-        return invalid("Invalid Request: \"params\" must be an object", id);
-      }
+    json::value* params = obj.if_contains("params");
+    if (params && !params->is_object() && !params->is_null()) {
+      return invalid("Invalid Request: \"params\" must be an object", id);
     }
-    if (id_value) {
-      if (!id) return invalid("Invalid Request: \"id\" must be an integer or a string of at most 256 bytes");
-      m.kind = MessageKind::kRequest;
-      m.id = std::move(*id);
-    } else {
-      m.kind = MessageKind::kNotification;
-    }
+    if (id_value && !id) return invalid("Invalid Request: \"id\" must be an integer or a string of at most 256 bytes");
+    Message m{.kind = id_value ? MessageKind::kRequest : MessageKind::kNotification,
+              .method = std::string(method->get_string()),
+              .params = params && params->is_object() ? std::move(params->get_object()) : json::object()};
+    if (id) m.id = std::move(*id);
     return m;
   }
   if (result && error) return invalid("Invalid Request: a response has \"result\" or \"error\", not both", id);
   if (result) {
     if (!id) return invalid("Invalid Request: a result needs an integer or string \"id\"");
-    Message m;
-    m.kind = MessageKind::kResult;
-    m.id = std::move(*id);
-    m.result = std::move(*result);
-    return m;
+    return Message::response(std::move(*id), std::move(*result));
   }
   if (error) {
     if (!id_value) return invalid("Invalid Request: an error response needs an \"id\" (null if unknown)");
@@ -199,18 +217,12 @@ std::variant<Message, DecodeError> decode_one(json::value& value) {
     if (!code || !(code->is_int64() || code->is_uint64()) || !message || !message->is_string()) {
       return invalid("Invalid Request: \"error\" needs an integer \"code\" and a string \"message\"", id);
     }
-    Message m;
-    m.kind = MessageKind::kError;
-    if (id) {
-      m.id = std::move(*id);
-    } else {
-      m.id_null = true;
-    }
-    m.error.code = code->is_int64() ? static_cast<int>(std::clamp<std::int64_t>(code->get_int64(), INT32_MIN, INT32_MAX))
-                                    : static_cast<int>(std::min<std::uint64_t>(code->get_uint64(), INT32_MAX));
-    m.error.message = std::string(message->get_string());
-    if (json::value* data = e.if_contains("data")) m.error.data = std::move(*data);
-    return m;
+    json::value* data = e.if_contains("data");
+    return Message::failure(
+        std::move(id),
+        RpcError{code->is_int64() ? static_cast<int>(std::clamp<std::int64_t>(code->get_int64(), INT32_MIN, INT32_MAX))
+                                  : static_cast<int>(std::min<std::uint64_t>(code->get_uint64(), INT32_MAX)),
+                 std::string(message->get_string()), data ? std::move(*data) : json::value()});
   }
   return invalid("Invalid Request: a message needs \"method\", \"result\" or \"error\"", id);
 }
@@ -259,7 +271,7 @@ Decoded decode(std::string_view text, bool allow_batch) {
   json::parse_options options;
   options.max_depth = kMaxJsonDepth;
   boost::system::error_code ec;
-  json::value value = json::parse(text, ec, {}, options);
+  json::value value = json::parse(text, ec, make_message_arena(), options);
   if (ec) {
     Decoded out;
     out.error = DecodeError{RpcError{rpc::kParseError, "Parse error: " + ec.message(), nullptr}, std::nullopt};

@@ -11,6 +11,7 @@
 #include "common/crypto.hpp"
 #include "http/message.hpp"
 #include "mcp/async.hpp"
+#include "mcp/message_arena.hpp"
 #include "mcp/server_session.hpp"
 #include "tollgate/mcp/schema.hpp"
 
@@ -20,9 +21,11 @@ namespace asio = boost::asio;
 // ---------------------------------------------------------------------------------------
 // Definitions as JSON.
 
+// The result's values go in an arena of their own (the typical result: one allocation
+// instead of seven), which the response message then carries to the transport.
 ToolResult ToolResult::text(std::string_view text) {
-  ToolResult r;
-  r.content.push_back(text_content(text));
+  ToolResult r{.content = json::array(make_message_arena())};
+  r.content.push_back(text_content(text, r.content.storage()));
   return r;
 }
 
@@ -46,7 +49,8 @@ ToolResult& ToolResult::add(json::object content_block) {
 json::object ToolResult::to_json() const& { return ToolResult(*this).to_json(); }
 
 json::object ToolResult::to_json() && {
-  json::object out{{"content", std::move(content)}};
+  json::object out(content.storage());  // where the content is: moved, not copied
+  out.emplace("content", std::move(content));
   if (!structured_content.is_null()) out["structuredContent"] = std::move(structured_content);
   if (is_error) out["isError"] = true;
   if (!meta.empty()) out["_meta"] = std::move(meta);
@@ -175,10 +179,12 @@ std::optional<std::size_t> decode_cursor(std::string_view cursor) {
 
 RpcResponse invalid_params(std::string message) { return RpcResponse::failure(rpc::kInvalidParams, std::move(message)); }
 
-std::optional<std::string> string_param(const json::object& params, std::string_view key) {
+// A view into `params`, which outlives every handler that reads it (the request is kept in
+// execute()'s frame).
+std::optional<std::string_view> string_param(const json::object& params, std::string_view key) {
   const json::value* v = params.if_contains(key);
   if (!v || !v->is_string()) return std::nullopt;
-  return std::string(v->get_string());
+  return std::string_view(v->get_string());
 }
 
 }  // namespace
@@ -585,18 +591,19 @@ asio::awaitable<void> ServerSession::run_and_respond(std::shared_ptr<ServerSessi
 }
 
 asio::awaitable<std::optional<Message>> ServerSession::execute(std::shared_ptr<RequestState> state, Message request) {
-  RpcResponse answer;
+  // Emplaced, not assigned: the result keeps the arena it was built in.
+  std::optional<RpcResponse> answer;
   try {
     auto op = dispatch(state, request);
-    answer = co_await std::move(op);
+    answer.emplace(co_await std::move(op));
   } catch (const std::exception& e) {
     spdlog::error("mcp: {} handler threw: {}", request.method, e.what());
-    answer = RpcResponse::failure(rpc::kInternalError, "Internal error while handling " + request.method);
+    answer.emplace(RpcResponse::failure(rpc::kInternalError, "Internal error while handling " + request.method));
   }
   finish(state->id);
   if (state->cancelled.load()) co_return std::nullopt;
-  if (answer.ok()) co_return Message::response(state->id, std::move(answer.result));
-  co_return Message::failure(state->id, std::move(*answer.error));
+  if (answer->ok()) co_return Message::response(state->id, std::move(answer->result));
+  co_return Message::failure(state->id, std::move(*answer->error));
 }
 
 void ServerSession::finish(const RequestId& id) {
@@ -703,20 +710,22 @@ asio::awaitable<RpcResponse> ServerSession::handle_call_tool(std::shared_ptr<Req
                                                              const json::object& params) {
   auto name = string_param(params, "name");
   if (!name) co_return invalid_params("tools/call needs a string \"name\"");
-  json::value arguments = json::object{};
+  // The arguments are read where they were decoded, not copied.
+  static const json::value kNoArguments = json::object();
+  const json::value* arguments = &kNoArguments;
   if (const json::value* a = params.if_contains("arguments")) {
     if (a->is_object()) {
-      arguments = *a;
+      arguments = a;
     } else if (!a->is_null()) {
       co_return invalid_params("tools/call \"arguments\" must be an object");
     }
   }
   auto entry = core_->find_tool_entry(*name);
-  if (!entry) co_return invalid_params("Unknown tool: " + *name);
+  if (!entry) co_return invalid_params("Unknown tool: " + std::string(*name));
   const Tool* tool = &entry->definition;
 
-  if (auto violation = validate(entry->input_schema, arguments)) {
-    std::string message = "Invalid arguments for tool " + *name + ": " + violation->to_string();
+  if (auto violation = validate(entry->input_schema, *arguments)) {
+    std::string message = "Invalid arguments for tool " + std::string(*name) + ": " + violation->to_string();
     // 2025-11-25 reports input validation as a tool execution error, so the model can fix
     // its call; earlier revisions as a protocol error.
     if (version_at_least(protocol_version(), "2025-11-25")) co_return RpcResponse::success(ToolResult::error(message).to_json());
@@ -727,11 +736,11 @@ asio::awaitable<RpcResponse> ServerSession::handle_call_tool(std::shared_ptr<Req
   std::optional<ToolResult> result;
   try {
     if (auto interceptor = core_->interceptor()) {
-      auto op = (*interceptor)(ctx, *tool, arguments.get_object());
+      auto op = (*interceptor)(ctx, *tool, arguments->get_object());
       result = co_await std::move(op);
     }
     if (!result) {
-      auto op = tool->handler(ctx, arguments.get_object());
+      auto op = tool->handler(ctx, arguments->get_object());
       result = co_await std::move(op);
     }
   } catch (const std::exception& e) {
@@ -740,11 +749,11 @@ asio::awaitable<RpcResponse> ServerSession::handle_call_tool(std::shared_ptr<Req
   }
   if (tool->output_schema && !result->is_error) {
     if (result->structured_content.is_null()) {
-      co_return RpcResponse::failure(rpc::kInternalError, "Tool " + *name + " has an outputSchema but returned no structuredContent");
+      co_return RpcResponse::failure(rpc::kInternalError, "Tool " + std::string(*name) + " has an outputSchema but returned no structuredContent");
     }
     if (auto violation = validate(entry->output_schema, result->structured_content)) {
       co_return RpcResponse::failure(rpc::kInternalError,
-                                     "Tool " + *name + " returned structuredContent that does not match its outputSchema: " +
+                                     "Tool " + std::string(*name) + " returned structuredContent that does not match its outputSchema: " +
                                          violation->to_string());
     }
   }
@@ -772,10 +781,10 @@ asio::awaitable<RpcResponse> ServerSession::handle_read_resource(std::shared_ptr
     }
   }
   if (!reader) {
-    co_return RpcResponse{nullptr, RpcError{rpc::kResourceNotFound, "Resource not found: " + *uri, json::object{{"uri", *uri}}}};
+    co_return RpcResponse{nullptr, RpcError{rpc::kResourceNotFound, "Resource not found: " + std::string(*uri), json::object{{"uri", *uri}}}};
   }
   Context ctx(state);
-  std::string uri_copy = *uri;
+  std::string uri_copy(*uri);
   auto op = (*reader)(ctx, uri_copy, variables);
   Result<json::array> contents = co_await std::move(op);
   if (!contents) {
@@ -792,12 +801,12 @@ RpcResponse ServerSession::handle_subscribe(const json::object& params, bool sub
   if (uri->size() > kMaxUriBytes) return invalid_params("The resource URI exceeds " + std::to_string(kMaxUriBytes) + " bytes");
   std::lock_guard lock(mutex_);
   if (!subscribe) {
-    subscriptions_.erase(*uri);
+    subscriptions_.erase(std::string(*uri));
   } else if (!subscriptions_.contains(*uri)) {
     if (subscriptions_.size() >= kMaxSubscriptionsPerSession) {
       return invalid_params("Too many subscriptions in this session (limit " + std::to_string(kMaxSubscriptionsPerSession) + ")");
     }
-    subscriptions_.insert(*uri);
+    subscriptions_.insert(std::string(*uri));
   }
   return RpcResponse::success(json::object{});
 }
@@ -807,7 +816,7 @@ asio::awaitable<RpcResponse> ServerSession::handle_get_prompt(std::shared_ptr<Re
   auto name = string_param(params, "name");
   if (!name) co_return invalid_params("prompts/get needs a string \"name\"");
   auto prompt = core_->find_prompt(*name);
-  if (!prompt) co_return invalid_params("Unknown prompt: " + *name);
+  if (!prompt) co_return invalid_params("Unknown prompt: " + std::string(*name));
   std::map<std::string, std::string> arguments;
   if (const json::value* a = params.if_contains("arguments"); a && !a->is_null()) {
     if (!a->is_object()) co_return invalid_params("prompts/get \"arguments\" must be an object");
@@ -818,7 +827,7 @@ asio::awaitable<RpcResponse> ServerSession::handle_get_prompt(std::shared_ptr<Re
   }
   for (const auto& arg : prompt->arguments) {
     if (arg.required && !arguments.contains(arg.name)) {
-      co_return invalid_params("Prompt " + *name + " needs the argument \"" + arg.name + "\"");
+      co_return invalid_params("Prompt " + std::string(*name) + " needs the argument \"" + arg.name + "\"");
     }
   }
   Context ctx(state);
@@ -863,13 +872,13 @@ RpcResponse ServerSession::handle_complete(const json::object& params) {
     for (auto& t : core_->templates()) {
       if (t->definition.uri_template == *uri) {
         entry = t;
-        auto it = entry->definition.completers.find(*arg_name);
+        auto it = entry->definition.completers.find(std::string(*arg_name));
         if (it != entry->definition.completers.end() && it->second) completer = &it->second;
       }
     }
     if (!entry && !core_->find_resource(*uri)) return invalid_params("Unknown resource in completion ref");
   } else {
-    return invalid_params("Unknown completion ref type: " + *type);
+    return invalid_params("Unknown completion ref type: " + std::string(*type));
   }
   std::vector<std::string> values;
   if (completer) values = (*completer)(*value, context);

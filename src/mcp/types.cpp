@@ -81,7 +81,9 @@ std::optional<std::string> parse_bearer(std::string_view authorization) {
   return std::string(token);
 }
 
-json::object text_content(std::string_view text) { return json::object{{"type", "text"}, {"text", text}}; }
+json::object text_content(std::string_view text, json::storage_ptr storage) {
+  return json::object({{"type", "text"}, {"text", text}}, std::move(storage));
+}
 
 json::object image_content(std::string_view base64_data, std::string_view mime_type) {
   return json::object{{"type", "image"}, {"data", base64_data}, {"mimeType", mime_type}};

@@ -10,6 +10,7 @@
 #include <unordered_map>
 #include <variant>
 
+#include "common/text.hpp"
 #include "keys/key.hpp"
 #include "platform/context.hpp"
 
@@ -43,11 +44,7 @@ Result<store::KeyIdentity> provider_identity(Context& ctx, const Request& reques
 // time it appears. Reusing an answer within the request is safe because the ledger checks
 // each key again under its lock before any money moves: a key deleted meanwhile is refused
 // (TOKEN_INVALID), in this request as in any other.
-struct TokenHash {
-  using is_transparent = void;
-  std::size_t operator()(std::string_view token) const { return std::hash<std::string_view>{}(token); }
-};
-using VerifiedAgents = std::unordered_map<std::string, store::KeyIdentity, TokenHash, std::equal_to<>>;
+using VerifiedAgents = std::unordered_map<std::string, store::KeyIdentity, StringViewHash, std::equal_to<>>;
 
 // The rate limiter's name for a provider key's invalid agent tokens.
 std::string agent_limiter_key(const store::KeyIdentity& provider) { return "provider:" + provider.key_id; }

@@ -45,7 +45,7 @@ class HttpServerTest : public ::testing::Test {
   static asio::awaitable<Response> handle(Request& request) {
     if (request.path == "/echo") {
       json::object headers;
-      for (const auto& h : request.headers.all()) headers[h.name] = h.value;
+      for (const Header h : request.headers) headers[std::string(h.name)] = h.value;
       co_return Response::json(200, json::object{{"method", request.method},
                                                  {"target", request.target},
                                                  {"path", request.path},

@@ -109,7 +109,7 @@ TEST_F(SecretsTest, FullKeyIsAbsentFromResponsesMetricsLogsAndTheDatabase) {
       platform_, "tollgate_http_requests_total{route=\"/api/v1/provider-keys\",status=\"200\"} 1");
   for (std::size_t i = 0; i < responses.size(); ++i) {
     std::string everything = responses[i].body;
-    for (const auto& h : responses[i].headers.all()) everything += "\n" + h.name + ": " + h.value;
+    for (const http::Header h : responses[i].headers) everything += fmt::format("\n{}: {}", h.name, h.value);
     // The session token is legitimately set as a cookie only by login/signup responses.
     expect_absent(everything, "response #" + std::to_string(i), secrets_);
   }

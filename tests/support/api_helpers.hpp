@@ -27,19 +27,21 @@ inline http::Headers headers_of(std::initializer_list<std::pair<std::string, std
 
 // Value of cookie `name` set by a response, or nullopt.
 inline std::optional<std::string> set_cookie_value(const http::ClientResponse& response, const std::string& name) {
-  for (const auto& h : response.headers.all()) {
-    if (h.name.size() != 10 || strncasecmp(h.name.c_str(), "Set-Cookie", 10) != 0) continue;
-    if (h.value.rfind(name + "=", 0) != 0) continue;
-    std::string rest = h.value.substr(name.size() + 1);
-    return rest.substr(0, rest.find(';'));
+  for (const http::Header h : response.headers) {
+    if (h.name.size() != 10 || strncasecmp(h.name.data(), "Set-Cookie", 10) != 0) continue;
+    if (!h.value.starts_with(name + "=")) continue;
+    std::string_view rest = h.value.substr(name.size() + 1);
+    return std::string(rest.substr(0, rest.find(';')));
   }
   return std::nullopt;
 }
 
 // The whole Set-Cookie header for cookie `name` ("" if absent).
 inline std::string set_cookie_header(const http::ClientResponse& response, const std::string& name) {
-  for (const auto& h : response.headers.all()) {
-    if (strncasecmp(h.name.c_str(), "Set-Cookie", 10) == 0 && h.value.rfind(name + "=", 0) == 0) return h.value;
+  for (const http::Header h : response.headers) {
+    if (h.name.size() == 10 && strncasecmp(h.name.data(), "Set-Cookie", 10) == 0 && h.value.starts_with(name + "=")) {
+      return std::string(h.value);
+    }
   }
   return "";
 }

@@ -82,8 +82,9 @@ struct RequestInfo {
 // "Bearer abc" -> "abc" (scheme case-insensitive); nullopt otherwise.
 std::optional<std::string> parse_bearer(std::string_view authorization);
 
-// Content blocks (tool results, prompt messages, sampling).
-json::object text_content(std::string_view text);
+// Content blocks (tool results, prompt messages, sampling). `storage`: where the block's
+// values are allocated, e.g. the result's own (default: the heap).
+json::object text_content(std::string_view text, json::storage_ptr storage = {});
 json::object image_content(std::string_view base64_data, std::string_view mime_type);
 json::object audio_content(std::string_view base64_data, std::string_view mime_type);
 json::object embedded_text_resource(std::string_view uri, std::string_view mime_type, std::string_view text);
