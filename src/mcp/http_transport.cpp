@@ -309,10 +309,10 @@ class NullOutput final : public SessionOutput {
 // Counts a session as busy while a POST or an SSE connection uses it.
 class ActiveGuard {
  public:
+  // A busy session is never idle, so only the end of its use is the time to remember.
   explicit ActiveGuard(std::shared_ptr<HttpSession> session) : session_(std::move(session)) {
     std::lock_guard lock(session_->mutex);
     ++session_->active;
-    session_->last_seen = Clock::now();
   }
   ~ActiveGuard() {
     std::lock_guard lock(session_->mutex);
@@ -848,8 +848,9 @@ class HttpTransport::Impl : public std::enable_shared_from_this<HttpTransport::I
     if (!stream) co_return accepted_response();  // notifications and responses only
 
     // A JSON answer once every request is answered, unless the exchange needs SSE: in auto
-    // mode, a message that is not an answer, or no answer within auto_sse_after_ms.
-    const auto deadline = Clock::now() + std::chrono::milliseconds(self->options_->auto_sse_after_ms);
+    // mode, a message that is not an answer, or no answer within auto_sse_after_ms (counted
+    // from the first wait: most calls are answered before any).
+    std::optional<Clock::time_point> deadline;
     for (;;) {
       JsonProgress progress = self->json_progress(*session, *stream, executor);
       if (auto* r = std::get_if<http::Response>(&progress)) co_return std::move(*r);
@@ -860,8 +861,9 @@ class HttpTransport::Impl : public std::enable_shared_from_this<HttpTransport::I
       const std::shared_ptr<Signal>& signal = std::get<std::shared_ptr<Signal>>(progress);
       if (self->options_->response_mode == ResponseMode::kAuto) {
         auto now = Clock::now();
-        if (now >= deadline) break;
-        auto op = signal->wait_for(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now) +
+        if (!deadline) deadline = now + std::chrono::milliseconds(self->options_->auto_sse_after_ms);
+        if (now >= *deadline) break;
+        auto op = signal->wait_for(std::chrono::duration_cast<std::chrono::milliseconds>(*deadline - now) +
                                    std::chrono::milliseconds(1));
         co_await std::move(op);
       } else {
