@@ -4,6 +4,7 @@
 #include <boost/json/serialize.hpp>
 
 #include <algorithm>
+#include <cstring>
 
 #include "common/json.hpp"
 #include "common/text.hpp"
@@ -19,9 +20,11 @@ int hex_value(char c) {
 }
 
 void append_line_text(std::string& out, std::string_view text) {
-  // A plain loop: find_first_of("\r\n") looks each character up in the set by a call.
   std::size_t at = out.size();
   out += text;
+  // The common case, no line break, is two vectorised scans (find_first_of("\r\n") would
+  // look each character up in the set by a call).
+  if (!std::memchr(text.data(), '\r', text.size()) && !std::memchr(text.data(), '\n', text.size())) return;
   for (std::size_t i = at; i < out.size(); ++i) {
     if (out[i] == '\r' || out[i] == '\n') out[i] = ' ';
   }

@@ -264,7 +264,7 @@ class HttpOutput final : public SessionOutput {
     session->append_locked(*target, std::move(data), false);
   }
 
-  void respond(const RequestId& id, std::optional<Message> response) override {
+  void respond(const RequestId& id, const std::optional<Message>& response) override {
     auto session = session_.lock();
     if (!session) return;
     std::string data = response ? encode(*response) : std::string();
@@ -302,7 +302,7 @@ class HttpOutput final : public SessionOutput {
 class NullOutput final : public SessionOutput {
  public:
   void send(const Message&, const RequestId*) override {}
-  void respond(const RequestId&, std::optional<Message>) override {}
+  void respond(const RequestId&, const std::optional<Message>&) override {}
   bool can_reach_client() const override { return false; }
 };
 

@@ -180,7 +180,7 @@ std::optional<std::size_t> decode_cursor(std::string_view cursor) {
 RpcResponse invalid_params(std::string message) { return RpcResponse::failure(rpc::kInvalidParams, std::move(message)); }
 
 // A view into `params`, which outlives every handler that reads it (the request is kept in
-// execute()'s frame).
+// the frame that awaits execute()).
 std::optional<std::string_view> string_param(const json::object& params, std::string_view key) {
   const json::value* v = params.if_contains(key);
   if (!v || !v->is_string()) return std::nullopt;
@@ -521,7 +521,7 @@ void ServerSession::assume_initialized(std::string_view protocol_version) {
   initialized_ = true;
 }
 
-void ServerSession::receive(Message message, std::shared_ptr<const RequestInfo> info, asio::any_io_executor executor) {
+void ServerSession::receive(Message&& message, std::shared_ptr<const RequestInfo> info, asio::any_io_executor executor) {
   if (closed_) return;
   switch (message.kind) {
     case MessageKind::kRequest: {
@@ -546,7 +546,7 @@ asio::awaitable<std::optional<Message>> ServerSession::run_request(Message reque
   auto admitted = admit(request, std::move(info), executor);
   if (auto* error = std::get_if<RpcError>(&admitted)) co_return Message::failure(request.id, std::move(*error));
   auto state = std::get<0>(std::move(admitted));
-  auto op = execute(std::move(state), std::move(request));
+  auto op = execute(std::move(state), request);
   co_return co_await std::move(op);
 }
 
@@ -585,12 +585,12 @@ std::variant<std::shared_ptr<RequestState>, RpcError> ServerSession::admit(const
 asio::awaitable<void> ServerSession::run_and_respond(std::shared_ptr<ServerSession> self,
                                                      std::shared_ptr<RequestState> state, Message request) {
   RequestId id = state->id;
-  auto op = self->execute(std::move(state), std::move(request));
+  auto op = self->execute(std::move(state), request);
   std::optional<Message> response = co_await std::move(op);
-  self->output_->respond(id, std::move(response));
+  self->output_->respond(id, response);
 }
 
-asio::awaitable<std::optional<Message>> ServerSession::execute(std::shared_ptr<RequestState> state, Message request) {
+asio::awaitable<std::optional<Message>> ServerSession::execute(std::shared_ptr<RequestState> state, const Message& request) {
   // Emplaced, not assigned: the result keeps the arena it was built in.
   std::optional<RpcResponse> answer;
   try {
@@ -612,7 +612,8 @@ void ServerSession::finish(const RequestId& id) {
 }
 
 // Not a coroutine: an awaiting handler's awaitable is handed straight to execute(), one
-// coroutine frame fewer on every tools/call. `request` lives in execute()'s frame.
+// coroutine frame fewer on every tools/call. `request` lives in the frame of execute()'s
+// caller.
 asio::awaitable<RpcResponse> ServerSession::dispatch(std::shared_ptr<RequestState> state, const Message& request) {
   const std::string& m = request.method;
   const json::object& p = request.params;

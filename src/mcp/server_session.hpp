@@ -33,7 +33,7 @@ class SessionOutput {
   // to (its progress, logs, sampling...), nullptr when unrelated (list_changed, ...).
   virtual void send(const Message& message, const RequestId* related) = 0;
   // The answer to client request `id`; nullopt when there will be none (cancelled).
-  virtual void respond(const RequestId& id, std::optional<Message> response) = 0;
+  virtual void respond(const RequestId& id, const std::optional<Message>& response) = 0;
   // SEP-1699: close the connection carrying `id`'s SSE stream but keep the stream.
   virtual void close_stream(const RequestId& id) { (void)id; }
   // False where nothing can reach the client outside a response (stateless HTTP).
@@ -144,7 +144,7 @@ class ServerSession : public std::enable_shared_from_this<ServerSession> {
 
   // One incoming message. A request runs as its own coroutine on `executor`; its answer goes
   // to the output. Notifications and responses are handled at once.
-  void receive(Message message, std::shared_ptr<const RequestInfo> info, boost::asio::any_io_executor executor);
+  void receive(Message&& message, std::shared_ptr<const RequestInfo> info, boost::asio::any_io_executor executor);
   // Runs one request to its answer (nullopt if cancelled) without going through the output;
   // stateless HTTP awaits this directly.
   boost::asio::awaitable<std::optional<Message>> run_request(Message request, std::shared_ptr<const RequestInfo> info);
@@ -180,7 +180,9 @@ class ServerSession : public std::enable_shared_from_this<ServerSession> {
                                                               boost::asio::any_io_executor executor);
   static boost::asio::awaitable<void> run_and_respond(std::shared_ptr<ServerSession> self,
                                                       std::shared_ptr<RequestState> state, Message request);
-  boost::asio::awaitable<std::optional<Message>> execute(std::shared_ptr<RequestState> state, Message request);
+  // `request` is the awaiting caller's (run_and_respond's or run_request's, in their
+  // frames): a message moved from frame to frame was a few hundred instructions each time.
+  boost::asio::awaitable<std::optional<Message>> execute(std::shared_ptr<RequestState> state, const Message& request);
   boost::asio::awaitable<RpcResponse> dispatch(std::shared_ptr<RequestState> state, const Message& request);
   // The methods answered without waiting for anything.
   RpcResponse answer_now(const std::string& method, const json::object& params);

@@ -112,7 +112,7 @@ class StdioOutput final : public detail::SessionOutput {
 
   void send(const Message& message, const RequestId*) override { writer_.push(encode(message) + "\n", false); }
 
-  void respond(const RequestId&, std::optional<Message> response) override {
+  void respond(const RequestId&, const std::optional<Message>& response) override {
     if (response) writer_.push(encode(*response) + "\n", true);
     std::function<void()> idle;
     {

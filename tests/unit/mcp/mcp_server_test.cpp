@@ -32,9 +32,9 @@ class RecordingOutput final : public detail::SessionOutput {
     sent_.push_back(Sent{message, related ? std::optional<RequestId>(*related) : std::nullopt});
     changed_.notify_all();
   }
-  void respond(const RequestId& id, std::optional<Message> response) override {
+  void respond(const RequestId& id, const std::optional<Message>& response) override {
     std::lock_guard lock(mutex_);
-    responses_.emplace_back(id, std::move(response));
+    responses_.emplace_back(id, response);
     changed_.notify_all();
   }
 
