@@ -4,6 +4,10 @@
 
 #include <boost/json.hpp>
 
+#include <string>
+#include <utility>
+#include <vector>
+
 #include "http/message.hpp"
 
 namespace tollgate::http {
@@ -79,6 +83,33 @@ TEST(Headers, NamesAreCaseInsensitiveAndSetReplacesAll) {
   EXPECT_EQ(h.size(), 1u);
   EXPECT_EQ(h.get("set-cookie"), "c=3");
   EXPECT_EQ(h.get("Content-Type"), std::nullopt);
+}
+
+TEST(Headers, SetKeepsTheOthersInOrderAndIterationSeesEachOnce) {
+  Headers h;
+  h.add("A", "1");
+  h.add("B", "2");
+  h.add("a", "3");
+  h.add("C", "4");
+  h.set("A", "5");
+  std::vector<std::pair<std::string, std::string>> seen;
+  for (const Header field : h) seen.emplace_back(field.name, field.value);
+  EXPECT_EQ(seen, (std::vector<std::pair<std::string, std::string>>{{"B", "2"}, {"C", "4"}, {"A", "5"}}));
+  EXPECT_EQ(h.size(), 3u);
+  h.set("C", "");
+  EXPECT_EQ(h.get("c"), "");
+  EXPECT_EQ(h.get("B"), "2");
+  EXPECT_EQ(h.size(), 3u);
+}
+
+TEST(Headers, LongNamesAndValuesRoundTrip) {
+  Headers h;
+  const std::string name(300, 'N'), value(70'000, 'v');
+  h.add(name, value);
+  h.add("After", "x");
+  EXPECT_EQ(h.get(std::string(300, 'n')), value);
+  EXPECT_EQ(h.get("after"), "x");
+  EXPECT_EQ(h.get(std::string(299, 'N')), std::nullopt);
 }
 
 TEST(Response, ErrorBodyHasCodeMessageAndStatus) {

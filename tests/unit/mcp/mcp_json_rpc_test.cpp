@@ -2,7 +2,14 @@
 // decoder limit (batch size, nesting depth, id length).
 #include <gtest/gtest.h>
 
+#include <boost/json/serialize.hpp>
+
+#include <thread>
+#include <vector>
+
+#include "mcp/message_arena.hpp"
 #include "tollgate/mcp/json_rpc.hpp"
+#include "tollgate/mcp/server.hpp"
 
 namespace tollgate::mcp {
 namespace {
@@ -139,6 +146,82 @@ TEST(McpJsonRpc, EncodesCompactlyWithoutNewlines) {
   EXPECT_EQ(encode(Message::response(RequestId(std::string("x")), json::object{})), R"({"jsonrpc":"2.0","id":"x","result":{}})");
   EXPECT_EQ(encode_batch({Message::notification("a"), Message::notification("b")}),
             R"([{"jsonrpc":"2.0","method":"a"},{"jsonrpc":"2.0","method":"b"}])");
+}
+
+TEST(McpJsonRpc, EncodesStringIdsAndMethodsThatNeedEscaping) {
+  Message m = Message::request(RequestId(std::string("a\"b\\c\n\x01")), "tools/\"call\"\t");
+  std::string text = encode(m);
+  EXPECT_EQ(text.find('\n'), std::string::npos);
+  auto back = decode(text);
+  ASSERT_TRUE(back.ok()) << text;
+  EXPECT_EQ(back.messages[0].id, RequestId(std::string("a\"b\\c\n\x01")));
+  EXPECT_EQ(back.messages[0].method, "tools/\"call\"\t");
+  EXPECT_EQ(encode(Message::response(RequestId(-42), json::value(nullptr))), R"({"jsonrpc":"2.0","id":-42,"result":{}})");
+}
+
+// A decoded message's values live in its arena: past the first block (a 100 KB argument),
+// through moves of the message, and after the decoder's own values are gone.
+TEST(McpJsonRpc, ADecodedMessagesValuesOutliveItsMovesAndSpillPastTheFirstBlock) {
+  const std::string big(100'000, 'x');
+  std::string text = R"({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"t","arguments":{"big":")" + big +
+                     R"(","list":[1,2,{"deep":"value that is longer than a small string"}]}}})";
+  std::vector<Message> kept;
+  {
+    Decoded decoded = decode(text);
+    ASSERT_TRUE(decoded.ok());
+    Message moved(std::move(decoded.messages[0]));
+    kept.push_back(std::move(moved));
+  }
+  kept.reserve(16);  // moves the message again
+  const json::object& args = kept[0].params.at("arguments").as_object();
+  EXPECT_EQ(args.at("big").as_string(), big);
+  EXPECT_EQ(args.at("list").as_array()[2].as_object().at("deep").as_string(), "value that is longer than a small string");
+  auto again = decode(encode(kept[0]));
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again.messages[0].params, kept[0].params);
+}
+
+// Copies of a value are made where the value lives, so two threads copying one message's
+// arguments allocate in one arena at once.
+TEST(McpJsonRpc, ArgumentsCopiedOnTwoThreadsAtOnceComeOutWhole) {
+  Decoded decoded = decode(R"({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"arguments":)"
+                           R"({"city":"a city with a long enough name","days":[1,2,3],"units":{"temperature":"celsius"}}}})");
+  ASSERT_TRUE(decoded.ok());
+  const json::value& args = decoded.messages[0].params.at("arguments");
+  const std::string expected = json::serialize(args);
+  constexpr int kCopies = 20'000;  // each thread's; they stay in the arena until the message goes
+  std::atomic<int> ready{0}, whole{0};
+  auto copy_many = [&] {
+    ++ready;
+    while (ready.load() < 2) {
+    }
+    for (int i = 0; i < kCopies; ++i) {
+      json::value copy(args);
+      if (json::serialize(copy) == expected) ++whole;
+    }
+  };
+  std::thread a(copy_many), b(copy_many);
+  a.join();
+  b.join();
+  EXPECT_EQ(whole.load(), 2 * kCopies);
+}
+
+// Messages made from arena values take the arena along instead of copying out of it; a
+// value moved by assignment into another resource would be copied.
+TEST(McpJsonRpc, MessagesAndToolResultsKeepTheArenaTheirValuesWereMadeIn) {
+  json::storage_ptr arena = make_message_arena();
+  json::value result(json::object({{"k", "a value longer than a short string"}}, arena));
+  Message response = Message::response(1, std::move(result));
+  EXPECT_EQ(response.result.storage().get(), arena.get());
+  Message request = Message::request(2, "m", json::object({{"k", "v"}}, arena));
+  EXPECT_EQ(request.params.storage().get(), arena.get());
+  Message failure = Message::failure(3, RpcError{1, "x", json::value(json::object({{"k", "v"}}, arena))});
+  EXPECT_EQ(failure.error.data.storage().get(), arena.get());
+
+  json::object text = ToolResult::text("hello").to_json();
+  EXPECT_NE(text.storage().get(), json::storage_ptr().get());
+  EXPECT_EQ(text.at("content").as_array()[0].as_object().at("text").as_string(), "hello");
+  EXPECT_EQ(json::serialize(text), R"({"content":[{"type":"text","text":"hello"}]})");
 }
 
 }  // namespace
