@@ -7,8 +7,8 @@
 #include <boost/json/serializer.hpp>
 
 #include <functional>
+#include <type_traits>
 
-#include "common/json.hpp"
 #include "mcp/message_arena.hpp"
 
 namespace tollgate::mcp {
@@ -77,12 +77,16 @@ Message Message::failure(std::optional<RequestId> id, int code, std::string mess
 
 namespace {
 
-// Appends the JSON text of `value` (a json::value or json::object) to `out`, with no
-// temporary string per field as json::serialize would make.
+// Appends the JSON text of `value` (a json::value or json::object, or a string_view as a
+// JSON string) to `out`, with no temporary string per field as json::serialize would make.
 template <typename Json>
 void append_json(std::string& out, const Json& value) {
   json::serializer serializer;
-  serializer.reset(&value);
+  if constexpr (std::is_convertible_v<const Json&, std::string_view>) {
+    serializer.reset(json::string_view(std::string_view(value)));
+  } else {
+    serializer.reset(&value);
+  }
   char piece[512];
   while (!serializer.done()) {
     json::string_view text = serializer.read(piece, sizeof piece);
@@ -92,7 +96,7 @@ void append_json(std::string& out, const Json& value) {
 
 void append_id(std::string& out, const RequestId& id) {
   if (id.is_string()) {
-    tollgate::json::append_string(out, id.text());
+    append_json(out, id.text());
   } else {
     out += std::to_string(id.number());
   }
@@ -115,7 +119,7 @@ std::string encode(const Message& m) {
       out += ",\"id\":";
       append_id(out, m.id);
       out += ",\"method\":";
-      tollgate::json::append_string(out, m.method);
+      append_json(out, m.method);
       if (!m.params.empty()) {
         out += ",\"params\":";
         append_json(out, m.params);
@@ -123,7 +127,7 @@ std::string encode(const Message& m) {
       break;
     case MessageKind::kNotification:
       out += ",\"method\":";
-      tollgate::json::append_string(out, m.method);
+      append_json(out, m.method);
       if (!m.params.empty()) {
         out += ",\"params\":";
         append_json(out, m.params);

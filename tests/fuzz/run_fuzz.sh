@@ -12,7 +12,7 @@ command -v clang++ >/dev/null || { echo "clang++ not found: install clang (scrip
 mkdir -p "$work/corpus"
 binary="$work/json_rpc_fuzz"
 sources=("$root/tests/fuzz/json_rpc_fuzz.cpp" "$root/tests/fuzz/boost_json_src.cpp" "$root/src/mcp/json_rpc.cpp")
-headers=("$root/include/tollgate/mcp/json_rpc.hpp")
+headers=("$root/include/tollgate/mcp/json_rpc.hpp" "$root/src/mcp/message_arena.hpp")
 stale=0
 [[ -x "$binary" ]] || stale=1
 for f in "${sources[@]}" "${headers[@]}" "$0"; do
