@@ -33,9 +33,8 @@ void append_line_text(std::string& out, std::string_view text) {
 }  // namespace
 
 std::optional<std::string_view> Headers::get(std::string_view name) const {
-  // Called a dozen times per request: sizes first, then the letters.
   for (const Header h : *this) {
-    if (h.name.size() == name.size() && ascii_iequals(h.name, name)) return h.value;
+    if (ascii_iequals(h.name, name)) return h.value;
   }
   return std::nullopt;
 }

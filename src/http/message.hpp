@@ -7,7 +7,6 @@
 
 #include <cstdint>
 #include <cstring>
-
 #include <functional>
 #include <optional>
 #include <string>

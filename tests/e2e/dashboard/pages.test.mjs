@@ -96,6 +96,7 @@ describe('dashboard pages', { timeout: 240000 }, () => {
       return `${el.tagName} ${el.getAttribute('aria-label') || text}`;
     });
     async function tabTo(pattern) {
+      if (pattern.test(await focused())) return;
       for (let i = 0; i < 40; ++i) {
         await page.keyboard.press('Tab');
         if (pattern.test(await focused())) return;
