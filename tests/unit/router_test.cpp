@@ -127,6 +127,20 @@ TEST(Router, EmptySegmentsAndTrailingSlashesAreIgnored) {
   }
 }
 
+// Segments past the ones kept inline (Router::Segments) route like any others.
+TEST(Router, PathsDeeperThanTheInlineSegmentsRouteAndMiss) {
+  Router router;
+  router.add("GET", "/1/2/3/4/5/6/7/8/9/{ten}", named("deep"));
+  router.add_prefix("GET", "/p", named("prefix"));
+  Request deep = make("GET", "/1/2/3/4/5/6/7/8/9/10");
+  EXPECT_EQ(dispatch(router, deep).body, "deep");
+  EXPECT_EQ(deep.params.at("ten"), "10");
+  Request deeper = make("GET", "/1/2/3/4/5/6/7/8/9/10/11");
+  EXPECT_EQ(dispatch(router, deeper).status, 404u);
+  Request below = make("GET", "/p/a/b/c/d/e/f/g/h/i/j/k");
+  EXPECT_EQ(dispatch(router, below).body, "prefix");
+}
+
 TEST(Router, FirstMatchingRouteWins) {
   Router router;
   router.add("GET", "/keys/new", named("literal"));
