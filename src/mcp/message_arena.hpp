@@ -43,6 +43,9 @@ class MessageArena final : public json::memory_resource {
 
  private:
   static constexpr std::size_t kFirstBlockBytes = 640;
+  // The first spill stays a small-bin allocation too (with its link and malloc's header,
+  // under 1 KiB): a result with a little more than the first block is common.
+  static constexpr std::size_t kSmallSpillBytes = 960;
   struct Spill {
     Spill* next;
   };
@@ -52,8 +55,8 @@ class MessageArena final : public json::memory_resource {
     }
     void* p = bump(bytes, align);
     if (!p) {
-      // Each spill block at least doubles the room, so a large message takes few of them.
-      std::size_t room = std::max(2 * capacity_, bytes + align);
+      // Past the first spill each block doubles the room, so a large message takes few.
+      std::size_t room = std::max(capacity_ < kSmallSpillBytes ? kSmallSpillBytes : 2 * capacity_, bytes + align);
       auto* spill = static_cast<Spill*>(::operator new(sizeof(Spill) + room));
       spill->next = spill_;
       spill_ = spill;

@@ -24,8 +24,9 @@ namespace asio = boost::asio;
 // The result's values go in an arena of their own (the typical result: one allocation
 // instead of seven), which the response message then carries to the transport.
 ToolResult ToolResult::text(std::string_view text) {
-  ToolResult r{.content = json::array(make_message_arena())};
-  r.content.push_back(text_content(text, r.content.storage()));
+  json::storage_ptr arena = make_message_arena();
+  ToolResult r{.content = json::array(arena), .meta = json::object(arena)};
+  r.content.push_back(text_content(text, arena));
   return r;
 }
 

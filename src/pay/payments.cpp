@@ -91,50 +91,67 @@ class Interceptor {
     if (!receipt) {
       ErrorCode code = agent_code(receipt.code());
       if (code == ErrorCode::kPlatformUnavailable && policy_.fail_open) {
-        emit({PaymentEvent::Kind::kRanUncharged, tool.name, price, "", code, receipt.error().message});
+        emit(PaymentEvent::Kind::kRanUncharged, tool.name, price, "", code, receipt.error().message);
         co_return std::nullopt;  // fail-open: the provider chose to serve uncharged
       }
       co_return refuse(code, tool.name, price, receipt.error().message);
     }
-    emit({PaymentEvent::Kind::kCharged, tool.name, price, receipt->charge_id, ErrorCode::kChargeFailed, ""});
+    emit(PaymentEvent::Kind::kCharged, tool.name, price, receipt->charge_id, ErrorCode::kChargeFailed, "");
 
-    mcp::ToolResult result;
+    // Emplaced, not assigned: the result keeps the arena the tool built it in.
+    std::optional<mcp::ToolResult> result;
     try {
       auto run = tool.handler(ctx, arguments);
-      result = co_await std::move(run);
+      result.emplace(co_await std::move(run));
     } catch (const std::exception& e) {
-      result = mcp::ToolResult::error(e.what());
+      result.emplace(mcp::ToolResult::error(e.what()));
     }
-    json::object receipt_json{{"charge_id", receipt->charge_id}, {"amount", format_money(receipt->amount_micros)}};
-    // The gateway marks a failure of the server behind it as UPSTREAM_ERROR: never billable.
-    bool upstream_failed = false;
-    if (auto* err = result.meta.if_contains("tollgate/error"); err && err->is_object()) {
-      auto* code = err->as_object().if_contains("code");
-      upstream_failed = code && code->is_string() && code->as_string() == to_string(ErrorCode::kUpstreamError);
-    }
-    if ((result.is_error && policy_.refund_on_tool_error) || upstream_failed) {
+    if (refund_due(*result)) {
       std::string charge_id = receipt->charge_id;
       auto refunded = co_await charger_->refund(std::move(charge_id));
       if (refunded.ok()) {
-        emit({PaymentEvent::Kind::kRefunded, tool.name, price, receipt->charge_id, ErrorCode::kChargeFailed, ""});
-        result.meta["tollgate/refund"] = receipt_json;
-        co_return result;
+        emit(PaymentEvent::Kind::kRefunded, tool.name, price, receipt->charge_id, ErrorCode::kChargeFailed, "");
+        attach(*result, "tollgate/refund", *receipt);
+        co_return std::move(result);
       }
-      emit({PaymentEvent::Kind::kRefundFailed, tool.name, price, receipt->charge_id, refunded.code(),
-            refunded.error().message});
+      emit(PaymentEvent::Kind::kRefundFailed, tool.name, price, receipt->charge_id, refunded.code(),
+           refunded.error().message);
     }
-    result.meta["tollgate/receipt"] = std::move(receipt_json);
-    co_return result;
+    attach(*result, "tollgate/receipt", *receipt);
+    co_return std::move(result);
   }
 
  private:
   mcp::ToolResult refuse(ErrorCode code, const std::string& tool, Micros price, const std::string& detail) {
-    emit({PaymentEvent::Kind::kRefused, tool, price, "", code, detail});
+    emit(PaymentEvent::Kind::kRefused, tool, price, "", code, detail);
     return refusal(policy_, code, tool, price, detail);
   }
 
-  void emit(PaymentEvent event) {
-    if (policy_.logger) policy_.logger(event);
+  // Whether a charged call's result sends the money back: a tool error when the provider
+  // asked for that, or a failure of the server behind the gateway (UPSTREAM_ERROR, which
+  // is never billable).
+  bool refund_due(const mcp::ToolResult& result) const {
+    if (result.is_error && policy_.refund_on_tool_error) return true;
+    auto* err = result.meta.if_contains("tollgate/error");
+    if (!err || !err->is_object()) return false;
+    auto* code = err->as_object().if_contains("code");
+    return code && code->is_string() && code->as_string() == to_string(ErrorCode::kUpstreamError);
+  }
+
+  // The receipt (or refund) in the result's _meta, made where the result's values are.
+  static void attach(mcp::ToolResult& result, std::string_view key, const Receipt& receipt) {
+    json::object entry({{"charge_id", receipt.charge_id}, {"amount", format_money(receipt.amount_micros)}},
+                       result.meta.storage());
+    result.meta[key] = std::move(entry);
+  }
+
+  // Ordinary functions, not coroutine code: GCC keeps every temporary of a coroutine in its
+  // frame, and an event's strings made the interceptor's frame a large allocation per call.
+  // The event is only made for a logger.
+  void emit(PaymentEvent::Kind kind, const std::string& tool, Micros price, std::string_view charge_id, ErrorCode code,
+            std::string_view message) const {
+    if (!policy_.logger) return;
+    policy_.logger(PaymentEvent{kind, tool, price, std::string(charge_id), code, std::string(message)});
   }
 
   PaymentPolicy policy_;
