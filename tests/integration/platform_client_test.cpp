@@ -1,6 +1,7 @@
 // The payments SDK's platform client against a real platform: charges, refunds and verify
 // return the platform's own codes; an unreachable platform is PLATFORM_UNAVAILABLE after the
-// configured retries; a retry after a lost answer never charges twice.
+// configured retries; a retry after a lost answer never charges twice. And with_payments
+// over a real MCP server and client: a tool error refunded when the provider asks for it.
 #include <gtest/gtest.h>
 
 #include <boost/asio.hpp>
@@ -11,6 +12,9 @@
 #include "pay/platform_client.hpp"
 #include "support/api_helpers.hpp"
 #include "support/platform_fixture.hpp"
+#include "tollgate/mcp/client.hpp"
+#include "tollgate/mcp/transport.hpp"
+#include "tollgate/pay/payments.hpp"
 
 namespace tollgate::test {
 namespace {
@@ -182,6 +186,78 @@ TEST_F(PlatformClientTest, UnreachablePlatformIsPlatformUnavailable) {
   auto result = charge(agent_key_, 10'000, "down", o);
   ASSERT_FALSE(result.ok());
   EXPECT_EQ(result.code(), ErrorCode::kPlatformUnavailable);
+}
+
+// with_payments end to end with refund_on_tool_error: a paid tool that answers isError is
+// charged, then refunded, and the result says so in _meta; one that succeeds keeps its
+// charge and carries the receipt. Through a real MCP server and client over HTTP.
+TEST_F(PlatformClientTest, WithPaymentsRefundsAToolErrorWhenAskedAndKeepsTheChargeOtherwise) {
+  add_a_dollar();
+  asio::io_context io;
+  mcp::Server server(mcp::Implementation{.name = "refunds", .version = "1"});
+  std::atomic<int> ran{0};
+  mcp::Tool tool;
+  tool.name = "divide";
+  tool.input_schema = bj::object{{"type", "object"}, {"properties", bj::object{{"by", bj::object{{"type", "integer"}}}}}};
+  tool.handler = [&ran](mcp::Context&, const bj::object& args) -> asio::awaitable<mcp::ToolResult> {
+    ++ran;
+    if (args.at("by").as_int64() == 0) co_return mcp::ToolResult::error("cannot divide by zero");
+    co_return mcp::ToolResult::text("divided");
+  };
+  ASSERT_TRUE(server.add_tool(std::move(tool)).ok());
+  pay::PaymentsConfig config;
+  config.api_key = provider_key_;
+  config.platform_url = platform_->url();
+  config.pricing = {{"divide", "0.02"}};
+  config.refund_on_tool_error = true;
+  ASSERT_TRUE(pay::with_payments(server, std::move(config)).ok());
+  mcp::HttpServer http(server, io);
+  ASSERT_TRUE(http.listen("127.0.0.1", 0).ok());
+  std::thread serving([&io] { io.run(); });
+
+  std::int64_t before = balance();
+  asio::io_context client_io;
+  std::optional<mcp::RpcResponse> failed, succeeded;
+  asio::co_spawn(
+      client_io,
+      [&]() -> asio::awaitable<void> {
+        mcp::HttpClientOptions o;
+        o.url = "http://127.0.0.1:" + std::to_string(http.port()) + "/mcp";
+        o.open_server_stream = false;
+        o.headers.set("Authorization", "Bearer " + agent_key_);
+        mcp::Client client(client_io.get_executor(), mcp::make_http_client_transport(client_io.get_executor(), std::move(o)));
+        auto connected = co_await client.connect();
+        EXPECT_TRUE(connected.ok());
+        // Named values, not temporaries, in co_await expressions (GCC 12, docs/architecture.md).
+        std::string name = "divide";
+        auto by_zero = client.call_tool(name, bj::object{{"by", 0}});
+        failed.emplace(co_await std::move(by_zero));
+        auto by_two = client.call_tool(name, bj::object{{"by", 2}});
+        succeeded.emplace(co_await std::move(by_two));
+        auto closing = client.close();
+        co_await std::move(closing);
+      },
+      asio::detached);
+  client_io.run();
+  http.stop();
+  serving.join();
+
+  ASSERT_TRUE(failed && failed->ok()) << (failed && failed->error ? failed->error->message : "");
+  const bj::object& error_result = failed->result.as_object();
+  EXPECT_TRUE(error_result.at("isError").as_bool());
+  const bj::object& refund = error_result.at("_meta").as_object().at("tollgate/refund").as_object();
+  EXPECT_EQ(refund.at("amount").as_string(), "0.02");
+  EXPECT_FALSE(error_result.at("_meta").as_object().contains("tollgate/receipt"));
+
+  ASSERT_TRUE(succeeded && succeeded->ok());
+  const bj::object& ok_result = succeeded->result.as_object();
+  EXPECT_FALSE(ok_result.contains("isError"));
+  const bj::object& receipt = ok_result.at("_meta").as_object().at("tollgate/receipt").as_object();
+  EXPECT_EQ(receipt.at("amount").as_string(), "0.02");
+  EXPECT_NE(receipt.at("charge_id").as_string(), refund.at("charge_id").as_string());
+
+  EXPECT_EQ(ran.load(), 2);
+  EXPECT_EQ(before - balance(), 20'000) << "the failed call was refunded, the other one charged";
 }
 
 }  // namespace
