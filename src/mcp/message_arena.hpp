@@ -87,7 +87,6 @@ class MessageArena final : public json::memory_resource {
   alignas(std::max_align_t) unsigned char first_[kFirstBlockBytes];
 };
 
-
 // A new arena, shared by every value allocated in it.
 inline json::storage_ptr make_message_arena() { return json::make_shared_resource<MessageArena>(); }
 
