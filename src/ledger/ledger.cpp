@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <deque>
 #include <map>
 #include <set>
 
@@ -75,7 +76,9 @@ std::vector<Result<ChargeResult>> Ledger::charge_batch(std::span<const ChargeReq
 
   // The committer runs this for every batch, so it allocates per distinct account, key and
   // provider, not per charge where it can: names and earlier transfers are looked up by
-  // views into `requests` and into vectors that do not move while the transaction runs.
+  // views into `requests` and into containers whose elements do not move while the
+  // transaction runs.
+  int attempt = 0;
   auto status = store_.run_ledger_txn([&](LedgerTxn& txn) -> Status {
     // The transaction may run more than once (the store retries on deadlock or an
     // idempotency race); start from scratch each time.
@@ -84,20 +87,52 @@ std::vector<Result<ChargeResult>> Ledger::charge_batch(std::span<const ChargeReq
 
     // Idempotency: earlier charges under the same (provider, key), from the database and
     // from this batch (`transfers` is reserved up front, so pointers into it stay valid).
+    // The first attempt does not ask the database for every key: a key used before makes
+    // the insert fail on the unique (payee, idempotency key) index, the store runs this
+    // again, and the second attempt looks all the batch's keys up. Only a charge about to
+    // be refused is looked up at once, since a refusal inserts nothing that could fail.
+    // Used keys are rare (an SDK's network retry, a provider's replay), and looking every
+    // key up first cost the committer, which runs one batch at a time, a statement per
+    // charge on every batch (bench/README.md).
+    const bool look_up_all = ++attempt > 1;
     using IdempotencyKey = std::pair<std::string_view, std::string_view>;  // provider, key
     std::map<IdempotencyKey, const Transfer*> seen;
-    std::map<std::string_view, std::vector<std::string>> keys_by_provider;
-    for (const auto& r : requests) {
-      if (!r.idempotency_key.empty()) keys_by_provider[r.provider_account_id].push_back(r.idempotency_key);
+    std::deque<Transfer> earlier;  // found in the database; a deque, so `seen` may point in
+    if (look_up_all) {
+      std::map<std::string_view, std::vector<std::string>> keys_by_provider;
+      for (const auto& r : requests) {
+        if (!r.idempotency_key.empty()) keys_by_provider[r.provider_account_id].push_back(r.idempotency_key);
+      }
+      for (auto& [provider, idem_keys] : keys_by_provider) {
+        auto found = txn.find_by_idempotency(provider, sorted_unique(std::move(idem_keys)));
+        if (!found) return found.error();
+        for (Transfer& t : *found) {
+          earlier.push_back(std::move(t));
+          seen.emplace(IdempotencyKey{provider, earlier.back().idempotency_key}, &earlier.back());
+        }
+      }
     }
-    std::vector<std::vector<Transfer>> earlier;
-    earlier.reserve(keys_by_provider.size());
-    for (auto& [provider, idem_keys] : keys_by_provider) {
-      auto found = txn.find_by_idempotency(provider, sorted_unique(std::move(idem_keys)));
-      if (!found) return found.error();
-      earlier.push_back(std::move(*found));
-      for (const Transfer& t : earlier.back()) seen.emplace(IdempotencyKey{provider, t.idempotency_key}, &t);
-    }
+    auto replay_or_conflict = [&](const ChargeRequest& r, const Transfer& t) {
+      return t.request_fingerprint == r.request_fingerprint ? Result<ChargeResult>(result_of(t, /*replayed=*/true))
+                                                            : Result<ChargeResult>(conflict());
+    };
+    // Refuses request i, unless (first attempt) its key was used before: then the answer
+    // is the original charge's, whatever the balance, limit or key is now.
+    auto refuse = [&](std::size_t i, Error why) -> Status {
+      const ChargeRequest& r = requests[i];
+      if (!look_up_all && !r.idempotency_key.empty()) {
+        auto found = txn.find_by_idempotency(r.provider_account_id, {r.idempotency_key});
+        if (!found) return found.error();
+        if (!found->empty()) {
+          earlier.push_back(std::move(found->front()));
+          seen.emplace(IdempotencyKey{r.provider_account_id, earlier.back().idempotency_key}, &earlier.back());
+          outcomes[i] = replay_or_conflict(r, earlier.back());
+          return ok_status();
+        }
+      }
+      outcomes[i] = std::move(why);
+      return ok_status();
+    };
 
     // Ledger account names, made once per account; then lock in the global order.
     std::map<std::string_view, std::string> credit_of, earning_of;  // by account id
@@ -136,23 +171,21 @@ std::vector<Result<ChargeResult>> Ledger::charge_batch(std::span<const ChargeReq
       if (!r.idempotency_key.empty()) {
         auto it = seen.find(IdempotencyKey{r.provider_account_id, r.idempotency_key});
         if (it != seen.end()) {
-          outcomes[i] = it->second->request_fingerprint == r.request_fingerprint
-                            ? Result<ChargeResult>(result_of(*it->second, /*replayed=*/true))
-                            : Result<ChargeResult>(conflict());
+          outcomes[i] = replay_or_conflict(r, *it->second);
           continue;
         }
       }
       auto key = keys.find(r.agent_key_id);
       if (key == keys.end()) {
         // Deleted after verification, before this transaction: the delete wins.
-        outcomes[i] = Error{ErrorCode::kTokenInvalid, "The agent key was deleted."};
+        if (auto st = refuse(i, Error{ErrorCode::kTokenInvalid, "The agent key was deleted."}); !st.ok()) return st;
         continue;
       }
       const std::string& credit = credit_of.find(r.agent_account_id)->second;
       const std::string& earning = earning_of.find(r.provider_account_id)->second;
       auto credit_balance = balances.find(credit), earning_balance = balances.find(earning);
       if (credit_balance == balances.end() || earning_balance == balances.end()) {
-        outcomes[i] = Error{ErrorCode::kChargeFailed, "The account's ledger is missing."};
+        if (auto st = refuse(i, Error{ErrorCode::kChargeFailed, "The account's ledger is missing."}); !st.ok()) return st;
         continue;
       }
       LockedKey& k = key->second;
@@ -160,12 +193,12 @@ std::vector<Result<ChargeResult>> Ledger::charge_batch(std::span<const ChargeReq
         UnixMicros start = period_start(k.spend_limit->period, now);
         Micros spent = k.period_start == start ? k.period_spent_micros : 0;
         if (spent > k.spend_limit->amount_micros - r.amount_micros) {
-          outcomes[i] = spending_limit_exceeded();
+          if (auto st = refuse(i, spending_limit_exceeded()); !st.ok()) return st;
           continue;
         }
       }
       if (credit_balance->second < r.amount_micros) {
-        outcomes[i] = insufficient_balance();
+        if (auto st = refuse(i, insufficient_balance()); !st.ok()) return st;
         continue;
       }
 

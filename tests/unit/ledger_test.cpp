@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <set>
 #include <thread>
 
 #include "keys/key.hpp"
@@ -231,6 +232,46 @@ TEST_P(LedgerTest, IdempotencyKeysAreScopedPerProvider) {
   EXPECT_EQ(balance(agent_), 8 * kCent);
 }
 
+// A batch's first attempt does not look idempotency keys up: a key used before fails the
+// insert, and the batch runs again with the lookups. Here the used keys come after a whole
+// insert statement's rows (16) went in, so that attempt must leave nothing behind: new
+// charges are made once, the replay answers with the original, the conflict fails alone.
+TEST_P(LedgerTest, UsedKeysLateInABatchReplayOrConflictAndTheNewChargesAreMadeOnce) {
+  auto key = make_key(agent_);
+  ASSERT_TRUE(ledger_->deposit(agent_.id, 100 * kCent, "").ok());
+  auto original = charge(key, kCent, "used-1");
+  ASSERT_TRUE(original.ok());
+  ASSERT_TRUE(charge(key, kCent, "used-2").ok());
+  std::vector<ChargeRequest> batch;
+  for (int i = 0; i < 20; ++i) batch.push_back(charge_of(key, kCent, "new-" + std::to_string(i)));
+  batch.insert(batch.begin() + 17, charge_of(key, kCent, "used-1"));
+  batch.insert(batch.begin() + 19, charge_of(key, 3 * kCent, "used-2"));  // another amount
+  auto results = ledger_->charge_batch(batch);
+  ASSERT_EQ(results.size(), 22u);
+  std::set<std::string> made;
+  for (std::size_t i = 0; i < results.size(); ++i) {
+    if (i == 17) {
+      ASSERT_TRUE(results[i].ok());
+      EXPECT_EQ(results[i]->charge_id, original->charge_id);
+      EXPECT_TRUE(results[i]->replayed);
+    } else if (i == 19) {
+      EXPECT_EQ(results[i].code(), ErrorCode::kIdempotencyConflict);
+    } else {
+      ASSERT_TRUE(results[i].ok()) << i;
+      EXPECT_FALSE(results[i]->replayed) << i;
+      made.insert(results[i]->charge_id);
+    }
+  }
+  EXPECT_EQ(made.size(), 20u);
+  EXPECT_EQ(balance(agent_), 78 * kCent);
+  EXPECT_EQ(earnings(provider_), 22 * kCent);
+  auto page = store_->transactions(agent_.id, std::nullopt, 100);
+  ASSERT_TRUE(page.ok());
+  EXPECT_EQ(std::count_if(page->transfers.begin(), page->transfers.end(),
+                          [](const store::Transfer& t) { return t.kind == store::TransferKind::kCharge; }),
+            22);
+  expect_clean();
+}
 TEST_P(LedgerTest, SpendingLimitsPerDayMonthAndTotal) {
   ASSERT_TRUE(ledger_->deposit(agent_.id, 100 * kCent, "").ok());
   for (auto period : {store::Period::kDay, store::Period::kMonth, store::Period::kTotal}) {

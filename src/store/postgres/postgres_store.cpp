@@ -20,7 +20,8 @@ namespace {
 
 constexpr std::size_t kMaxConnections = 16;
 // Bounded retries of a transaction that hit a deadlock, a serialization failure or (ledger
-// only) an idempotency race.
+// only) an idempotency key used before (a charge batch looks its keys up only when it runs
+// again) or raced for.
 constexpr int kMaxTxnAttempts = 5;
 // Arbitrary constants identifying Tollgate's advisory locks.
 constexpr std::int64_t kMigrationLock = 0x746f6c6c67617465;  // "tollgate"

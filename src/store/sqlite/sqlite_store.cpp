@@ -27,7 +27,8 @@ using sqlite::Statement;
 // Readers: enough for every server thread (the writer has its own connection); SQLite
 // readers are cheap.
 constexpr std::size_t kMaxConnections = 16;
-// Bounded retries of a ledger transaction that lost an idempotency race.
+// Bounded retries of a ledger transaction that met an idempotency key used before (a charge
+// batch looks its keys up only when it runs again) or lost a race for one.
 constexpr int kMaxTxnAttempts = 3;
 // The read anchor (connection.hpp) holds a snapshot for at most kAnchorHold, then leaves a
 // reader gap of kAnchorGap for other processes' checkpoints: reads lose the anchor ~5% of
