@@ -4,13 +4,17 @@
 # same tool, side by side with the same load (wrk + call.lua, one wrk thread, same
 # connections), in stateless JSON mode and with sessions. Then 10,000 idle sessions and the
 # memory each one costs. Prints numbers; not a test.
-# Usage: bench/mcp/run.sh [seconds per run, default 10] [connections, default 50] [idle sessions, default 10000]
+# The six runs go in rounds (ours and the SDK's alternate within each round), and each
+# ratio is given per round and as the median over rounds: on a shared VM one round's ratio
+# moves by a quarter from run to run.
+# Usage: bench/mcp/run.sh [seconds per run, default 10] [connections, default 50] [idle sessions, default 10000] [rounds, default 3]
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 seconds=${1:-10}
 conns=${2:-50}
 idle=${3:-10000}
+rounds=${4:-3}
 
 "$root/scripts/build" conformance_server >/dev/null
 "$root/scripts/npm-tools"
@@ -46,8 +50,9 @@ stop() {
 
 rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$pid/status"; }
 
-# run LABEL SESSIONS_FILE -> prints a row, records calls/s and p99
+# load LABEL SESSIONS_FILE -> prints a row, records calls/s and p99 under "LABEL|ROUND"
 declare -A calls p99
+round=1
 load() {
   local label=$1 sessions=$2
   MCP_SESSIONS_FILE=$sessions wrk -t1 -c"$conns" -d2s --timeout 10s -s "$here/call.lua" "$url" >/dev/null  # warm-up
@@ -61,43 +66,58 @@ load() {
   p99us=$(sed -n 's/.*p99_us=\([0-9]*\).*/\1/p' <<<"$line")
   local rate
   rate=$(awk -v r="$requests" -v d="$duration" 'BEGIN { printf "%.0f", r / (d / 1e6) }')
-  calls[$label]=$rate
-  p99[$label]=$p99us
-  printf "%-40s %10s %9.2f %9.2f %8s\n" "$label" "$rate" "$(awk -v x="$p50us" 'BEGIN{print x/1000}')" \
+  calls["$label|$round"]=$rate
+  p99["$label|$round"]=$p99us
+  printf "%-6s %-34s %10s %9.2f %9.2f %8s\n" "$round" "$label" "$rate" "$(awk -v x="$p50us" 'BEGIN{print x/1000}')" \
     "$(awk -v x="$p99us" 'BEGIN{print x/1000}')" "$errors"
 }
 
-ratio() {  # OURS THEIRS
-  awk -v a="${calls[$1]}" -v b="${calls[$2]}" -v pa="${p99[$1]}" -v pb="${p99[$2]}" -v n1="$1" -v n2="$2" \
-    'BEGIN { printf "  %s vs %s: %.1fx calls/s, p99 %.1fx lower\n", n1, n2, a / b, pb / pa }'
+# ratio OURS THEIRS -> one line: calls/s and p99 ratios of each round, then their medians
+ratio() {
+  local a=() b=() pa=() pb=() r
+  for ((r = 1; r <= rounds; r++)); do
+    a+=("${calls["$1|$r"]}") b+=("${calls["$2|$r"]}") pa+=("${p99["$1|$r"]}") pb+=("${p99["$2|$r"]}")
+  done
+  awk -v a="${a[*]}" -v b="${b[*]}" -v pa="${pa[*]}" -v pb="${pb[*]}" -v n1="$1" -v n2="$2" '
+    function median(v, n,   i, j, t) {
+      for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (v[j] < v[i]) { t = v[i]; v[i] = v[j]; v[j] = t }
+      return n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
+    }
+    BEGIN {
+      n = split(a, A); split(b, B); split(pa, PA); split(pb, PB)
+      for (i = 1; i <= n; i++) { x[i] = A[i] / B[i]; y[i] = PB[i] / PA[i]; xs = xs sprintf(" %.1fx", x[i]); ys = ys sprintf(" %.1fx", y[i]) }
+      printf "  %s vs %s:\n    calls/s median %.1fx (rounds:%s); p99 lower, median %.1fx (rounds:%s)\n", n1, n2, median(x, n), xs, median(y, n), ys
+    }'
 }
 
-echo "tools/call of test_simple_text, wrk -t1 -c$conns -d${seconds}s (after a 2 s warm-up), servers on 1 thread, $(nproc) cores"
-printf "%-40s %10s %9s %9s %8s\n" "server / mode" "calls/s" "p50 ms" "p99 ms" "errors"
+echo "tools/call of test_simple_text, wrk -t1 -c$conns -d${seconds}s (after a 2 s warm-up), servers on 1 thread, $(nproc) cores, $rounds rounds"
+printf "%-6s %-34s %10s %9s %9s %8s\n" "round" "server / mode" "calls/s" "p50 ms" "p99 ms" "errors"
 
-start "$ours" --listen 127.0.0.1:0 --stateless --threads 1
-load "tollgate stateless (JSON)" ""
-stop
-start node "$here/ts_server.mjs" --stateless
-load "ts-sdk stateless (JSON)" ""
-stop
+for ((round = 1; round <= rounds; round++)); do
+  start "$ours" --listen 127.0.0.1:0 --stateless --threads 1
+  load "tollgate stateless (JSON)" ""
+  stop
+  start node "$here/ts_server.mjs" --stateless
+  load "ts-sdk stateless (JSON)" ""
+  stop
 
-start "$ours" --listen 127.0.0.1:0 --threads 1
-node "$here/sessions.mjs" "$url" "$conns" >"$work/sessions.txt"
-load "tollgate sessions (auto: JSON)" "$work/sessions.txt"
-stop
-start "$ours" --listen 127.0.0.1:0 --threads 1 --response-mode sse
-node "$here/sessions.mjs" "$url" "$conns" >"$work/sessions.txt"
-load "tollgate sessions (SSE)" "$work/sessions.txt"
-stop
-start node "$here/ts_server.mjs" --sessions --json
-node "$here/sessions.mjs" "$url" "$conns" >"$work/sessions.txt"
-load "ts-sdk sessions (JSON)" "$work/sessions.txt"
-stop
-start node "$here/ts_server.mjs" --sessions
-node "$here/sessions.mjs" "$url" "$conns" >"$work/sessions.txt"
-load "ts-sdk sessions (SSE)" "$work/sessions.txt"
-stop
+  start "$ours" --listen 127.0.0.1:0 --threads 1
+  node "$here/sessions.mjs" "$url" "$conns" >"$work/sessions.txt"
+  load "tollgate sessions (auto: JSON)" "$work/sessions.txt"
+  stop
+  start node "$here/ts_server.mjs" --sessions --json
+  node "$here/sessions.mjs" "$url" "$conns" >"$work/sessions.txt"
+  load "ts-sdk sessions (JSON)" "$work/sessions.txt"
+  stop
+  start "$ours" --listen 127.0.0.1:0 --threads 1 --response-mode sse
+  node "$here/sessions.mjs" "$url" "$conns" >"$work/sessions.txt"
+  load "tollgate sessions (SSE)" "$work/sessions.txt"
+  stop
+  start node "$here/ts_server.mjs" --sessions
+  node "$here/sessions.mjs" "$url" "$conns" >"$work/sessions.txt"
+  load "ts-sdk sessions (SSE)" "$work/sessions.txt"
+  stop
+done
 
 echo
 ratio "tollgate stateless (JSON)" "ts-sdk stateless (JSON)"
