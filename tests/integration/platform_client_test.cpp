@@ -1,11 +1,13 @@
 // The payments SDK's platform client against a real platform: charges, refunds and verify
 // return the platform's own codes; an unreachable platform is PLATFORM_UNAVAILABLE after the
 // configured retries; a retry after a lost answer never charges twice. And with_payments
-// over a real MCP server and client: a tool error refunded when the provider asks for it.
+// over a real MCP server and client: a tool error refunded when the provider asks for it,
+// and the charge kept and reported when that refund cannot reach the platform.
 #include <gtest/gtest.h>
 
 #include <boost/asio.hpp>
 
+#include <mutex>
 #include <set>
 #include <thread>
 
@@ -258,6 +260,97 @@ TEST_F(PlatformClientTest, WithPaymentsRefundsAToolErrorWhenAskedAndKeepsTheChar
 
   EXPECT_EQ(ran.load(), 2);
   EXPECT_EQ(before - balance(), 20'000) << "the failed call was refunded, the other one charged";
+}
+
+// The refund of a tool error fails when the platform went away while the tool ran: the
+// call keeps its charge, the result carries the receipt (the agent did pay), and the
+// provider's logger gets refund_failed with the charge id to settle by hand. A platform of
+// its own, stopped by the tool, then started again on the same database to read the ledger.
+TEST_F(PlatformClientTest, WithPaymentsKeepsTheChargeAndReportsItWhenTheRefundFails) {
+  auto platform = std::make_unique<PlatformProcess>();
+  Session owner = platform->signup("refunds@example.com");
+  std::string agent_key = std::string(platform->create_key(owner, "agent").at("key").as_string());
+  std::string provider_key = std::string(platform->create_key(owner, "server", true).at("key").as_string());
+  platform->json_request("POST", "/api/v1/admin/credits", bj::object{{"email", owner.email}, {"amount", "1"}},
+                         owner.token, 201);
+
+  asio::io_context io;
+  mcp::Server server(mcp::Implementation{.name = "refunds", .version = "1"});
+  mcp::Tool tool;
+  tool.name = "fragile";
+  tool.handler = [&platform](mcp::Context&, const bj::object&) -> asio::awaitable<mcp::ToolResult> {
+    platform->stop();  // charged by now; the refund will find nobody
+    co_return mcp::ToolResult::error("the tool failed");
+  };
+  ASSERT_TRUE(server.add_tool(std::move(tool)).ok());
+  std::vector<pay::PaymentEvent> events;
+  std::mutex events_mutex;
+  pay::PaymentsConfig config;
+  config.api_key = provider_key;
+  config.platform_url = platform->url();
+  config.pricing = {{"fragile", "0.03"}};
+  config.refund_on_tool_error = true;
+  config.timeout_ms = 2'000;
+  config.retries = 1;
+  config.logger = [&](const pay::PaymentEvent& e) {
+    std::lock_guard lock(events_mutex);
+    events.push_back(e);
+  };
+  ASSERT_TRUE(pay::with_payments(server, std::move(config)).ok());
+  mcp::HttpServer http(server, io);
+  ASSERT_TRUE(http.listen("127.0.0.1", 0).ok());
+  std::thread serving([&io] { io.run(); });
+
+  asio::io_context client_io;
+  std::optional<mcp::RpcResponse> answer;
+  asio::co_spawn(
+      client_io,
+      [&]() -> asio::awaitable<void> {
+        mcp::HttpClientOptions o;
+        o.url = "http://127.0.0.1:" + std::to_string(http.port()) + "/mcp";
+        o.open_server_stream = false;
+        o.headers.set("Authorization", "Bearer " + agent_key);
+        mcp::Client client(client_io.get_executor(), mcp::make_http_client_transport(client_io.get_executor(), std::move(o)));
+        auto connected = co_await client.connect();
+        EXPECT_TRUE(connected.ok());
+        std::string name = "fragile";
+        auto call = client.call_tool(name, bj::object{});
+        answer.emplace(co_await std::move(call));
+        auto closing = client.close();
+        co_await std::move(closing);
+      },
+      asio::detached);
+  client_io.run();
+  http.stop();
+  serving.join();
+
+  ASSERT_TRUE(answer && answer->ok()) << (answer && answer->error ? answer->error->message : "");
+  const bj::object& result = answer->result.as_object();
+  EXPECT_TRUE(result.at("isError").as_bool());
+  const bj::object& meta = result.at("_meta").as_object();
+  EXPECT_FALSE(meta.contains("tollgate/refund"));
+  const bj::object& receipt = meta.at("tollgate/receipt").as_object();
+  EXPECT_EQ(receipt.at("amount").as_string(), "0.03");
+  std::string charge_id(receipt.at("charge_id").as_string());
+
+  {
+    std::lock_guard lock(events_mutex);
+    ASSERT_EQ(events.size(), 2u);
+    EXPECT_EQ(events[0].kind, pay::PaymentEvent::Kind::kCharged);
+    EXPECT_EQ(events[1].kind, pay::PaymentEvent::Kind::kRefundFailed);
+    EXPECT_EQ(events[1].charge_id, charge_id);
+    EXPECT_EQ(events[1].code, ErrorCode::kPlatformUnavailable);
+  }
+
+  // The ledger agrees: charged once, never refunded. (Sessions live in the database, so the
+  // owner's still works on the platform started again.)
+  PlatformProcess again(PlatformProcess::Options{.db_url = platform->db_url()});
+  EXPECT_EQ(again.json_request("GET", "/api/v1/wallet", nullptr, owner.token, 200).at("balance_micros").as_int64(),
+            1'000'000 - 30'000);
+  auto listed = again.json_request("GET", "/api/v1/wallet/transactions", nullptr, owner.token, 200);
+  std::vector<std::string> types;
+  for (const auto& t : listed.at("transactions").as_array()) types.emplace_back(t.at("type").as_string());
+  EXPECT_EQ(types, (std::vector<std::string>{"charge", "deposit"}));
 }
 
 }  // namespace
