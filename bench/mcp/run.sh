@@ -15,6 +15,7 @@ seconds=${1:-10}
 conns=${2:-50}
 idle=${3:-10000}
 rounds=${4:-3}
+[[ $rounds =~ ^[1-9][0-9]*$ ]] || { echo "rounds must be a whole number, at least 1" >&2; exit 2; }
 
 "$root/scripts/build" conformance_server >/dev/null
 "$root/scripts/npm-tools"
@@ -52,7 +53,6 @@ rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$pid/status"; }
 
 # load LABEL SESSIONS_FILE -> prints a row, records calls/s and p99 under "LABEL|ROUND"
 declare -A calls p99
-round=1
 load() {
   local label=$1 sessions=$2
   MCP_SESSIONS_FILE=$sessions wrk -t1 -c"$conns" -d2s --timeout 10s -s "$here/call.lua" "$url" >/dev/null  # warm-up

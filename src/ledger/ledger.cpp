@@ -80,8 +80,8 @@ std::vector<Result<ChargeResult>> Ledger::charge_batch(std::span<const ChargeReq
   // transaction runs.
   int attempt = 0;
   auto status = store_.run_ledger_txn([&](LedgerTxn& txn) -> Status {
-    // The transaction may run more than once (the store retries on deadlock or an
-    // idempotency race); start from scratch each time.
+    // The transaction may run more than once (the store retries on deadlock, or when the
+    // insert met an idempotency key used before); start from scratch each time.
     outcomes.assign(requests.size(), std::nullopt);
     UnixMicros now = now_micros();
 
