@@ -16,6 +16,7 @@
 
 #include <algorithm>
 #include <array>
+#include <charconv>
 #include <csignal>
 #include <thread>
 #include <unordered_set>
@@ -461,10 +462,17 @@ class Server::Impl : public std::enable_shared_from_this<Server::Impl> {
    private:
     asio::awaitable<bool> send(std::string_view chunk, bool last) {
       if (!open()) co_return false;
-      std::string size_line;
-      if (!chunk.empty()) size_line = fmt::format("{:x}\r\n", chunk.size());
+      // The chunk's size in hex and CRLF, on the stack: a stream writes one per event.
+      char size_text[20];
+      std::size_t size_length = 0;
+      if (!chunk.empty()) {
+        char* end = std::to_chars(size_text, size_text + 16, chunk.size(), 16).ptr;
+        *end++ = '\r';
+        *end++ = '\n';
+        size_length = static_cast<std::size_t>(end - size_text);
+      }
       static constexpr std::string_view kCrlf = "\r\n", kLastChunk = "0\r\n\r\n";
-      std::array<asio::const_buffer, 5> buffers{asio::buffer(pending_header_), asio::buffer(size_line),
+      std::array<asio::const_buffer, 5> buffers{asio::buffer(pending_header_), asio::buffer(size_text, size_length),
                                                 asio::buffer(chunk.empty() ? std::string_view() : chunk),
                                                 asio::buffer(chunk.empty() ? std::string_view() : kCrlf),
                                                 asio::buffer(last ? kLastChunk : std::string_view())};

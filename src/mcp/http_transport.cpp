@@ -10,6 +10,8 @@
 #include <boost/container/small_vector.hpp>
 #include <spdlog/spdlog.h>
 
+#include <charconv>
+
 #include "common/crypto.hpp"
 #include "common/text.hpp"
 #include "http/router.hpp"
@@ -110,7 +112,14 @@ bool is_loopback_host(std::string_view host) {
   return host == "localhost" || host == "[::1]" || host == "::1" || host.starts_with("127.");
 }
 
-std::string event_id(std::uint64_t stream, std::uint64_t seq) { return std::to_string(stream) + "_" + std::to_string(seq); }
+// An SSE event id, "<stream>_<seq>", appended to `out`: every event of a stream writes one.
+void append_event_id(std::string& out, std::uint64_t stream, std::uint64_t seq) {
+  char digits[41];  // two 20-digit numbers and the separator
+  char* end = std::to_chars(digits, digits + 20, stream).ptr;
+  *end++ = '_';
+  end = std::to_chars(end, digits + sizeof digits, seq).ptr;
+  out.append(digits, end);
+}
 
 std::optional<std::pair<std::uint64_t, std::uint64_t>> parse_event_id(std::string_view text) {
   std::size_t sep = text.find('_');
@@ -335,17 +344,24 @@ void detach(HttpSession& session, SseStream& stream, std::uint64_t generation) {
 
 // Writes a stream's events to one connection until the stream is answered, the connection
 // fails, another connection takes the stream over, or the stream is asked to close.
+// `signal` wakes it for new events; a POST's stream passes none and gets one only when it
+// has to wait (most calls are answered before their stream is written).
 asio::awaitable<void> pump(std::shared_ptr<HttpSession> session, std::shared_ptr<SseStream> stream,
                            std::uint64_t generation, std::uint64_t cursor, bool priming, std::shared_ptr<Signal> signal,
                            http::StreamWriter& writer) {
   ActiveGuard guard(session);
+  const auto executor = co_await asio::this_coro::executor;
   const auto keep_alive = std::chrono::milliseconds(std::max(1, session->options().keep_alive_ms));
   auto last_write = Clock::now();
   // The priming event goes out with whatever is already queued: one write, not two.
   std::string out;
   bool first = true;
   if (priming) {
-    out = "id: " + event_id(stream->id, 0) + "\nretry: " + std::to_string(session->options().retry_ms) + "\ndata: \n\n";
+    out = "id: ";
+    append_event_id(out, stream->id, 0);
+    out += "\nretry: ";
+    out += std::to_string(session->options().retry_ms);
+    out += "\ndata: \n\n";
   }
   for (;;) {
     std::uint64_t last = cursor;
@@ -360,10 +376,17 @@ asio::awaitable<void> pump(std::shared_ptr<HttpSession> session, std::shared_ptr
         stream->close_requested = false;
         stop = true;
       } else {
+        // Sized once: an event's framing is under 64 bytes ("id: <stream>_<seq>", "event:
+        // message", "data: ", blank line).
+        std::size_t size = out.size();
+        for (const auto& e : stream->events) {
+          if (e.seq > cursor) size += e.data.size() + 64;
+        }
+        out.reserve(size);
         for (const auto& e : stream->events) {
           if (e.seq <= cursor) continue;
           out += "id: ";
-          out += event_id(stream->id, e.seq);
+          append_event_id(out, stream->id, e.seq);
           out += "\nevent: message\ndata: ";
           out += e.data;
           out += "\n\n";
@@ -371,6 +394,11 @@ asio::awaitable<void> pump(std::shared_ptr<HttpSession> session, std::shared_ptr
         }
         std::uint64_t end = stream->events.empty() ? 0 : stream->events.back().seq;
         finished = stream->done && last >= end;
+        if (!finished && !signal) {
+          // Made under the lock that saw no more events, so none can slip past it.
+          if (!stream->signal) stream->signal = std::make_shared<Signal>(executor);
+          signal = stream->signal;
+        }
       }
     }
     // The first pass always writes, if only the response header (the client is waiting for
@@ -720,8 +748,8 @@ class HttpTransport::Impl : public std::enable_shared_from_this<HttpTransport::I
     }
     auto stream = std::make_shared<SseStream>();
     // The wake-up signal is made only when this connection has to wait (most calls are
-    // answered while they are received); under the session lock, so no notification can
-    // slip past it.
+    // answered while they are received), in JSON (json_progress) and SSE (pump) alike; under
+    // the session lock, so no notification can slip past it.
     const ResponseMode mode = options_->response_mode;
     boost::container::small_vector<bool, 4> skip(messages.size(), false);
     {
@@ -730,7 +758,6 @@ class HttpTransport::Impl : public std::enable_shared_from_this<HttpTransport::I
       stream->json_only = mode == ResponseMode::kJson;
       stream->attached = true;
       stream->generation = kPostGeneration;
-      if (mode == ResponseMode::kSse) stream->signal = std::make_shared<Signal>(executor);
       session.streams.emplace(stream->id, stream);
       for (std::size_t i = 0; i < messages.size(); ++i) {
         const Message& m = messages[i];
@@ -816,17 +843,11 @@ class HttpTransport::Impl : public std::enable_shared_from_this<HttpTransport::I
   // negotiated 2025-11-25 get a priming event (id, retry, empty data) first, so they can
   // resume even if the connection ends before anything else was sent.
   static http::Response sse_answer(const std::shared_ptr<HttpSession>& session,
-                                   const std::shared_ptr<SseStream>& stream, const asio::any_io_executor& executor) {
-    std::shared_ptr<Signal> signal;
-    {
-      std::lock_guard lock(session->mutex);
-      if (!stream->signal) stream->signal = std::make_shared<Signal>(executor);
-      signal = stream->signal;
-    }
+                                   const std::shared_ptr<SseStream>& stream) {
     bool priming = version_at_least(session->protocol->protocol_version(), "2025-11-25");
     http::Response response = sse_response(session->id);
-    response.stream = [session, stream, signal, priming](http::StreamWriter& writer) {
-      return pump(session, stream, kPostGeneration, 0, priming, signal, writer);
+    response.stream = [session, stream, priming](http::StreamWriter& writer) {
+      return pump(session, stream, kPostGeneration, 0, priming, nullptr, writer);
     };
     return response;
   }
@@ -871,7 +892,7 @@ class HttpTransport::Impl : public std::enable_shared_from_this<HttpTransport::I
         co_await std::move(op);
       }
     }
-    co_return sse_answer(session, stream, executor);
+    co_return sse_answer(session, stream);
   }
 
   asio::awaitable<http::Response> post_stateless(Decoded decoded, bool has_init, std::string version,
