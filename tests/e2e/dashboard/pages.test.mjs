@@ -141,7 +141,9 @@ describe('dashboard pages', { timeout: 240000 }, () => {
     await page.getByText('No API keys yet').waitFor();
     assert.equal(await page.getByRole('row', { name: /Keyboard/ }).count(), 0);
     assert.match(await focused(), /Create Key$/);
-    assert.match(await textOf(page.locator('#announcer')), /deleted/);
+    // The announcer is emptied, then given its message on the next animation frame (so that
+    // a repeated message is read again): wait for it rather than read it once.
+    await until(async () => /deleted/.test(await textOf(page.locator('#announcer'))), 'the deletion announced');
   });
 
   it('checks the key form and creates a key with a spend limit', async () => {
