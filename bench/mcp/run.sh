@@ -31,6 +31,7 @@ cleanup() {
 trap cleanup EXIT
 
 start() {  # command... ; sets pid and url (the /mcp endpoint)
+  : >"$work/server.out"  # made first: the background job opens it only once it runs
   "$@" >"$work/server.out" 2>"$work/server.err" &
   pid=$!
   url=""

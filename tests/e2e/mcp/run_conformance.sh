@@ -21,6 +21,10 @@ npm_dir="$root/tests/npm"
 export PATH="$npm_dir/node_modules/node/bin:$PATH"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/tollgate-conformance.XXXXXX")
+# Made before the server starts: the background job opens them only once it runs, and the
+# wait below must not find them missing.
+: >"$work/server.out"
+: >"$work/server.err"
 "$@" >"$work/server.out" 2>"$work/server.err" &
 pid=$!
 cleanup() {
