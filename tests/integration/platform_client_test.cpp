@@ -33,6 +33,41 @@ T run_sync(std::function<asio::awaitable<T>(asio::io_context&)> body) {
   return std::move(*out);
 }
 
+// Serves `server` over Streamable HTTP and calls `tool` once per entry of `calls` through a
+// real MCP client sending `agent_key` as its bearer token; returns the answers in order.
+std::vector<std::optional<mcp::RpcResponse>> call_over_http(mcp::Server& server, const std::string& agent_key,
+                                                            const std::string& tool, std::vector<bj::object> calls) {
+  asio::io_context io;
+  mcp::HttpServer http(server, io);
+  EXPECT_TRUE(http.listen("127.0.0.1", 0).ok());
+  std::thread serving([&io] { io.run(); });
+  asio::io_context client_io;
+  std::vector<std::optional<mcp::RpcResponse>> answers(calls.size());
+  asio::co_spawn(
+      client_io,
+      [&]() -> asio::awaitable<void> {
+        mcp::HttpClientOptions o;
+        o.url = "http://127.0.0.1:" + std::to_string(http.port()) + "/mcp";
+        o.open_server_stream = false;
+        o.headers.set("Authorization", "Bearer " + agent_key);
+        mcp::Client client(client_io.get_executor(), mcp::make_http_client_transport(client_io.get_executor(), std::move(o)));
+        auto connected = co_await client.connect();
+        EXPECT_TRUE(connected.ok());
+        // Named values, not temporaries, in co_await expressions (GCC 12, docs/architecture.md).
+        for (std::size_t i = 0; i < calls.size(); ++i) {
+          auto call = client.call_tool(tool, std::move(calls[i]));
+          answers[i].emplace(co_await std::move(call));
+        }
+        auto closing = client.close();
+        co_await std::move(closing);
+      },
+      asio::detached);
+  client_io.run();
+  http.stop();
+  serving.join();
+  return answers;
+}
+
 class PlatformClientTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -195,7 +230,6 @@ TEST_F(PlatformClientTest, UnreachablePlatformIsPlatformUnavailable) {
 // charge and carries the receipt. Through a real MCP server and client over HTTP.
 TEST_F(PlatformClientTest, WithPaymentsRefundsAToolErrorWhenAskedAndKeepsTheChargeOtherwise) {
   add_a_dollar();
-  asio::io_context io;
   mcp::Server server(mcp::Implementation{.name = "refunds", .version = "1"});
   std::atomic<int> ran{0};
   mcp::Tool tool;
@@ -213,36 +247,11 @@ TEST_F(PlatformClientTest, WithPaymentsRefundsAToolErrorWhenAskedAndKeepsTheChar
   config.pricing = {{"divide", "0.02"}};
   config.refund_on_tool_error = true;
   ASSERT_TRUE(pay::with_payments(server, std::move(config)).ok());
-  mcp::HttpServer http(server, io);
-  ASSERT_TRUE(http.listen("127.0.0.1", 0).ok());
-  std::thread serving([&io] { io.run(); });
 
   std::int64_t before = balance();
-  asio::io_context client_io;
-  std::optional<mcp::RpcResponse> failed, succeeded;
-  asio::co_spawn(
-      client_io,
-      [&]() -> asio::awaitable<void> {
-        mcp::HttpClientOptions o;
-        o.url = "http://127.0.0.1:" + std::to_string(http.port()) + "/mcp";
-        o.open_server_stream = false;
-        o.headers.set("Authorization", "Bearer " + agent_key_);
-        mcp::Client client(client_io.get_executor(), mcp::make_http_client_transport(client_io.get_executor(), std::move(o)));
-        auto connected = co_await client.connect();
-        EXPECT_TRUE(connected.ok());
-        // Named values, not temporaries, in co_await expressions (GCC 12, docs/architecture.md).
-        std::string name = "divide";
-        auto by_zero = client.call_tool(name, bj::object{{"by", 0}});
-        failed.emplace(co_await std::move(by_zero));
-        auto by_two = client.call_tool(name, bj::object{{"by", 2}});
-        succeeded.emplace(co_await std::move(by_two));
-        auto closing = client.close();
-        co_await std::move(closing);
-      },
-      asio::detached);
-  client_io.run();
-  http.stop();
-  serving.join();
+  auto answers = call_over_http(server, agent_key_, "divide", {bj::object{{"by", 0}}, bj::object{{"by", 2}}});
+  const std::optional<mcp::RpcResponse>& failed = answers[0];
+  const std::optional<mcp::RpcResponse>& succeeded = answers[1];
 
   ASSERT_TRUE(failed && failed->ok()) << (failed && failed->error ? failed->error->message : "");
   const bj::object& error_result = failed->result.as_object();
@@ -274,7 +283,6 @@ TEST_F(PlatformClientTest, WithPaymentsKeepsTheChargeAndReportsItWhenTheRefundFa
   platform->json_request("POST", "/api/v1/admin/credits", bj::object{{"email", owner.email}, {"amount", "1"}},
                          owner.token, 201);
 
-  asio::io_context io;
   mcp::Server server(mcp::Implementation{.name = "refunds", .version = "1"});
   mcp::Tool tool;
   tool.name = "fragile";
@@ -297,32 +305,9 @@ TEST_F(PlatformClientTest, WithPaymentsKeepsTheChargeAndReportsItWhenTheRefundFa
     events.push_back(e);
   };
   ASSERT_TRUE(pay::with_payments(server, std::move(config)).ok());
-  mcp::HttpServer http(server, io);
-  ASSERT_TRUE(http.listen("127.0.0.1", 0).ok());
-  std::thread serving([&io] { io.run(); });
 
-  asio::io_context client_io;
-  std::optional<mcp::RpcResponse> answer;
-  asio::co_spawn(
-      client_io,
-      [&]() -> asio::awaitable<void> {
-        mcp::HttpClientOptions o;
-        o.url = "http://127.0.0.1:" + std::to_string(http.port()) + "/mcp";
-        o.open_server_stream = false;
-        o.headers.set("Authorization", "Bearer " + agent_key);
-        mcp::Client client(client_io.get_executor(), mcp::make_http_client_transport(client_io.get_executor(), std::move(o)));
-        auto connected = co_await client.connect();
-        EXPECT_TRUE(connected.ok());
-        std::string name = "fragile";
-        auto call = client.call_tool(name, bj::object{});
-        answer.emplace(co_await std::move(call));
-        auto closing = client.close();
-        co_await std::move(closing);
-      },
-      asio::detached);
-  client_io.run();
-  http.stop();
-  serving.join();
+  auto answers = call_over_http(server, agent_key, "fragile", {bj::object{}});
+  const std::optional<mcp::RpcResponse>& answer = answers[0];
 
   ASSERT_TRUE(answer && answer->ok()) << (answer && answer->error ? answer->error->message : "");
   const bj::object& result = answer->result.as_object();
