@@ -26,8 +26,11 @@
 #include <mutex>
 #include <optional>
 #include <span>
+#include <string>
 #include <thread>
 #include <vector>
+
+#include "common/thread_name.hpp"
 
 namespace tollgate {
 
@@ -44,6 +47,7 @@ struct GroupCommitOptions {
   std::size_t max_batch = 512;     // requests per transaction
   std::size_t max_queue = 50'000;  // past it: the `refused` outcome (overloaded), nothing applied
   int committers = 1;              // parallel transactions (PostgreSQL benefits from 2+)
+  std::string thread_name = "commit";  // of the committer threads (top -H); 15 bytes are kept
   // Called on the committer thread after each batch, with its size and the time it took
   // (the platform's commit-time histogram in GET /metrics).
   std::function<void(std::size_t requests, std::chrono::microseconds took)> on_batch;
@@ -59,7 +63,12 @@ class GroupCommit {
   // `refused` answers a request that cannot be queued (queue full, or shutting down).
   GroupCommit(ApplyBatch apply, Outcome refused, GroupCommitOptions options = {})
       : apply_(std::move(apply)), refused_(std::move(refused)), options_(options) {
-    for (int i = 0; i < std::max(1, options_.committers); ++i) committers_.emplace_back([this] { run_committer(); });
+    for (int i = 0; i < std::max(1, options_.committers); ++i) {
+      committers_.emplace_back([this] {
+        set_thread_name(options_.thread_name);
+        run_committer();
+      });
+    }
   }
 
   ~GroupCommit() {  // applies what is queued, then stops

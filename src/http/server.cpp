@@ -21,6 +21,7 @@
 #include <thread>
 #include <unordered_set>
 
+#include "common/thread_name.hpp"
 #include "http/parse.hpp"
 
 namespace tollgate::http {
@@ -525,8 +526,13 @@ void run_with_signals(asio::io_context& io, int threads, const std::function<voi
     if (!ec && on_signal) on_signal();
   });
   std::vector<std::thread> pool;
-  for (int i = 1; i < threads; ++i) pool.emplace_back([&io] { io.run(); });
-  io.run();
+  for (int i = 1; i < threads; ++i) {
+    pool.emplace_back([&io, i] {
+      set_thread_name("io-" + std::to_string(i));
+      io.run();
+    });
+  }
+  io.run();  // the calling thread too; it keeps its name (the main thread's is the process's)
   for (auto& t : pool) t.join();
 }
 

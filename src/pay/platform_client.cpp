@@ -158,17 +158,14 @@ asio::awaitable<Result<Receipt>> PlatformClient::charge(std::string agent_token,
         std::move(handler)(std::optional<Result<Receipt>>(std::move(outcome)));
       });
     };
-    bool start = false;
+    std::vector<QueuedCharge> batch;
     {
       std::lock_guard lock(mutex_);
       queue_.push_back(QueuedCharge{std::move(agent_token), std::move(tool), std::move(idempotency_key), amount_micros,
                                     std::move(done)});
-      if (in_flight_ < kMaxChargeRequestsInFlight) {
-        ++in_flight_;
-        start = true;
-      }
+      batch = take_batch_locked();
     }
-    if (start) asio::co_spawn(executor, send_queued(shared_from_this()), asio::detached);
+    if (!batch.empty()) asio::co_spawn(executor, send_queued(shared_from_this(), std::move(batch)), asio::detached);
   };
   // Completion signatures need a default-constructible value, hence the optional.
   auto op = asio::async_initiate<decltype(asio::use_awaitable), void(std::optional<Result<Receipt>>)>(initiation,
@@ -177,23 +174,28 @@ asio::awaitable<Result<Receipt>> PlatformClient::charge(std::string agent_token,
   co_return outcome ? std::move(*outcome) : Result<Receipt>(Error{ErrorCode::kChargeFailed, "The charge was dropped."});
 }
 
-asio::awaitable<void> PlatformClient::send_queued(std::shared_ptr<PlatformClient> self) {
-  for (;;) {
-    std::vector<QueuedCharge> batch;
-    {
-      std::lock_guard lock(self->mutex_);
-      if (self->queue_.empty()) {
-        --self->in_flight_;
-        break;
-      }
-      while (!self->queue_.empty() && batch.size() < kMaxChargesPerRequest) {
-        batch.push_back(std::move(self->queue_.front()));
-        self->queue_.pop_front();
-      }
-    }
+std::vector<PlatformClient::QueuedCharge> PlatformClient::take_batch_locked() {
+  std::vector<QueuedCharge> batch;
+  if (!send_queue_now(queue_.size(), in_flight_, charges_in_flight_)) return batch;
+  while (!queue_.empty() && batch.size() < kMaxChargesPerRequest) {
+    batch.push_back(std::move(queue_.front()));
+    queue_.pop_front();
+  }
+  ++in_flight_;
+  charges_in_flight_ += batch.size();
+  return batch;
+}
+
+asio::awaitable<void> PlatformClient::send_queued(std::shared_ptr<PlatformClient> self,
+                                                 std::vector<QueuedCharge> batch) {
+  while (!batch.empty()) {
     auto op = self->send(batch);
     std::vector<Result<Receipt>> outcomes = co_await std::move(op);
     for (std::size_t i = 0; i < batch.size(); ++i) std::move(batch[i].done)(std::move(outcomes[i]));
+    std::lock_guard lock(self->mutex_);
+    --self->in_flight_;
+    self->charges_in_flight_ -= batch.size();
+    batch = self->take_batch_locked();  // empty: the queue waits for the other request, or for new charges
   }
 }
 

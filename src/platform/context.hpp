@@ -17,8 +17,10 @@
 
 namespace tollgate::platform {
 
-// `options` with each batch's time reported to tollgate_group_commit_apply_seconds{kind}.
+// `options` with each batch's time reported to tollgate_group_commit_apply_seconds{kind}, and
+// the committers named after the kind (commit:charge).
 inline GroupCommitOptions timed(GroupCommitOptions options, Metrics& metrics, std::string kind) {
+  options.thread_name = "commit:" + kind;
   options.on_batch = [&metrics, kind = std::move(kind)](std::size_t, std::chrono::microseconds took) {
     metrics.observe("group_commit_apply", "kind", kind, took);
   };

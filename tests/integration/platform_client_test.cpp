@@ -177,6 +177,22 @@ TEST_F(PlatformClientTest, ConcurrentChargesShareRequestsAndKeepTheirOwnOutcomes
   EXPECT_NE(metrics.find(shared), std::string::npos) << "the burst went out in shared requests";
 }
 
+// When queued charges go out (send_queue_now): at once when no request is out, so a quiet
+// server adds no delay; a second request only with at least half as many charges as the one
+// out, so that a charge arriving just after a large request does not take a request alone;
+// never more than kMaxChargeRequestsInFlight.
+TEST(PlatformClientQueue, ASecondRequestGoesOnlyWithHalfTheChargesOfTheOneOut) {
+  using pay::send_queue_now;
+  EXPECT_FALSE(send_queue_now(0, 0, 0)) << "nothing queued";
+  EXPECT_TRUE(send_queue_now(1, 0, 0)) << "none out: no delay";
+  EXPECT_TRUE(send_queue_now(300, 0, 0));
+  EXPECT_FALSE(send_queue_now(1, 1, 40)) << "one charge just after a request of 40";
+  EXPECT_FALSE(send_queue_now(19, 1, 40));
+  EXPECT_TRUE(send_queue_now(20, 1, 40)) << "half of the request out";
+  EXPECT_TRUE(send_queue_now(1, 1, 1));
+  EXPECT_FALSE(send_queue_now(256, pay::kMaxChargeRequestsInFlight, 2)) << "never past the limit";
+}
+
 // A server with several I/O threads charges from all of them through one client: each call
 // runs on its own strand, the shared queue and pool are taken from both threads, and every
 // outcome comes back to the strand that asked for it.

@@ -11,7 +11,11 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <filesystem>
+#include <fstream>
 #include <mutex>
+#include <set>
+#include <string>
 #include <thread>
 
 #include "common/group_commit.hpp"
@@ -112,6 +116,29 @@ TEST(GroupCommit, EachBatchIsReportedWithItsSizeAndTime) {
   }));
   std::lock_guard lock(mutex);
   EXPECT_EQ(reported, (std::vector<std::size_t>{1, 1}));
+}
+
+// The names of this process's threads, as `top -H` shows them.
+std::multiset<std::string> thread_names() {
+  std::multiset<std::string> names;
+  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+    std::ifstream comm(task.path() / "comm");
+    std::string name;
+    if (std::getline(comm, name)) names.insert(name);
+  }
+  return names;
+}
+
+TEST(GroupCommit, CommitterThreadsCarryTheirNameCutToTheKernelsFifteenBytes) {
+  Doubler d;
+  GroupCommitOptions options;
+  options.thread_name = "commit:a-long-kind";
+  {
+    GroupCommit<int, Result<int>> commit([&](std::span<const int> b) { return d.apply(b); }, refused(), options);
+    EXPECT_EQ(*commit.submit_sync(1), 2);  // the committer names itself before its first batch
+    EXPECT_EQ(thread_names().count("commit:a-long-k"), 1u);
+  }
+  EXPECT_EQ(thread_names().count("commit:a-long-k"), 0u) << "the committer stops with its GroupCommit";
 }
 
 TEST(GroupCommit, APastTheQueueLimitIsRefusedAtOnceAndNothingApplied) {

@@ -7,6 +7,8 @@
 #include <condition_variable>
 #include <stdexcept>
 
+#include "common/thread_name.hpp"
+
 namespace tollgate::store::sqlite {
 namespace {
 
@@ -152,7 +154,10 @@ ReadAnchor::ReadAnchor(const std::string& path, std::chrono::milliseconds hold_f
     std::lock_guard lock(mutex_);
     hold();
   }
-  renewer_ = std::thread([this] { renew_loop(); });
+  renewer_ = std::thread([this] {
+    set_thread_name("sqlite:anchor");
+    renew_loop();
+  });
 }
 
 ReadAnchor::~ReadAnchor() {
@@ -206,7 +211,10 @@ void ReadAnchor::renew_loop() {
 
 Checkpointer::Checkpointer(const std::string& path, int wal_frames, Exclusive exclusive)
     : conn_(path), wal_frames_(wal_frames), exclusive_(std::move(exclusive)) {
-  thread_ = std::thread([this] { run(); });
+  thread_ = std::thread([this] {
+    set_thread_name("sqlite:ckpt");
+    run();
+  });
 }
 
 Checkpointer::~Checkpointer() {
