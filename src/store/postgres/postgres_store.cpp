@@ -394,14 +394,22 @@ class PgLedgerTxn final : public LedgerTxn, public PgTxnState {
         "key_last4, tool, idempotency_key, request_fingerprint, refund_of, note, amount_micros, created_at) "
         "SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], "
         "$8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::bigint[], $15::bigint[]) "
+        // A key used before skips its row rather than failing the statement: replays are
+        // routine, and a failed statement is an ERROR line in the server's log each time.
+        "ON CONFLICT (payee_account_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING "
         "RETURNING id, seq",
         p);
     if (!r.ok()) {
-      if (r.sqlstate() == "23505") {
+      if (r.sqlstate() == "23505") {  // another unique index: a refund racing its twin
         mark_retryable();
         return Error{ErrorCode::kIdempotencyConflict, "a concurrent request used the same idempotency key"};
       }
       return fail("insert_transfers", r);
+    }
+    if (static_cast<std::size_t>(r.rows()) != transfers.size()) {
+      // Some row met a used key: the ledger runs the batch again and looks its keys up.
+      mark_retryable();
+      return Error{ErrorCode::kIdempotencyConflict, "an idempotency key of this batch was used before"};
     }
     std::map<std::string, std::int64_t> seqs;
     for (int i = 0; i < r.rows(); ++i) seqs[r.text(i, 0)] = r.int64(i, 1);
