@@ -7,8 +7,13 @@
 
 #include <boost/asio.hpp>
 
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <memory>
 #include <mutex>
 #include <set>
+#include <string>
 #include <thread>
 
 #include "pay/platform_client.hpp"
@@ -34,7 +39,8 @@ T run_sync(std::function<asio::awaitable<T>(asio::io_context&)> body) {
 }
 
 // Serves `server` over Streamable HTTP and calls `tool` once per entry of `calls` through a
-// real MCP client sending `agent_key` as its bearer token; returns the answers in order.
+// real MCP client sending `agent_key` as its bearer token (none when empty); returns the
+// answers in order.
 std::vector<std::optional<mcp::RpcResponse>> call_over_http(mcp::Server& server, const std::string& agent_key,
                                                             const std::string& tool, std::vector<bj::object> calls) {
   asio::io_context io;
@@ -49,7 +55,7 @@ std::vector<std::optional<mcp::RpcResponse>> call_over_http(mcp::Server& server,
         mcp::HttpClientOptions o;
         o.url = "http://127.0.0.1:" + std::to_string(http.port()) + "/mcp";
         o.open_server_stream = false;
-        o.headers.set("Authorization", "Bearer " + agent_key);
+        if (!agent_key.empty()) o.headers.set("Authorization", "Bearer " + agent_key);
         mcp::Client client(client_io.get_executor(), mcp::make_http_client_transport(client_io.get_executor(), std::move(o)));
         auto connected = co_await client.connect();
         EXPECT_TRUE(connected.ok());
@@ -66,6 +72,69 @@ std::vector<std::optional<mcp::RpcResponse>> call_over_http(mcp::Server& server,
   http.stop();
   serving.join();
   return answers;
+}
+
+// A TCP proxy in front of the platform that loses the first answer: the platform gets the
+// first connection's request, commits and answers it, and the proxy closes that connection
+// instead of passing the answer on (a network failure after the charge was made). Later
+// connections are relayed both ways.
+class AnswerLosingProxy {
+ public:
+  explicit AnswerLosingProxy(std::uint16_t platform_port)
+      : acceptor_(io_, {asio::ip::make_address("127.0.0.1"), 0}), platform_port_(platform_port) {
+    asio::co_spawn(io_, accept_loop(), asio::detached);
+    thread_ = std::thread([this] { io_.run(); });
+  }
+  ~AnswerLosingProxy() {
+    io_.stop();
+    thread_.join();
+  }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(acceptor_.local_endpoint().port()); }
+  int connections() const { return connections_.load(); }
+
+ private:
+  using Socket = asio::ip::tcp::socket;
+
+  asio::awaitable<void> accept_loop() {
+    for (;;) {
+      auto accept = acceptor_.async_accept(asio::use_awaitable);
+      auto client = std::make_shared<Socket>(co_await std::move(accept));
+      const bool lose = ++connections_ == 1;
+      auto platform = std::make_shared<Socket>(io_);
+      asio::ip::tcp::endpoint to(asio::ip::make_address("127.0.0.1"), platform_port_);
+      auto connect = platform->async_connect(to, asio::use_awaitable);
+      co_await std::move(connect);
+      asio::co_spawn(io_, relay(client, platform, false), asio::detached);
+      asio::co_spawn(io_, relay(platform, client, lose), asio::detached);
+    }
+  }
+
+  // Copies `from` to `to` until either side closes; with `lose`, closes both at the first
+  // bytes instead.
+  static asio::awaitable<void> relay(std::shared_ptr<Socket> from, std::shared_ptr<Socket> to, bool lose) {
+    auto buffer = std::make_unique<std::array<char, 16384>>();
+    for (;;) {
+      auto read = from->async_read_some(asio::buffer(*buffer), asio::as_tuple(asio::use_awaitable));
+      auto [read_error, n] = co_await std::move(read);
+      if (read_error || lose) break;
+      auto write = asio::async_write(*to, asio::buffer(*buffer, n), asio::as_tuple(asio::use_awaitable));
+      auto [write_error, written] = co_await std::move(write);
+      if (write_error) break;
+    }
+    boost::system::error_code ignored;
+    from->close(ignored);
+    to->close(ignored);
+  }
+
+  asio::io_context io_;
+  asio::ip::tcp::acceptor acceptor_;
+  std::uint16_t platform_port_;
+  std::atomic<int> connections_{0};
+  std::thread thread_;
+};
+
+std::uint16_t port_of(const std::string& url) {
+  return static_cast<std::uint16_t>(std::stoi(url.substr(url.rfind(':') + 1)));
 }
 
 class PlatformClientTest : public ::testing::Test {
@@ -241,6 +310,50 @@ TEST_F(PlatformClientTest, UnreachablePlatformIsPlatformUnavailable) {
   EXPECT_EQ(result.code(), ErrorCode::kPlatformUnavailable);
 }
 
+// The platform charged, but its answer was lost on the way back: the client retries with
+// the same idempotency key on a new connection and gets the same charge back, so the agent
+// paid once.
+TEST_F(PlatformClientTest, AnAnswerLostOnTheWayIsRetriedWithTheSameKeyAndChargesOnce) {
+  add_a_dollar();
+  std::int64_t before = balance();
+  AnswerLosingProxy proxy(port_of(platform_->url()));
+  auto o = options();
+  o.platform_url = proxy.url();
+  o.retries = 2;
+  auto receipt = charge(agent_key_, 10'000, "lost-answer", o);
+  ASSERT_TRUE(receipt.ok()) << receipt.error().message;
+  EXPECT_GE(proxy.connections(), 2) << "the request was sent again";
+  EXPECT_EQ(before - balance(), 10'000) << "charged once";
+  auto listed = platform_->json_request("GET", "/api/v1/wallet/transactions?limit=1", nullptr, owner_.token, 200);
+  EXPECT_EQ(listed.at("transactions").as_array().at(0).at("id").as_string(), receipt->charge_id)
+      << "the receipt is the one charge the platform made";
+
+  // With no retries left the lost answer is PLATFORM_UNAVAILABLE (the charge is still
+  // made once: a later replay of the key would find it).
+  AnswerLosingProxy no_retry(port_of(platform_->url()));
+  o.platform_url = no_retry.url();
+  o.retries = 0;
+  EXPECT_EQ(charge(agent_key_, 10'000, "lost-answer-2", o).code(), ErrorCode::kPlatformUnavailable);
+  EXPECT_EQ(no_retry.connections(), 1);
+}
+
+// A platform that accepts the connection and never answers: each attempt ends at the
+// timeout, and after the retries the charge is PLATFORM_UNAVAILABLE, not a hang.
+TEST_F(PlatformClientTest, ASilentPlatformTimesOutIntoPlatformUnavailable) {
+  asio::io_context io;
+  asio::ip::tcp::acceptor silent(io, {asio::ip::make_address("127.0.0.1"), 0});  // listens, never accepts
+  auto o = options();
+  o.platform_url = "http://127.0.0.1:" + std::to_string(silent.local_endpoint().port());
+  o.timeout_ms = 300;
+  o.retries = 1;
+  auto started = std::chrono::steady_clock::now();
+  auto result = charge(agent_key_, 10'000, "silent", o);
+  auto took = std::chrono::steady_clock::now() - started;
+  EXPECT_EQ(result.code(), ErrorCode::kPlatformUnavailable);
+  EXPECT_GE(took, std::chrono::milliseconds(600)) << "two attempts, each waited for its timeout";
+  EXPECT_LT(took, std::chrono::seconds(30)) << "and then it gave up";
+}
+
 // with_payments end to end with refund_on_tool_error: a paid tool that answers isError is
 // charged, then refunded, and the result says so in _meta; one that succeeds keeps its
 // charge and carries the receipt. Through a real MCP server and client over HTTP.
@@ -352,6 +465,92 @@ TEST_F(PlatformClientTest, WithPaymentsKeepsTheChargeAndReportsItWhenTheRefundFa
   std::vector<std::string> types;
   for (const auto& t : listed.at("transactions").as_array()) types.emplace_back(t.at("type").as_string());
   EXPECT_EQ(types, (std::vector<std::string>{"charge", "deposit"}));
+}
+
+// A tool result's text and its tollgate error code ("" for none).
+std::pair<std::string, std::string> text_and_code(const std::optional<mcp::RpcResponse>& answer) {
+  EXPECT_TRUE(answer && answer->ok());
+  if (!answer || !answer->ok()) return {};
+  const bj::object& result = answer->result.as_object();
+  std::string text(result.at("content").as_array().at(0).as_object().at("text").as_string());
+  const bj::object* meta = result.if_contains("_meta") ? &result.at("_meta").as_object() : nullptr;
+  std::string code = meta && meta->contains("tollgate/error")
+                         ? std::string(meta->at("tollgate/error").as_object().at("code").as_string())
+                         : "";
+  return {text, code};
+}
+
+// with_payments's options as an agent meets them, each refusal with the tool provably not
+// run and nothing charged: require_auth_for_all_tools on a free tool, concise errors, a
+// spending limit below the price, and provider_name in CHARGE_FAILED when the provider's
+// own key is wrong.
+TEST_F(PlatformClientTest, WithPaymentsOptionsShapeEachRefusalAndNoRefusedToolRuns) {
+  add_a_dollar();
+  std::atomic<int> ran{0};
+  auto make_server = [&ran](pay::PaymentsConfig config) {
+    auto server = std::make_unique<mcp::Server>(mcp::Implementation{.name = "options", .version = "1"});
+    for (const char* name : {"ping", "lookup"}) {
+      mcp::Tool tool;
+      tool.name = name;
+      tool.handler = [&ran](mcp::Context&, const bj::object&) -> asio::awaitable<mcp::ToolResult> {
+        ++ran;
+        co_return mcp::ToolResult::text("ran");
+      };
+      EXPECT_TRUE(server->add_tool(std::move(tool)).ok());
+    }
+    config.platform_url = platform_->url();
+    config.pricing = {{"lookup", "0.02"}};
+    EXPECT_TRUE(pay::with_payments(*server, std::move(config)).ok());
+    return server;
+  };
+  const std::string unknown_key = "sk_live_" + std::string(64, 'e');
+  std::int64_t before = balance();
+
+  // A free tool behind require_auth_for_all_tools, with concise errors.
+  pay::PaymentsConfig strict;
+  strict.api_key = provider_key_;
+  strict.require_auth_for_all_tools = true;
+  strict.error_verbosity = pay::ErrorVerbosity::kConcise;
+  auto server = make_server(strict);
+  EXPECT_EQ(text_and_code(call_over_http(*server, "", "ping", {bj::object{}})[0]),
+            std::make_pair(std::string("TOKEN_MISSING: No agent key was sent."), std::string("TOKEN_MISSING")));
+  EXPECT_EQ(text_and_code(call_over_http(*server, unknown_key, "ping", {bj::object{}})[0]),
+            std::make_pair(std::string("TOKEN_INVALID: The agent key is not valid."), std::string("TOKEN_INVALID")));
+  EXPECT_EQ(ran.load(), 0) << "a refused free tool did not run";
+  EXPECT_EQ(text_and_code(call_over_http(*server, agent_key_, "ping", {bj::object{}})[0]),
+            std::make_pair(std::string("ran"), std::string()));
+  EXPECT_EQ(ran.load(), 1);
+  EXPECT_EQ(balance(), before) << "a free tool is verified, never charged";
+
+  // A key whose own limit is below the price: SPENDING_LIMIT_EXCEEDED, in detail.
+  pay::PaymentsConfig detailed;
+  detailed.api_key = provider_key_;
+  server = make_server(detailed);
+  std::string limited = std::string(
+      platform_->json_request("POST", "/api/v1/keys",
+                              bj::object{{"name", "limited"},
+                                         {"spend_limit", bj::object{{"amount", "0.01"}, {"period", "day"}}}},
+                              owner_.token, 201)
+          .at("key")
+          .as_string());
+  auto [limit_text, limit_code] = text_and_code(call_over_http(*server, limited, "lookup", {bj::object{}})[0]);
+  EXPECT_EQ(limit_code, "SPENDING_LIMIT_EXCEEDED");
+  EXPECT_TRUE(limit_text.starts_with("SPENDING_LIMIT_EXCEEDED: The tool 'lookup' costs $0.02 per call"))
+      << limit_text;
+  EXPECT_NE(limit_text.find("API Keys at " + platform_->url()), std::string::npos) << limit_text;
+
+  // The provider's own key is wrong: the agent cannot fix that, so CHARGE_FAILED names the
+  // provider to contact.
+  pay::PaymentsConfig misconfigured;
+  misconfigured.api_key = "sk_live_" + std::string(64, 'd');
+  misconfigured.provider_name = "Acme Weather";
+  server = make_server(misconfigured);
+  auto [failed_text, failed_code] = text_and_code(call_over_http(*server, agent_key_, "lookup", {bj::object{}})[0]);
+  EXPECT_EQ(failed_code, "CHARGE_FAILED");
+  EXPECT_NE(failed_text.find("so the tool did not run. Contact Acme Weather."), std::string::npos) << failed_text;
+
+  EXPECT_EQ(ran.load(), 1) << "no refused paid call ran";
+  EXPECT_EQ(balance(), before);
 }
 
 }  // namespace
