@@ -4,17 +4,22 @@
 # requirement set, the "pending" ones included, with no expected-failures file. Prints the
 # suite's summary, whose last line is `Total: N passed, M failed`.
 #
-# Usage: run_conformance.sh SOURCE_DIR ENDPOINT_PATH [--wait-for-upstreams] -- COMMAND [ARGS...]
+# Usage: run_conformance.sh SOURCE_DIR ENDPOINT_PATH SCENARIOS [--wait-for-upstreams] -- COMMAND [ARGS...]
 #   COMMAND must print `listening on http://HOST:PORT` on stdout when ready (API.md, "Command
-#   line"); the suite then runs against http://HOST:PORT/ENDPOINT_PATH. --wait-for-upstreams
-#   also waits for the gateway's /healthz to report its upstreams ready.
+#   line"); the suite then runs against http://HOST:PORT/ENDPOINT_PATH. SCENARIOS is how many
+#   scenarios the pinned suite runs against that server: a run that passes fewer (the suite
+#   skipped some, or found none) fails like a failed scenario. --wait-for-upstreams also
+#   waits for the gateway's /healthz to report its upstreams ready.
 set -euo pipefail
+usage="usage: $0 SOURCE_DIR ENDPOINT_PATH SCENARIOS [--wait-for-upstreams] -- COMMAND..."
 root=$1
 endpoint=$2
-shift 2
+scenarios=${3:-}
+[[ $scenarios =~ ^[1-9][0-9]*$ ]] || { echo "$usage" >&2; exit 2; }
+shift 3
 wait_upstreams=false
 if [[ ${1:-} == --wait-for-upstreams ]]; then wait_upstreams=true; shift; fi
-[[ ${1:-} == -- ]] || { echo "usage: $0 SOURCE_DIR ENDPOINT_PATH [--wait-for-upstreams] -- COMMAND..." >&2; exit 2; }
+[[ ${1:-} == -- ]] || { echo "$usage" >&2; exit 2; }
 shift
 "$root/scripts/npm-tools"
 npm_dir="$root/tests/npm"
@@ -69,7 +74,8 @@ if [[ -z "$total" ]]; then
   tail -50 "$work/suite.txt" >&2
   exit 1
 fi
-if [[ $status -ne 0 || ! "$total" =~ ^Total:\ [0-9]+\ passed,\ 0\ failed$ ]]; then
+if [[ $status -ne 0 || "$total" != "Total: $scenarios passed, 0 failed" ]]; then
+  [[ "$total" =~ ^Total:\ [0-9]+\ passed,\ 0\ failed$ ]] && echo "expected $scenarios scenarios to pass: $total" >&2
   echo "conformance suite failed (exit $status); server stderr:" >&2
   tail -50 "$work/server.err" >&2
   exit 1

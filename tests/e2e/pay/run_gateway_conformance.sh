@@ -19,6 +19,6 @@ name = "conformance"
 command = ["$conformance_server", "--stdio"]
 TOML
 # A well-formed provider key the gateway never uses (nothing is priced).
-"$root/tests/e2e/mcp/run_conformance.sh" "$root" /mcp/conformance --wait-for-upstreams -- \
+"$root/tests/e2e/mcp/run_conformance.sh" "$root" /mcp/conformance 43 --wait-for-upstreams -- \
   env TOLLGATE_API_KEY="sk_live_$(printf '0%.0s' $(seq 1 64))" \
   "$tollgate" gateway --config "$config_dir/gateway.toml" --listen 127.0.0.1:0

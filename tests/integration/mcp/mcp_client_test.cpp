@@ -13,9 +13,11 @@
 
 #include <filesystem>
 #include <future>
+#include <map>
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "support/process.hpp"
 #include "tollgate/mcp/client.hpp"
@@ -338,6 +340,55 @@ TEST(McpClient, NewSessionAfterTheServerLostOurs) {
   while (http.transport().session_count() > 0 && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(10ms);
   ASSERT_EQ(http.transport().session_count(), 0u);
   EXPECT_EQ(first_text(io.run(client.call_tool("hello"))), "hello") << "the client started a new session";
+  io.run(client.close());
+  http.stop();
+}
+
+// A server that pages its lists (2 per page here): the client follows nextCursor to the
+// end for tools, resources, resource templates and prompts, and returns every entry once,
+// in order. (The gateway lists an upstream this way.)
+TEST(McpClient, ListsFollowEveryPage) {
+  IoThread server_io;
+  Server server(Implementation{.name = "paged", .version = "1"}, ServerOptions{.page_size = 2});
+  auto names = [](const std::string& prefix, int n) {
+    std::vector<std::string> out;
+    for (int i = 0; i < n; ++i) out.push_back(prefix + std::to_string(i));
+    return out;
+  };
+  ResourceReader nothing = [](Context&, const std::string&,
+                              const std::map<std::string, std::string>&) -> asio::awaitable<Result<json::array>> {
+    co_return json::array{};
+  };
+  for (const auto& n : names("tool", 5)) {
+    ASSERT_TRUE(server.add_tool(Tool{.name = n, .handler = [](Context&, const json::object&) -> asio::awaitable<ToolResult> {
+      co_return ToolResult::text("x");
+    }}).ok());
+  }
+  for (const auto& n : names("res", 5)) ASSERT_TRUE(server.add_resource(Resource{.uri = "test://" + n, .name = n, .read = nothing}).ok());
+  for (const auto& n : names("tpl", 3)) {
+    ASSERT_TRUE(server.add_resource_template(ResourceTemplate{.uri_template = "test://" + n + "/{id}", .name = n, .read = nothing}).ok());
+  }
+  for (const auto& n : names("prompt", 3)) {
+    ASSERT_TRUE(server.add_prompt(Prompt{.name = n, .get = [](Context&, const std::map<std::string, std::string>&)
+                                                          -> asio::awaitable<Result<json::object>> { co_return json::object{}; }}).ok());
+  }
+  HttpServer http(server, server_io.io());
+  ASSERT_TRUE(http.listen("127.0.0.1", 0).ok());
+  IoThread io;
+  HttpClientOptions options{.url = "http://127.0.0.1:" + std::to_string(http.port()) + "/mcp"};
+  options.open_server_stream = false;
+  Client client(io.executor(), make_http_client_transport(io.executor(), options));
+  ASSERT_TRUE(io.run(client.connect()).ok());
+  auto listed = [](const Result<std::vector<json::object>>& r) {
+    std::vector<std::string> out;
+    EXPECT_TRUE(r.ok());
+    if (r) for (const auto& entry : *r) out.emplace_back(entry.at("name").as_string());
+    return out;
+  };
+  EXPECT_EQ(listed(io.run(client.list_tools())), names("tool", 5));
+  EXPECT_EQ(listed(io.run(client.list_resources())), names("res", 5));
+  EXPECT_EQ(listed(io.run(client.list_resource_templates())), names("tpl", 3));
+  EXPECT_EQ(listed(io.run(client.list_prompts())), names("prompt", 3));
   io.run(client.close());
   http.stop();
 }

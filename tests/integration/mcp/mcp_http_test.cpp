@@ -218,6 +218,40 @@ TEST(McpHttp, SessionLifecycle) {
   EXPECT_EQ(body_json(after).at("error").at("code").as_int64(), rpc::kSessionNotFound);
 }
 
+// A server->client request goes out on the POST's SSE stream; the client POSTs its answer
+// and gets 202 with no body (as for any POST of only responses or notifications); the tool
+// then finishes on the first stream. A response to an id nobody asked is accepted the same
+// way and changes nothing.
+TEST(McpHttp, AClientsAnswerToAServerRequestIsAcceptedWith202) {
+  McpHttp t;
+  auto init = t.post(R"({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25",)"
+                     R"("capabilities":{"roots":{}},"clientInfo":{"name":"t","version":"1"}}})");
+  ASSERT_EQ(init.status, 200u);
+  std::string session(init.headers.get("Mcp-Session-Id").value_or(""));
+  ASSERT_EQ(t.post(R"({"jsonrpc":"2.0","method":"notifications/initialized"})", session).status, 202u);
+
+  auto call = t.raw("POST", call_body(2, "ask"),
+                    {{"Accept", "application/json, text/event-stream"}, {"Mcp-Session-Id", session}});
+  std::string asked = call->read_until([](const std::string& s) { return s.find("roots/list") != std::string::npos; });
+  std::size_t data = asked.rfind("data: ", asked.find("roots/list"));
+  ASSERT_NE(data, std::string::npos) << asked;
+  json::value request = json::parse(asked.substr(data + 6, asked.find('\n', data) - data - 6));
+  ASSERT_EQ(request.at("method"), "roots/list") << asked;
+
+  json::object answer{{"jsonrpc", "2.0"}, {"id", request.at("id")}, {"result", json::object{{"roots", json::array{}}}}};
+  auto accepted = t.post(json::serialize(answer), session);
+  EXPECT_EQ(accepted.status, 202u);
+  EXPECT_EQ(accepted.body, "");
+  std::string rest = call->read_until([](const std::string& s) { return s.find("\"roots\"") != std::string::npos; });
+  EXPECT_NE(rest.find(R"("text":"roots")"), std::string::npos) << "the tool got its answer: " << rest;
+
+  auto stray = t.post(R"({"jsonrpc":"2.0","id":"nobody-asked","result":{}})", session);
+  EXPECT_EQ(stray.status, 202u);
+  EXPECT_EQ(stray.body, "");
+  auto still = t.post(call_body(3, "echo", R"({"text":"still here"})"), session);
+  EXPECT_EQ(body_json(still).at("result").at("content").as_array()[0].at("text").as_string(), "still here");
+}
+
 TEST(McpHttp, SessionHeaderRequiredAndChecked) {
   McpHttp t;
   t.open_session();

@@ -218,6 +218,50 @@ TEST(McpServer, ToolsListPagination) {
   }
 }
 
+// A tool's whole definition reaches tools/list as the 2025-11-25 schema spells it: title,
+// description, both schemas, every annotation hint (false ones too: "not destructive" is a
+// statement), icons and _meta; and nothing that was not set.
+TEST(McpServer, ToolsListCarriesTheWholeDefinition) {
+  Harness h;
+  Tool full{.name = "delete_file",
+            .title = "Delete a file",
+            .description = "Deletes one file.",
+            .input_schema = json::object{{"type", "object"}, {"required", json::array{"path"}},
+                                         {"properties", json::object{{"path", json::object{{"type", "string"}}}}}},
+            .output_schema = json::object{{"type", "object"}},
+            .annotations = ToolAnnotations{.title = "Delete",
+                                           .read_only_hint = false,
+                                           .destructive_hint = true,
+                                           .idempotent_hint = true,
+                                           .open_world_hint = false},
+            .icons = {Icon{.src = "https://example.com/trash.png", .mime_type = "image/png", .sizes = {"48x48"}}},
+            .meta = json::object{{"example.com/owner", "files"}},
+            .handler = text_tool("x")};
+  ASSERT_TRUE(h.server.add_tool(std::move(full)).ok());
+  ASSERT_TRUE(h.server.add_tool(Tool{.name = "bare", .handler = text_tool("x")}).ok());
+  h.initialize();
+  json::object r = result_of(h.call("tools/list"));
+  const json::array& tools = r.at("tools").as_array();
+  ASSERT_EQ(tools.size(), 2u);
+  const json::object& bare = tools[0].at("name") == "bare" ? tools[0].as_object() : tools[1].as_object();
+  const json::object& listed = tools[0].at("name") == "bare" ? tools[1].as_object() : tools[0].as_object();
+  EXPECT_EQ(listed.at("title"), "Delete a file");
+  EXPECT_EQ(listed.at("description"), "Deletes one file.");
+  EXPECT_EQ(listed.at("inputSchema").at("required"), (json::array{"path"}));
+  EXPECT_EQ(listed.at("outputSchema"), (json::object{{"type", "object"}}));
+  EXPECT_EQ(listed.at("annotations"), (json::object{{"title", "Delete"},
+                                                    {"readOnlyHint", false},
+                                                    {"destructiveHint", true},
+                                                    {"idempotentHint", true},
+                                                    {"openWorldHint", false}}));
+  EXPECT_EQ(listed.at("icons").at(0).at("src"), "https://example.com/trash.png");
+  EXPECT_EQ(listed.at("icons").at(0).at("mimeType"), "image/png");
+  EXPECT_EQ(listed.at("icons").at(0).at("sizes"), (json::array{"48x48"}));
+  EXPECT_EQ(listed.at("_meta").at("example.com/owner"), "files");
+  EXPECT_EQ(bare, (json::object{{"name", "bare"}, {"inputSchema", json::object{{"type", "object"}}}}))
+      << "nothing that was not set";
+}
+
 TEST(McpServer, ToolArgumentsAreValidatedBeforeTheHandler) {
   Harness h;
   std::atomic<int> runs{0};
