@@ -74,18 +74,20 @@ std::vector<std::optional<mcp::RpcResponse>> call_over_http(mcp::Server& server,
   return answers;
 }
 
-// A TCP proxy in front of the platform that loses the first answer: the platform gets the
-// first connection's request, commits and answers it, and the proxy closes that connection
-// instead of passing the answer on (a network failure after the charge was made). Later
-// connections are relayed both ways.
-class AnswerLosingProxy {
+// A TCP proxy in front of the platform that counts the connections made to it. With
+// `lose_first_answer`, the platform gets the first connection's request, commits and answers
+// it, and the proxy closes that connection instead of passing the answer on (a network
+// failure after the charge was made); later connections are relayed both ways.
+class PlatformProxy {
  public:
-  explicit AnswerLosingProxy(std::uint16_t platform_port)
-      : acceptor_(io_, {asio::ip::make_address("127.0.0.1"), 0}), platform_port_(platform_port) {
+  PlatformProxy(std::uint16_t platform_port, bool lose_first_answer)
+      : acceptor_(io_, {asio::ip::make_address("127.0.0.1"), 0}),
+        platform_port_(platform_port),
+        lose_first_answer_(lose_first_answer) {
     asio::co_spawn(io_, accept_loop(), asio::detached);
     thread_ = std::thread([this] { io_.run(); });
   }
-  ~AnswerLosingProxy() {
+  ~PlatformProxy() {
     io_.stop();
     thread_.join();
   }
@@ -99,7 +101,7 @@ class AnswerLosingProxy {
     for (;;) {
       auto accept = acceptor_.async_accept(asio::use_awaitable);
       auto client = std::make_shared<Socket>(co_await std::move(accept));
-      const bool lose = ++connections_ == 1;
+      const bool lose = ++connections_ == 1 && lose_first_answer_;
       auto platform = std::make_shared<Socket>(io_);
       asio::ip::tcp::endpoint to(asio::ip::make_address("127.0.0.1"), platform_port_);
       auto connect = platform->async_connect(to, asio::use_awaitable);
@@ -129,6 +131,7 @@ class AnswerLosingProxy {
   asio::io_context io_;
   asio::ip::tcp::acceptor acceptor_;
   std::uint16_t platform_port_;
+  bool lose_first_answer_;
   std::atomic<int> connections_{0};
   std::thread thread_;
 };
@@ -316,7 +319,7 @@ TEST_F(PlatformClientTest, UnreachablePlatformIsPlatformUnavailable) {
 TEST_F(PlatformClientTest, AnAnswerLostOnTheWayIsRetriedWithTheSameKeyAndChargesOnce) {
   add_a_dollar();
   std::int64_t before = balance();
-  AnswerLosingProxy proxy(port_of(platform_->url()));
+  PlatformProxy proxy(port_of(platform_->url()), /*lose_first_answer=*/true);
   auto o = options();
   o.platform_url = proxy.url();
   o.retries = 2;
@@ -330,11 +333,35 @@ TEST_F(PlatformClientTest, AnAnswerLostOnTheWayIsRetriedWithTheSameKeyAndCharges
 
   // With no retries left the lost answer is PLATFORM_UNAVAILABLE (the charge is still
   // made once: a later replay of the key would find it).
-  AnswerLosingProxy no_retry(port_of(platform_->url()));
+  PlatformProxy no_retry(port_of(platform_->url()), /*lose_first_answer=*/true);
   o.platform_url = no_retry.url();
   o.retries = 0;
   EXPECT_EQ(charge(agent_key_, 10'000, "lost-answer-2", o).code(), ErrorCode::kPlatformUnavailable);
   EXPECT_EQ(no_retry.connections(), 1);
+}
+
+// One client's charges, one after another, all go over one warm keep-alive connection: no
+// connection setup per charge.
+TEST_F(PlatformClientTest, SequentialChargesShareOneWarmConnection) {
+  add_a_dollar();
+  std::int64_t before = balance();
+  PlatformProxy proxy(port_of(platform_->url()), /*lose_first_answer=*/false);
+  auto o = options();
+  o.platform_url = proxy.url();
+  auto receipts = run_sync<std::vector<Result<pay::Receipt>>>(
+      [&](asio::io_context&) -> asio::awaitable<std::vector<Result<pay::Receipt>>> {
+        auto client = std::make_shared<pay::PlatformClient>(o);
+        std::vector<Result<pay::Receipt>> out;
+        for (int i = 0; i < 5; ++i) {
+          std::string token = agent_key_, tool = "echo", key = "warm-" + std::to_string(i);
+          auto op = client->charge(std::move(token), std::move(tool), 1'000, std::move(key));
+          out.push_back(co_await std::move(op));
+        }
+        co_return out;
+      });
+  for (const auto& r : receipts) EXPECT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(proxy.connections(), 1);
+  EXPECT_EQ(before - balance(), 5'000);
 }
 
 // A platform that accepts the connection and never answers: each attempt ends at the
