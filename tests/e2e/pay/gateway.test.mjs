@@ -4,11 +4,13 @@
 // client. Proves: exact charges with receipts, every refusal code with the upstream tool
 // provably not run, features forwarded (progress, sampling, cancellation, completion), a stdio upstream's
 // request never shown to another agent's client, the agent's key never reaching
-// the upstream, UPSTREAM_ERROR refunded, a crashed stdio upstream restarted, and the
-// in-process gateway of `tollgate serve --gateway-config`.
+// the upstream (stdio or HTTP), UPSTREAM_ERROR refunded, a crashed stdio upstream restarted
+// (with backoff when it keeps crashing), and the in-process gateway of
+// `tollgate serve --gateway-config`.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import { spawn, execFileSync } from 'node:child_process';
@@ -23,6 +25,10 @@ const WEATHER = path.join(BUILD_DIR, 'weather_server');
 
 let platform, world, gateway, everythingHttp, everythingPort, audit, configFile;
 const PRICE_FORECAST = 50000;  // forecast = "0.05" below, in micro-dollars
+// The weather upstream's default_price, for its tools without a price of their own
+// (current_conditions). Not 0.01, the price the weather example charges by itself: a charge
+// of 0.02 can only have come from the gateway's default.
+const PRICE_DEFAULT = 20000;
 
 async function freePort() {
   return new Promise((resolve) => {
@@ -40,6 +46,45 @@ function startEverythingHttp(port) {
     } catch { return null; }
   }, 'server-everything over HTTP');
 }
+
+// A gateway of its own, for a test whose upstreams must not disturb the shared one.
+async function startGateway(toml) {
+  const file = tempFile('gateway.toml');
+  fs.writeFileSync(file, toml);
+  return Server.start(TOLLGATE, ['gateway', '--config', file, '--listen', '127.0.0.1:0'],
+    { TOLLGATE_API_KEY: world.providerKey });
+}
+
+// A plain HTTP proxy to `target` (an MCP endpoint) that records every request the upstream
+// behind it receives: method, path, headers as sent, and body. Responses (SSE streams too)
+// are piped back unchanged.
+async function recordingProxy(target) {
+  const to = new URL(target);
+  const seen = [];
+  const server = http.createServer((req, res) => {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks);
+      seen.push({ method: req.method, path: req.url, headers: req.headers, rawHeaders: req.rawHeaders, body: body.toString('utf8') });
+      const forward = http.request({ host: to.hostname, port: to.port, method: req.method, path: req.url,
+        headers: { ...req.headers, host: to.host } }, (answer) => {
+        res.writeHead(answer.statusCode, answer.headers);
+        answer.pipe(res);
+      });
+      forward.on('error', () => res.destroy());
+      forward.end(body);
+    });
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${server.address().port}${to.pathname}`,
+    seen,
+    close: () => new Promise((resolve) => { server.closeAllConnections(); server.close(resolve); }),
+  };
+}
+
+const upstreamsReady = async (url) => (await (await fetch(`${url}/healthz`)).json()).upstreams_ready;
 
 function stop(child) {
   if (!child || child.exitCode !== null) return Promise.resolve();
@@ -76,7 +121,7 @@ echo = "0.01"
 [[upstream]]
 name = "weather"
 command = ["${WEATHER}", "--stdio", "--free", "--audit-log", "${audit}"]
-default_price = "0.01"
+default_price = "0.02"
 [upstream.prices]
 forecast = "0.05"
 list_cities = "0"
@@ -123,6 +168,39 @@ test('over an HTTP upstream too', async () => {
   const result = await client.callTool({ name: 'echo', arguments: { message: 'over http' } });
   assert.equal(errorCode(result), null, text(result));
   assert.equal(await balanceMicros(platform, world.owner), before - 10000);
+  await client.close();
+});
+
+test("a tool without a price of its own costs the upstream's default_price; one with a price, its price", async () => {
+  // Credited here so that the charges below do not eat into what later tests spend.
+  const credit = await platform.api('POST', '/api/v1/admin/credits', { token: world.owner, body: { email: 'owner@example.com', amount: '0.10' } });
+  assert.equal(credit.status, 201, credit.text);
+  const client = await httpClient(mcp('weather'), world.agentKey);
+  const { tools } = await client.listTools();
+  const byName = Object.fromEntries(tools.map((t) => [t.name, t]));
+  assert.deepEqual(byName.current_conditions._meta['tollgate/price'], { amount: '0.02', currency: 'USD' }, 'listed at the default');
+  assert.deepEqual(byName.forecast._meta['tollgate/price'], { amount: '0.05', currency: 'USD' });
+  assert.equal(byName.list_cities._meta?.['tollgate/price'], undefined, 'its own "0" beats the default: free');
+
+  const ran = ranCount(audit);
+  let before = await balanceMicros(platform, world.owner);
+  const byDefault = await client.callTool({ name: 'current_conditions', arguments: { city: 'Paris' } });
+  assert.equal(errorCode(byDefault), null, text(byDefault));
+  assert.equal(byDefault._meta['tollgate/receipt'].amount, '0.02');
+  assert.equal(await balanceMicros(platform, world.owner), before - PRICE_DEFAULT, 'charged exactly default_price');
+
+  before = await balanceMicros(platform, world.owner);
+  const ownPrice = await client.callTool({ name: 'forecast', arguments: { city: 'Paris', days: 1 } });
+  assert.equal(errorCode(ownPrice), null, text(ownPrice));
+  assert.equal(ownPrice._meta['tollgate/receipt'].amount, '0.05');
+  assert.equal(await balanceMicros(platform, world.owner), before - PRICE_FORECAST, 'charged its own price, not the default');
+
+  before = await balanceMicros(platform, world.owner);
+  const free = await client.callTool({ name: 'list_cities', arguments: {} });
+  assert.equal(errorCode(free), null, text(free));
+  assert.equal(free._meta?.['tollgate/receipt'], undefined);
+  assert.equal(await balanceMicros(platform, world.owner), before, 'a price of "0" charges nothing');
+  assert.equal(ranCount(audit), ran + 2, 'both paid bodies ran once');
   await client.close();
 });
 
@@ -240,6 +318,50 @@ test('the agent key never reaches the upstream', async () => {
   await client.close();
 });
 
+test('the agent key never reaches an HTTP upstream either: not in a header, not in a body', async () => {
+  const credit = await platform.api('POST', '/api/v1/admin/credits', { token: world.owner, body: { email: 'owner@example.com', amount: '0.10' } });
+  assert.equal(credit.status, 201, credit.text);
+  // weather_server over HTTP (unpaid: the gateway charges), behind a proxy recording what
+  // it receives, behind a gateway of its own.
+  const upstreamAudit = tempFile('audit.log');
+  const upstream = await Server.start(WEATHER, ['--listen', '127.0.0.1:0', '--free', '--audit-log', upstreamAudit]);
+  const proxy = await recordingProxy(`${upstream.url}/mcp`);
+  let gw;
+  try {
+    gw = await startGateway(`[platform]\nurl = "${platform.url}"\n\n[[upstream]]\nname = "weather-http"\nurl = "${proxy.url}"\ndefault_price = "0.01"\n`);
+    await until(() => upstreamsReady(gw.url), 'the HTTP upstream behind the proxy', 60000);
+    const before = await balanceMicros(platform, world.owner);
+    const client = await httpClient(`${gw.url}/mcp/weather-http`, world.agentKey);
+    const r = await client.callTool({ name: 'current_conditions', arguments: { city: 'Paris' } });
+    assert.equal(errorCode(r), null, text(r));
+    // A streamed call too (progress on an SSE response).
+    const progress = [];
+    const f = await client.callTool({ name: 'forecast', arguments: { city: 'Berlin', days: 2 } }, undefined,
+      { onprogress: (p) => progress.push(p) });
+    assert.equal(errorCode(f), null, text(f));
+    assert.equal(progress.length, 2);
+    await client.close();
+    // Both calls were paid with the agent key, and both bodies ran behind the proxy.
+    assert.equal(await balanceMicros(platform, world.owner), before - 20000);
+    assert.equal(ranCount(upstreamAudit), 2);
+    assert.equal(proxy.seen.filter((s) => /"tools\/call"/.test(s.body)).length, 2, 'the calls went through the proxy');
+
+    const secret = world.agentKey.slice(8);  // the key's hex, however it might be spelled
+    for (const s of proxy.seen) {
+      const what = `${s.method} ${s.path} ${s.body.slice(0, 80)}`;
+      const headers = s.rawHeaders.join('\n');
+      assert.ok(!headers.includes(secret), `agent key in the headers of ${what}`);
+      assert.ok(!/sk_live_/i.test(headers), `a key (agent or provider) in the headers of ${what}`);
+      assert.equal(s.headers.authorization, undefined, `an Authorization header on ${what}`);
+      assert.ok(!s.body.includes(secret) && !/sk_live_/i.test(s.body), `a key in the body of ${what}`);
+    }
+  } finally {
+    await gw?.stop();
+    await proxy.close();
+    await upstream.stop();
+  }
+});
+
 test('refusals: TOKEN_MISSING, bad arguments, INSUFFICIENT_BALANCE — the upstream tool never ran', async () => {
   const ran = ranCount(audit);
   const before = await balanceMicros(platform, world.owner);
@@ -290,12 +412,47 @@ test('a crashed stdio upstream is restarted', async () => {
   await client.close();
 });
 
-test('a key deleted mid-session: TOKEN_INVALID on the next call', async () => {
+test('a stdio upstream that keeps crashing is restarted with growing delays, not in a tight loop', async () => {
+  // Exits at once, after noting when it started (ms since the epoch, one line per start).
+  const starts = tempFile('starts.log');
+  const gw = await startGateway(`[platform]\nurl = "${platform.url}"\n\n[[upstream]]\nname = "crashy"\n` +
+    `command = ["sh", "-c", "echo $(($(date +%s%N) / 1000000)) >> ${starts}; exit 1"]\n`);
+  const times = () => (fs.existsSync(starts) ? fs.readFileSync(starts, 'utf8').split('\n').filter(Boolean).map(Number) : []);
+  try {
+    // src/gateway/upstream.cpp: retries after 0.5 s, doubling up to 30 s, so starts at about
+    // 0, 0.5, 1.5 and 3.5 s (a restart loop without backoff would have hundreds by then).
+    await until(() => times().length >= 4, () => `four starts (${times().length} so far)`, 60000);
+    assert.equal(await upstreamsReady(gw.url), false, '/healthz: not ready while it crashes');
+    // The fifth start is due 4 s after the fourth: none comes within the next second.
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const t = times();
+    assert.equal(t.length, 4, `started ${t.length} times: ${t.map((x) => x - t[0]).join(', ')} ms`);
+    const gaps = t.slice(1).map((x, i) => x - t[i]);
+    // A timer never fires early, so each gap is at least its delay (10% off for clock reads);
+    // later ones may run long on a busy machine, so only the lower bounds and the overall
+    // growth are asserted.
+    [500, 1000, 2000].forEach((delay, i) =>
+      assert.ok(gaps[i] >= delay * 0.9, `gap ${i + 1} is ${gaps[i]} ms, expected >= ${delay} ms (gaps: ${gaps.join(', ')})`));
+    assert.ok(gaps[2] >= gaps[0], `the delays grow (gaps: ${gaps.join(', ')})`);
+    assert.match(gw.stderr, /retrying in 500 ms[\s\S]*retrying in 1000 ms[\s\S]*retrying in 2000 ms/);
+  } finally {
+    await gw.stop();
+  }
+});
+
+test('a key deleted mid-session: TOKEN_INVALID on the next call, nothing charged, the tool never ran', async () => {
   const key = await platform.api('POST', '/api/v1/keys', { token: world.owner, body: { name: 'short-lived' } });
-  const client = await httpClient(mcp('everything'), key.body.key);
-  assert.equal(errorCode(await client.callTool({ name: 'echo', arguments: { message: 'a' } })), null);
-  await platform.api('DELETE', `/api/v1/keys/${key.body.id}`, { token: world.owner });
-  assert.equal(errorCode(await client.callTool({ name: 'echo', arguments: { message: 'b' } })), 'TOKEN_INVALID');
+  const client = await httpClient(mcp('weather'), key.body.key);
+  const first = await client.callTool({ name: 'current_conditions', arguments: { city: 'London' } });
+  assert.equal(errorCode(first), null, text(first));
+  const del = await platform.api('DELETE', `/api/v1/keys/${key.body.id}`, { token: world.owner });
+  assert.equal(del.status, 204);
+  const ran = ranCount(audit);
+  const before = await balanceMicros(platform, world.owner);
+  const refused = await client.callTool({ name: 'current_conditions', arguments: { city: 'London' } });
+  assert.equal(errorCode(refused), 'TOKEN_INVALID');
+  assert.equal(ranCount(audit), ran, 'the upstream tool body did not run');
+  assert.equal(await balanceMicros(platform, world.owner), before, 'nothing was charged');
   await client.close();
 });
 

@@ -5,9 +5,9 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import {
-  Platform, makeWorld, balanceMicros, startWeather, httpClient, stdioClient, tempFile, ranCount, errorCode, text,
+  Platform, until, makeWorld, balanceMicros, startWeather, httpClient, stdioClient, tempFile, ranCount, errorCode, text,
   BUILD_DIR, NODE, npmBin,
 } from './pay_harness.mjs';
 
@@ -147,6 +147,56 @@ test('tollgate connect: a stdio bridge adding Authorization: Bearer $AGENT_TOKEN
   assert.equal(malformed.status, 2);
   assert.match(malformed.stderr, /AGENT_TOKEN is malformed \(it has 63 characters after sk_live_/);
   assert.ok(!malformed.stderr.includes(world.agentKey.slice(8, 40)), 'the key is not echoed');
+});
+
+// `tollgate connect` to the weather server with AGENT_TOKEN as given (undefined: not in its
+// environment at all), stdin left open as a desktop client leaves it.
+function startConnect(token) {
+  const env = { ...process.env };
+  delete env.AGENT_TOKEN;
+  if (token !== undefined) env.AGENT_TOKEN = token;
+  const child = spawn(process.env.TOLLGATE_BINARY, ['connect', `${weather.url}/mcp`], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+  const run = { child, stdout: '', stderr: '' };
+  child.stdout.on('data', (c) => { run.stdout += c; });
+  child.stderr.on('data', (c) => { run.stderr += c; });
+  const timer = setTimeout(() => child.kill('SIGKILL'), 20000);  // a hung bridge fails the test, not the run
+  run.exited = new Promise((resolve) => child.on('exit', (code) => { clearTimeout(timer); resolve(code); }));
+  return run;
+}
+
+test('tollgate connect: a clear message on stderr when AGENT_TOKEN is unset or malformed', async () => {
+  // Unset, or set to "" (an empty "env" entry in a desktop config): a warning naming the
+  // fix, and the bridge still runs (free tools need no key; paid ones answer TOKEN_MISSING).
+  for (const token of [undefined, '']) {
+    const run = startConnect(token);
+    await until(() => /AGENT_TOKEN is not set/.test(run.stderr), () => `the warning (stderr: ${run.stderr})`, 10000);
+    assert.match(run.stderr, /\[warning\] connect: AGENT_TOKEN is not set, so paid tools will answer TOKEN_MISSING\. Put your agent key \(sk_live_\.\.\.\) in the "env" of this server in your MCP client's configuration\./);
+    run.child.stdin.write(`${JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize',
+      params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'e2e', version: '1.0.0' } } })}\n`);
+    await until(() => /"id":1/.test(run.stdout), () => `the initialize answer across the bridge (stdout: ${run.stdout})`, 10000);
+    assert.match(run.stdout, /"serverInfo"/);
+    run.child.stdin.end();
+    assert.equal(await run.exited, 0, run.stderr);
+  }
+
+  // Malformed: refused at start, on its own (stdin is still open), with the reason, exit 2,
+  // nothing on stdout, and the key not echoed. (A key one character short is above.)
+  const hex = 'c0ffee'.repeat(11).slice(0, 64);
+  const cases = [
+    [`Bearer sk_live_${hex}`, /\(it does not start with sk_live_\)/],  // the header's value pasted
+    [hex, /\(it does not start with sk_live_\)/],
+    [`sk_live_${hex.toUpperCase()}`, /\(it has 64 characters after sk_live_, not 64 lowercase hex\)/],
+    [`sk_live_${hex}\n`, /\(it has 65 characters after sk_live_, not 64 lowercase hex\)/],  // a newline copied along
+  ];
+  for (const [token, reason] of cases) {
+    const run = startConnect(token);
+    assert.equal(await run.exited, 2, `${JSON.stringify(token)}: ${run.stderr}`);
+    assert.match(run.stderr, /\[error\] connect: AGENT_TOKEN is malformed /);
+    assert.match(run.stderr, reason);
+    assert.match(run.stderr, /copy the whole key again from where you saved it, or create a new key under API Keys in the dashboard\./);
+    assert.ok(!run.stderr.toLowerCase().includes(hex.slice(0, 16)), `the key is not echoed: ${run.stderr}`);
+    assert.equal(run.stdout, '');
+  }
 });
 
 test('zero balance: INSUFFICIENT_BALANCE and the tool did not run', async () => {
