@@ -420,11 +420,11 @@ int main(int argc, char** argv) {
     std::cerr << "conformance_server: --listen must be HOST:PORT\n";
     return 2;
   }
-  asio::io_context io(threads);  // a hint: fewer hand-offs with one thread
+  tollgate::http::IoPool pool(threads);
   HttpOptions options;
   options.stateless = stateless;
   options.response_mode = mode == "sse" ? ResponseMode::kSse : mode == "json" ? ResponseMode::kJson : ResponseMode::kAuto;
-  HttpServer http_server(server, io, options);
+  HttpServer http_server(server, pool, options);
   if (auto status = http_server.listen(host, port); !status) {
     std::cerr << "conformance_server: " << status.error().message << "\n";
     return 1;
@@ -432,6 +432,6 @@ int main(int argc, char** argv) {
   std::string shown = http_server.host().find(':') != std::string::npos ? "[" + http_server.host() + "]" : http_server.host();
   std::printf("listening on http://%s:%u\n", shown.c_str(), static_cast<unsigned>(http_server.port()));
   std::fflush(stdout);
-  tollgate::http::run_with_signals(io, threads, [&] { http_server.stop(); });
+  pool.run([&] { http_server.stop(); });
   return 0;
 }

@@ -257,14 +257,14 @@ int main(int argc, char** argv) {
     return 2;
   }
   constexpr int kThreads = 2;
-  asio::io_context io(kThreads);
-  mcp::HttpServer http_server(server, io);
+  http::IoPool pool(kThreads);
+  mcp::HttpServer http_server(server, pool);
   if (auto st = http_server.listen(host, port); !st.ok()) {
     std::cerr << "weather_server: " << st.error().message << "\n";
     return 1;
   }
   std::printf("listening on http://%s:%u\n", http_server.host().c_str(), static_cast<unsigned>(http_server.port()));
   std::fflush(stdout);
-  http::run_with_signals(io, kThreads, [&] { http_server.stop(); });
+  pool.run([&] { http_server.stop(); });
   return 0;
 }

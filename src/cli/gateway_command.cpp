@@ -3,7 +3,6 @@
 // provider key in $TOLLGATE_API_KEY (or the config's api_key_env).
 #include <fmt/format.h>
 
-#include <boost/asio/io_context.hpp>
 #include <cstdlib>
 #include <iostream>
 
@@ -41,16 +40,16 @@ int run_gateway(const GatewayOptions& options) {
   std::string host = options.listen.substr(0, colon);
   int port = std::atoi(options.listen.c_str() + colon + 1);
 
-  boost::asio::io_context io(options.threads);  // a hint: fewer hand-offs with one thread
+  http::IoPool pool(options.threads);
   std::string platform_url = *config->platform_url;
   auto charger = pay::make_platform_charger(platform_url, key, options.timeout_ms, 2);
-  gateway::Gateway mcp_gateway(io, std::move(*config), charger, platform_url);
+  gateway::Gateway mcp_gateway(pool.main(), std::move(*config), charger, platform_url);
   http::Router router;
   router.add("GET", "/healthz", [&mcp_gateway](http::Request&) -> boost::asio::awaitable<http::Response> {
     co_return http::Response::json(200, boost::json::object{{"status", "ok"}, {"upstreams_ready", mcp_gateway.ready()}});
   });
   mcp_gateway.mount(router, host);
-  http::Server server(io, http::ServerLimits{}, [&router](http::Request& r) { return router(r); },
+  http::Server server(pool, http::ServerLimits{}, [&router](http::Request& r) { return router(r); },
                       [](const http::Exchange& ex) {
                         spdlog::info("{} \"{} {}\" {} {}us", ex.request.remote_address, ex.request.method,
                                      redact_secrets(ex.request.target), ex.status, ex.duration.count());
@@ -59,7 +58,7 @@ int run_gateway(const GatewayOptions& options) {
   mcp_gateway.start();
   std::cout << "listening on http://" << server.host() << ":" << server.port() << std::endl;
   for (const auto& name : mcp_gateway.names()) spdlog::info("gateway: serving /mcp/{}", name);
-  http::run_with_signals(io, options.threads, [&] {
+  pool.run([&] {
     mcp_gateway.stop();
     server.stop();
   });

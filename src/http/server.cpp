@@ -171,8 +171,8 @@ class ConnectionDeadline : public std::enable_shared_from_this<ConnectionDeadlin
 
 class Server::Impl : public std::enable_shared_from_this<Server::Impl> {
  public:
-  Impl(asio::io_context& io, ServerLimits limits, Handler handler, ExchangeObserver observer)
-      : io_(io), limits_(limits), handler_(std::move(handler)), observer_(std::move(observer)),
+  Impl(asio::io_context& io, IoPool* pool, ServerLimits limits, Handler handler, ExchangeObserver observer)
+      : io_(io), pool_(pool), limits_(limits), handler_(std::move(handler)), observer_(std::move(observer)),
         control_(asio::make_strand(io)), acceptor_(control_), grace_timer_(control_) {}
 
   Status listen(const std::string& host, std::uint16_t port) {
@@ -281,8 +281,10 @@ class Server::Impl : public std::enable_shared_from_this<Server::Impl> {
 
   // A connection's coroutine, its watchdog and the posts that close it must not run at once.
   // With one thread running the io_context (concurrency hint 1, which the commands pass when
-  // they run one thread) they cannot, and a strand would only add a hand-off per step.
+  // they run one thread, and every context of an IoPool) they cannot, and a strand would only
+  // add a hand-off per step.
   asio::any_io_executor connection_executor() {
+    if (pool_) return pool_->next().get_executor();
     if (asio::use_service<asio::detail::scheduler>(io_).concurrency_hint() == 1) return io_.get_executor();
     return asio::make_strand(io_);
   }
@@ -497,6 +499,7 @@ class Server::Impl : public std::enable_shared_from_this<Server::Impl> {
   };
 
   asio::io_context& io_;
+  IoPool* pool_;  // nullptr: connections on io_
   ServerLimits limits_;
   Handler handler_;
   ExchangeObserver observer_;
@@ -511,7 +514,9 @@ class Server::Impl : public std::enable_shared_from_this<Server::Impl> {
 };
 
 Server::Server(asio::io_context& io, ServerLimits limits, Handler handler, ExchangeObserver observer)
-    : impl_(std::make_shared<Impl>(io, limits, std::move(handler), std::move(observer))) {}
+    : impl_(std::make_shared<Impl>(io, nullptr, limits, std::move(handler), std::move(observer))) {}
+Server::Server(IoPool& pool, ServerLimits limits, Handler handler, ExchangeObserver observer)
+    : impl_(std::make_shared<Impl>(pool.main(), &pool, limits, std::move(handler), std::move(observer))) {}
 Server::~Server() { impl_->stop(); }
 Status Server::listen(const std::string& host, std::uint16_t port) { return impl_->listen(host, port); }
 std::uint16_t Server::port() const { return impl_->port(); }
@@ -534,6 +539,33 @@ void run_with_signals(asio::io_context& io, int threads, const std::function<voi
   }
   io.run();  // the calling thread too; it keeps its name (the main thread's is the process's)
   for (auto& t : pool) t.join();
+}
+
+IoPool::IoPool(int threads) {
+  for (int i = 0; i < std::max(threads, 1); ++i) contexts_.push_back(std::make_unique<asio::io_context>(1));
+}
+
+IoPool::~IoPool() = default;
+
+asio::io_context& IoPool::next() { return *contexts_[next_.fetch_add(1, std::memory_order_relaxed) % contexts_.size()]; }
+
+void IoPool::run(const std::function<void()>& on_signal) {
+  std::vector<asio::executor_work_guard<asio::io_context::executor_type>> waiting;
+  for (std::size_t i = 1; i < contexts_.size(); ++i) waiting.push_back(asio::make_work_guard(*contexts_[i]));
+  asio::signal_set signals(main(), SIGINT, SIGTERM);
+  signals.async_wait([&](boost::system::error_code ec, int) {
+    if (!ec && on_signal) on_signal();
+    for (auto& guard : waiting) guard.reset();  // each context now ends with its last connection
+  });
+  std::vector<std::thread> threads;
+  for (std::size_t i = 1; i < contexts_.size(); ++i) {
+    threads.emplace_back([this, i] {
+      set_thread_name("io-" + std::to_string(i));
+      contexts_[i]->run();
+    });
+  }
+  main().run();
+  for (auto& t : threads) t.join();
 }
 
 }  // namespace tollgate::http

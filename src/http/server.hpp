@@ -12,6 +12,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "common/result.hpp"
 #include "http/message.hpp"
@@ -38,9 +39,39 @@ struct Exchange {
 };
 using ExchangeObserver = std::function<void(const Exchange&)>;
 
+// I/O threads that each run an io_context of their own (Envoy's workers). A Server built on
+// the pool gives every connection to one of them for its whole life: a connection's steps
+// never hop threads (no strand), and what a request allocates is freed on the thread that
+// allocated it. With one io_context run by several threads, a call that waited (for its
+// charge, say) resumed on whichever thread was free, and glibc's per-thread caches missed
+// on every such free (bench/README.md, thirteenth session). The first context also runs
+// the acceptor and whatever else the program puts on main().
+class IoPool {
+ public:
+  explicit IoPool(int threads);
+  ~IoPool();
+  IoPool(const IoPool&) = delete;
+  IoPool& operator=(const IoPool&) = delete;
+
+  boost::asio::io_context& main() { return *contexts_.front(); }
+  std::size_t size() const { return contexts_.size(); }
+  // The context for the next connection, round robin.
+  boost::asio::io_context& next();
+  // Runs each context on a thread of its own (the calling thread runs main()) until they
+  // run out of work; SIGINT/SIGTERM call `on_signal` once, after which the idle contexts
+  // are let go (until then they wait for connections).
+  void run(const std::function<void()>& on_signal);
+
+ private:
+  std::vector<std::unique_ptr<boost::asio::io_context>> contexts_;
+  std::atomic<std::size_t> next_{0};
+};
+
 class Server {
  public:
   Server(boost::asio::io_context& io, ServerLimits limits, Handler handler, ExchangeObserver observer = {});
+  // Connections spread over the pool's contexts; the acceptor on pool.main().
+  Server(IoPool& pool, ServerLimits limits, Handler handler, ExchangeObserver observer = {});
   ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;

@@ -1027,14 +1027,30 @@ void HttpTransport::set_listen_host(const std::string& host) { impl_->set_listen
 std::size_t HttpTransport::session_count() const { return impl_->session_count(); }
 void HttpTransport::close_all() { impl_->close_all(); }
 
+namespace {
+
+// The transport's endpoint as the only route of an HTTP server.
+http::Handler routed(const HttpTransport& transport, const std::string& path) {
+  auto router = std::make_shared<http::Router>();
+  router->add("*", path, transport.handler());
+  return [router](http::Request& request) { return (*router)(request); };
+}
+
+}  // namespace
+
 HttpServer::HttpServer(Server& server, asio::io_context& io, HttpOptions options, std::string path,
                        http::ServerLimits limits) {
   // The HTTP server rejects a larger body itself, early, closing the connection.
   limits.max_body_bytes = options.max_body_bytes;
   transport_ = std::make_unique<HttpTransport>(server, io.get_executor(), std::move(options));
-  auto router = std::make_shared<http::Router>();
-  router->add("*", path, transport_->handler());
-  server_ = std::make_unique<http::Server>(io, limits, [router](http::Request& request) { return (*router)(request); });
+  server_ = std::make_unique<http::Server>(io, limits, routed(*transport_, path));
+}
+
+HttpServer::HttpServer(Server& server, http::IoPool& pool, HttpOptions options, std::string path,
+                       http::ServerLimits limits) {
+  limits.max_body_bytes = options.max_body_bytes;
+  transport_ = std::make_unique<HttpTransport>(server, pool.main().get_executor(), std::move(options));
+  server_ = std::make_unique<http::Server>(pool, limits, routed(*transport_, path));
 }
 
 HttpServer::~HttpServer() { stop(); }

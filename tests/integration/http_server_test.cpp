@@ -4,10 +4,17 @@
 // server writes by hand has the right status line, framing and Connection header for HEAD,
 // 204, HTTP/1.0 and keep-alive, and no header can be smuggled in through a CR or LF.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <boost/asio.hpp>
 #include <boost/json.hpp>
 
+#include <atomic>
+#include <csignal>
+#include <map>
+#include <mutex>
+#include <set>
+#include <string>
 #include <thread>
 
 #include "http/server.hpp"
@@ -171,6 +178,46 @@ TEST_F(HttpServerTest, ExpectContinueGetsA100BeforeTheBody) {
   auto r = s.read_response(kIoDeadline);
   ASSERT_EQ(status_of(r.data), 200u) << r.data;
   EXPECT_EQ(json::parse(body_of(r.data)).at("body"), "hi");
+}
+
+// A server on an IoPool: each connection stays on one of the pool's threads for all its
+// requests, and successive connections take turns across the threads. SIGTERM stops it
+// gracefully, and run() returns once every thread's contexts are done.
+TEST(IoPoolServer, EachConnectionKeepsOneThreadAndConnectionsTakeTurns) {
+  IoPool pool(2);
+  std::mutex mutex;
+  std::map<std::string, std::set<std::thread::id>> threads_of;  // by connection (X-Conn)
+  Server server(pool, ServerLimits{}, [&](Request& request) -> asio::awaitable<Response> {
+    std::lock_guard lock(mutex);
+    threads_of[std::string(request.header("X-Conn").value_or(""))].insert(std::this_thread::get_id());
+    co_return Response::text(200, "ok");
+  });
+  ASSERT_TRUE(server.listen("127.0.0.1", 0).ok());
+  std::atomic<bool> signalled{false};
+  std::thread running([&] { pool.run([&] { signalled = true; server.stop(); }); });
+
+  for (int c = 0; c < 4; ++c) {
+    RawSocket s(server.port());
+    for (int i = 0; i < 3; ++i) {
+      s.send("GET / HTTP/1.1\r\nHost: t\r\nX-Conn: " + std::to_string(c) + "\r\n\r\n");
+      ASSERT_EQ(status_of(s.read_response(kIoDeadline).data), 200u);
+    }
+  }
+  std::set<std::thread::id> all;
+  {
+    std::lock_guard lock(mutex);
+    ASSERT_EQ(threads_of.size(), 4u);
+    for (const auto& [connection, threads] : threads_of) {
+      EXPECT_EQ(threads.size(), 1u) << "connection " << connection << " moved between threads";
+      all.insert(threads.begin(), threads.end());
+    }
+  }
+  EXPECT_EQ(all.size(), 2u) << "four connections over two threads use both";
+
+  ::kill(::getpid(), SIGTERM);  // caught by the pool's signal set, as in a real shutdown
+  running.join();
+  EXPECT_TRUE(signalled.load());
+  EXPECT_TRUE(server.stopping());
 }
 
 }  // namespace

@@ -106,6 +106,10 @@ class HttpServer {
  public:
   HttpServer(Server& server, boost::asio::io_context& io, HttpOptions options = {}, std::string path = "/mcp",
              http::ServerLimits limits = {});
+  // Connections spread over the pool's threads, each kept on one (http::IoPool); sessions
+  // are shared by all of them.
+  HttpServer(Server& server, http::IoPool& pool, HttpOptions options = {}, std::string path = "/mcp",
+             http::ServerLimits limits = {});
   ~HttpServer();
   // Port 0 picks a free port; port() tells which.
   Status listen(const std::string& host, std::uint16_t port);
