@@ -136,6 +136,20 @@ class Bridge {
   int exit_code_ = 0;
 };
 
+
+// What is wrong with a token that is not a well-formed agent key, in the words of someone
+// who pasted it: the usual slips are a line break or space copied along, the header's
+// "Bearer " pasted too, or a key cut short.
+std::string malformed_reason(std::string_view token) {
+  auto space = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; };
+  if (!token.empty() && (space(token.front()) || space(token.back()))) {
+    return "it begins or ends with a space or line break; the key has none";
+  }
+  if (!token.starts_with(keys::kApiKeyPrefix)) return "it does not start with sk_live_";
+  std::string_view rest = token.substr(keys::kApiKeyPrefix.size());
+  if (rest.size() != 64) return fmt::format("it has {} characters after sk_live_, not 64", rest.size());
+  return "after sk_live_ it has characters other than 0-9 and a-f";
+}
 int run_connect(const std::string& url, const std::string& log_level) {
   init_logging(log_level);  // stderr: stdout carries the MCP messages
   if (!url.starts_with("http://")) {
@@ -150,12 +164,8 @@ int run_connect(const std::string& url, const std::string& log_level) {
     spdlog::warn("connect: AGENT_TOKEN is not set, so paid tools will answer TOKEN_MISSING. Put your agent key "
                  "(sk_live_...) in the \"env\" of this server in your MCP client's configuration.");
   } else if (!keys::is_well_formed(token, keys::kApiKeyPrefix)) {
-    std::string reason = !token.starts_with(keys::kApiKeyPrefix)
-                             ? "it does not start with sk_live_"
-                             : fmt::format("it has {} characters after sk_live_, not 64 lowercase hex",
-                                           token.size() - keys::kApiKeyPrefix.size());
     spdlog::error("connect: AGENT_TOKEN is malformed ({}): copy the whole key again from where you saved it, or "
-                  "create a new key under API Keys in the dashboard.", reason);
+                  "create a new key under API Keys in the dashboard.", malformed_reason(token));
     return 2;
   } else {
     options.headers.set("Authorization", "Bearer " + token);

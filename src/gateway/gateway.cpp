@@ -28,9 +28,13 @@ Gateway::Gateway(boost::asio::io_context& io, GatewayConfig config, std::shared_
       spdlog::info("gateway {}: {} tool={} amount={} {}", name, pay::to_string(e.kind), e.tool,
                    format_money(e.amount_micros), e.charge_id);
     };
+    entry.upstream = std::make_shared<Upstream>(io.get_executor(), up, *entry.facade);
+    policy.before_charge = [weak = std::weak_ptr<Upstream>(entry.upstream)](const std::string& tool) {
+      auto upstream = weak.lock();
+      return upstream ? upstream->unavailable(tool) : std::nullopt;
+    };
     pay::install_payments(*entry.facade, std::move(policy), charger);
     entry.transport = std::make_unique<mcp::HttpTransport>(*entry.facade, io.get_executor());
-    entry.upstream = std::make_shared<Upstream>(io.get_executor(), up, *entry.facade);
     entries_.push_back(std::move(entry));
   }
 }

@@ -181,6 +181,7 @@ asio::awaitable<void> Upstream::supervise() {
         broken_ = true;
       }
     }
+    ready_ = false;
     {
       std::lock_guard lock(mutex_);
       client_.reset();
@@ -378,6 +379,17 @@ mcp::ToolResult Upstream::upstream_failure(const std::string& tool, const std::s
       "UPSTREAM_ERROR: The MCP server behind this gateway ('{}') failed: {}. A paid call that fails this way is "
       "refunded.",
       config_.name, detail));
+  r.meta["tollgate/error"] = json::object{
+      {"code", "UPSTREAM_ERROR"}, {"tool", tool}, {"price", format_money(config_.price_of(tool))}};
+  return r;
+}
+
+std::optional<mcp::ToolResult> Upstream::unavailable(const std::string& tool) {
+  if (current_client()) return std::nullopt;
+  mcp::ToolResult r = mcp::ToolResult::error(fmt::format(
+      "UPSTREAM_ERROR: The MCP server behind this gateway ('{}') is restarting, so the call did not run and nothing "
+      "was charged. Try again in a moment.",
+      config_.name));
   r.meta["tollgate/error"] = json::object{
       {"code", "UPSTREAM_ERROR"}, {"tool", tool}, {"price", format_money(config_.price_of(tool))}};
   return r;

@@ -16,6 +16,7 @@
 #include <atomic>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -37,8 +38,12 @@ class Upstream : public std::enable_shared_from_this<Upstream> {
   // Starts the supervision loop (connect, mirror, watch, reconnect) in the background.
   void start();
   void stop();
-  // True once the first mirror completed (tests and the demo wait for it).
+  // True while connected and mirrored (GET /healthz's upstreams_ready): false until the first
+  // mirror completed, and again while reconnecting.
   bool ready() const { return ready_.load(); }
+  // The answer to a paid call while no connection is up (it could not run, so it is not
+  // charged), or nullopt when connected (PaymentPolicy::before_charge).
+  std::optional<mcp::ToolResult> unavailable(const std::string& tool);
   std::uint64_t connections() const { return connections_.load(); }
   const UpstreamConfig& config() const { return config_; }
 

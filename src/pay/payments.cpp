@@ -84,6 +84,9 @@ class Interceptor {
     }
 
     if (!token) co_return refuse(ErrorCode::kTokenMissing, tool.name, price, "");
+    if (policy_.before_charge) {
+      if (auto answer = policy_.before_charge(tool.name)) co_return std::move(answer);
+    }
     // One idempotency key per call: the charger's retries reuse it, so a lost answer can
     // never turn into a second charge.
     std::string agent_token = *token, tool_name = tool.name, idempotency_key = time_ordered_id("tg_");

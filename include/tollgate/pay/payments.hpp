@@ -21,6 +21,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "common/money.hpp"
@@ -102,6 +103,10 @@ struct PaymentPolicy {
   bool refund_on_tool_error = false;
   std::function<void(const PaymentEvent&)> logger;
   std::string platform_url;  // where agents' owners manage keys and credits (for messages)
+  // Asked before a paid call is charged (after its key is checked for presence): a result
+  // answers the call uncharged. The gateway's, while its upstream is reconnecting: the call
+  // could not run, and a charge would only be refunded.
+  std::function<std::optional<mcp::ToolResult>(const std::string& tool)> before_charge;
 };
 
 // Charges per `policy` through `charger` on every tools/call of `server` (an interceptor:

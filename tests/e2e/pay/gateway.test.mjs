@@ -385,16 +385,31 @@ test('refusals: TOKEN_MISSING, bad arguments, INSUFFICIENT_BALANCE — the upstr
   await client.close();
 });
 
+// The upstream dies: the call that finds out is charged, fails and is refunded; /healthz
+// then says the upstreams are not ready, and while the gateway reconnects a paid call is
+// answered UPSTREAM_ERROR before it is charged (it could not run). Once the upstream is
+// back, /healthz is ready again and calls go through.
 test('UPSTREAM_ERROR on a failed upstream is refunded, and the gateway reconnects', async () => {
   await platform.api('POST', '/api/v1/admin/credits', { token: world.owner, body: { email: 'owner@example.com', amount: '1' } });
   const client = await httpClient(mcp('everything-http'), world.agentKey);
+  assert.equal(await upstreamsReady(gateway.url), true);
   await stop(everythingHttp);
   const before = await balanceMicros(platform, world.owner);
   const failed = await client.callTool({ name: 'echo', arguments: { message: 'anyone?' } });
   assert.equal(errorCode(failed), 'UPSTREAM_ERROR');
   assert.ok(failed._meta['tollgate/refund'], 'the charge was refunded');
   assert.equal(await balanceMicros(platform, world.owner), before);
+
+  await until(async () => (await upstreamsReady(gateway.url)) === false, '/healthz to report the lost upstream', 60000);
+  const refused = await client.callTool({ name: 'echo', arguments: { message: 'still there?' } });
+  assert.equal(errorCode(refused), 'UPSTREAM_ERROR');
+  assert.match(text(refused), /is restarting, so the call did not run and nothing was charged/);
+  assert.equal(refused._meta['tollgate/refund'], undefined, 'nothing to refund');
+  assert.equal(refused._meta['tollgate/receipt'], undefined);
+  assert.equal(await balanceMicros(platform, world.owner), before);
+
   everythingHttp = await startEverythingHttp(everythingPort);
+  await until(() => upstreamsReady(gateway.url), '/healthz ready again', 60000);
   await until(async () => {
     const r = await client.callTool({ name: 'echo', arguments: { message: 'back' } });
     return errorCode(r) === null;

@@ -145,7 +145,7 @@ test('tollgate connect: a stdio bridge adding Authorization: Bearer $AGENT_TOKEN
   const malformed = spawnSync(tollgate, ['connect', `${weather.url}/mcp`],
     { env: { ...process.env, AGENT_TOKEN: world.agentKey.slice(0, -1) }, input: '', encoding: 'utf8' });
   assert.equal(malformed.status, 2);
-  assert.match(malformed.stderr, /AGENT_TOKEN is malformed \(it has 63 characters after sk_live_/);
+  assert.match(malformed.stderr, /AGENT_TOKEN is malformed \(it has 63 characters after sk_live_, not 64\)/);
   assert.ok(!malformed.stderr.includes(world.agentKey.slice(8, 40)), 'the key is not echoed');
 });
 
@@ -185,8 +185,9 @@ test('tollgate connect: a clear message on stderr when AGENT_TOKEN is unset or m
   const cases = [
     [`Bearer sk_live_${hex}`, /\(it does not start with sk_live_\)/],  // the header's value pasted
     [hex, /\(it does not start with sk_live_\)/],
-    [`sk_live_${hex.toUpperCase()}`, /\(it has 64 characters after sk_live_, not 64 lowercase hex\)/],
-    [`sk_live_${hex}\n`, /\(it has 65 characters after sk_live_, not 64 lowercase hex\)/],  // a newline copied along
+    [`sk_live_${hex.toUpperCase()}`, /\(after sk_live_ it has characters other than 0-9 and a-f\)/],
+    [`sk_live_${hex}\n`, /\(it begins or ends with a space or line break; the key has none\)/],  // a newline copied along
+    [`sk_live_${hex.slice(0, 40)}`, /\(it has 40 characters after sk_live_, not 64\)/],  // cut short
   ];
   for (const [token, reason] of cases) {
     const run = startConnect(token);
