@@ -46,6 +46,10 @@ using ExchangeObserver = std::function<void(const Exchange&)>;
 // charge, say) resumed on whichever thread was free, and glibc's per-thread caches missed
 // on every such free (bench/README.md, thirteenth session). The first context also runs
 // the acceptor and whatever else the program puts on main().
+// For servers whose handlers never block (MCP servers, the gateway). `tollgate serve` keeps
+// one io_context run by all its threads (run_with_signals): its handlers block on store
+// reads (a network round trip on PostgreSQL), and there any free thread must be able to
+// take the next ready connection instead of the one blocked thread that owns it.
 class IoPool {
  public:
   explicit IoPool(int threads);
@@ -92,7 +96,8 @@ class Server {
   std::shared_ptr<Impl> impl_;
 };
 
-// Runs `io` on `threads` threads until it stops; SIGINT/SIGTERM call `on_signal` once.
+// Runs `io` on `threads` threads until it stops; SIGINT/SIGTERM call `on_signal` once. (For
+// handlers that may block; see IoPool for those that never do.)
 void run_with_signals(boost::asio::io_context& io, int threads, const std::function<void()>& on_signal);
 
 }  // namespace tollgate::http
