@@ -136,7 +136,6 @@ class Bridge {
   int exit_code_ = 0;
 };
 
-
 // What is wrong with a token that is not a well-formed agent key, in the words of someone
 // who pasted it: the usual slips are a line break or space copied along, the header's
 // "Bearer " pasted too, or a key cut short.
@@ -150,6 +149,7 @@ std::string malformed_reason(std::string_view token) {
   if (rest.size() != 64) return fmt::format("it has {} characters after sk_live_, not 64", rest.size());
   return "after sk_live_ it has characters other than 0-9 and a-f";
 }
+
 int run_connect(const std::string& url, const std::string& log_level) {
   init_logging(log_level);  // stderr: stdout carries the MCP messages
   if (!url.starts_with("http://")) {

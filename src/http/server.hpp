@@ -58,7 +58,6 @@ class IoPool {
   IoPool& operator=(const IoPool&) = delete;
 
   boost::asio::io_context& main() { return *contexts_.front(); }
-  std::size_t size() const { return contexts_.size(); }
   // The context for the next connection, round robin.
   boost::asio::io_context& next();
   // Runs each context on a thread of its own (the calling thread runs main()) until they
