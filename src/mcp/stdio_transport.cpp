@@ -16,6 +16,7 @@
 #include <deque>
 #include <thread>
 
+#include "common/log.hpp"
 #include "mcp/server_session.hpp"
 #include "tollgate/mcp/transport.hpp"
 
@@ -232,6 +233,10 @@ bool blank(std::string_view line) {
 int serve_stdio(Server& server, StdioOptions options) {
   // A client that closed our stdout is an EPIPE error for the writer, not SIGPIPE.
   ::signal(SIGPIPE, SIG_IGN);
+  // stdout carries the protocol: a log line there would break the client. spdlog's own
+  // default logger writes to stdout, so a program that never set up logging gets ours
+  // (stderr, warnings and worse); a logger the program installed is left alone.
+  if (spdlog::default_logger()->name().empty()) init_logging("warn");
   asio::io_context io;
   auto work = asio::make_work_guard(io);
   LineWriter writer(options.output_fd, options.max_queued_bytes);
@@ -241,6 +246,10 @@ int serve_stdio(Server& server, StdioOptions options) {
   auto info = std::make_shared<RequestInfo>();
   info->transport = RequestInfo::Transport::kStdio;
   if (const char* token = std::getenv("AGENT_TOKEN"); token && *token) info->bearer_token = std::string(token);
+  // On stderr, which a desktop client keeps as the server's log: what serves, and whether an
+  // agent key came with it (never the key).
+  spdlog::info("mcp stdio: serving {} {} on stdin/stdout, {}", server.info().name, server.info().version,
+               info->bearer_token ? "with the agent key in AGENT_TOKEN" : "without AGENT_TOKEN");
 
   asio::signal_set signals(io, SIGINT, SIGTERM);
   std::atomic<bool> shutting_down{false};
@@ -262,6 +271,7 @@ int serve_stdio(Server& server, StdioOptions options) {
     asio::post(executor, [&, line = std::move(line), too_long, executor]() mutable {
       if (shutting_down) return;
       if (too_long) {
+        spdlog::warn("mcp stdio: an input line exceeds {} bytes; answered with a parse error", options.max_line_bytes);
         writer.push(encode(Message::failure(std::nullopt, rpc::kParseError,
                                             "Parse error: the line exceeds " + std::to_string(options.max_line_bytes) + " bytes")) +
                         "\n",
@@ -272,6 +282,7 @@ int serve_stdio(Server& server, StdioOptions options) {
       bool batches = session->initialized() && session->protocol_version() == "2025-03-26";
       Decoded decoded = decode(line, batches);
       if (!decoded.ok()) {
+        spdlog::warn("mcp stdio: an input line is not a valid message: {}", decoded.error->error.message);
         writer.push(encode(Message::failure(decoded.error->id, decoded.error->error)) + "\n", true);
         return;
       }
@@ -283,7 +294,10 @@ int serve_stdio(Server& server, StdioOptions options) {
   };
   // End of input: answer what is running, then stop (lifecycle "Shutdown": the client closes
   // our stdin and waits for us to exit).
-  auto on_end = [&] { asio::post(io, [&] { output->when_idle(shutdown); }); };
+  auto on_end = [&] {
+    spdlog::info("mcp stdio: input ended; exiting once the requests in flight are answered");
+    asio::post(io, [&] { output->when_idle(shutdown); });
+  };
   LineReader reader(options.input_fd, options.max_line_bytes, on_line, on_end);
 
   std::vector<std::thread> pool;

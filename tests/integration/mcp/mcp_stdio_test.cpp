@@ -144,5 +144,28 @@ TEST(McpStdio, AgentTokenIsTheBearerToken) {
   EXPECT_NE(output.find("sk_live_from_env|stdio"), std::string::npos) << output;
 }
 
+// stdout carries only protocol messages; the server's own log goes to stderr, which a
+// desktop client keeps as the server's log: what serves and whether a key came (never the
+// key), a line that is not a message, and the end of input.
+TEST(McpStdio, LogsGoToStderrAndNeverTheKey) {
+  const std::string key = "sk_live_" + std::string(64, 'a');
+  auto r = test::run({.args = {kServer, "--stdio", "--log-level", "info"},
+                      .env = {{"AGENT_TOKEN", key}},
+                      .stdin_text = init_line("2025-11-25") + "{not json\n" +
+                                    R"({"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"test_simple_text"}})" "\n"});
+  EXPECT_EQ(r.status, 0);
+  std::istringstream lines(r.out);
+  int messages = 0;
+  for (std::string line; std::getline(lines, line); ++messages) {
+    EXPECT_TRUE(json::parse(line).is_object()) << "not a message on stdout: " << line;
+  }
+  EXPECT_EQ(messages, 3) << "the initialize answer, the parse error, the call's answer";
+  EXPECT_NE(r.err.find("mcp stdio: serving tollgate-conformance"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("with the agent key in AGENT_TOKEN"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("an input line is not a valid message"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("input ended"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find(std::string(64, 'a').substr(0, 16)), std::string::npos) << "the key in the log: " << r.err;
+}
+
 }  // namespace
 }  // namespace tollgate::mcp
