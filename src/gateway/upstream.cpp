@@ -374,25 +374,24 @@ asio::awaitable<mcp::RpcResponse> Upstream::on_request(const mcp::Message& messa
   co_return co_await ctx->request(std::move(method), std::move(params));
 }
 
-mcp::ToolResult Upstream::upstream_failure(const std::string& tool, const std::string& detail) const {
-  mcp::ToolResult r = mcp::ToolResult::error(fmt::format(
-      "UPSTREAM_ERROR: The MCP server behind this gateway ('{}') failed: {}. A paid call that fails this way is "
-      "refunded.",
-      config_.name, detail));
+mcp::ToolResult Upstream::upstream_error(const std::string& tool, const std::string& text) const {
+  mcp::ToolResult r = mcp::ToolResult::error("UPSTREAM_ERROR: " + text);
   r.meta["tollgate/error"] = json::object{
       {"code", "UPSTREAM_ERROR"}, {"tool", tool}, {"price", format_money(config_.price_of(tool))}};
   return r;
 }
 
+mcp::ToolResult Upstream::upstream_failure(const std::string& tool, const std::string& detail) const {
+  return upstream_error(tool, fmt::format("The MCP server behind this gateway ('{}') failed: {}. A paid call that "
+                                          "fails this way is refunded.",
+                                          config_.name, detail));
+}
+
 std::optional<mcp::ToolResult> Upstream::unavailable(const std::string& tool) {
   if (current_client()) return std::nullopt;
-  mcp::ToolResult r = mcp::ToolResult::error(fmt::format(
-      "UPSTREAM_ERROR: The MCP server behind this gateway ('{}') is restarting, so the call did not run and nothing "
-      "was charged. Try again in a moment.",
-      config_.name));
-  r.meta["tollgate/error"] = json::object{
-      {"code", "UPSTREAM_ERROR"}, {"tool", tool}, {"price", format_money(config_.price_of(tool))}};
-  return r;
+  return upstream_error(tool, fmt::format("The MCP server behind this gateway ('{}') is restarting, so the call did "
+                                          "not run and nothing was charged. Try again in a moment.",
+                                          config_.name));
 }
 
 asio::awaitable<mcp::ToolResult> Upstream::call_tool(mcp::Context& ctx, const std::string& name,

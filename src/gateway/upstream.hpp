@@ -56,6 +56,9 @@ class Upstream : public std::enable_shared_from_this<Upstream> {
   boost::asio::awaitable<mcp::RpcResponse> on_request(const mcp::Message& message);
   boost::asio::awaitable<mcp::ToolResult> call_tool(mcp::Context& ctx, const std::string& name,
                                                     const boost::json::object& arguments);
+  // The UPSTREAM_ERROR result of `tool`: "UPSTREAM_ERROR: " + text, and _meta tollgate/error.
+  mcp::ToolResult upstream_error(const std::string& tool, const std::string& text) const;
+  // A charged call that failed upstream (refunded by the payments interceptor).
   mcp::ToolResult upstream_failure(const std::string& tool, const std::string& detail) const;
   void schedule_mirror();
 

@@ -16,6 +16,7 @@
 #include <string>
 #include <thread>
 
+#include "http/client.hpp"
 #include "pay/platform_client.hpp"
 #include "support/api_helpers.hpp"
 #include "support/platform_fixture.hpp"
@@ -136,9 +137,7 @@ class PlatformProxy {
   std::thread thread_;
 };
 
-std::uint16_t port_of(const std::string& url) {
-  return static_cast<std::uint16_t>(std::stoi(url.substr(url.rfind(':') + 1)));
-}
+std::uint16_t port_of(const std::string& url) { return http::parse_url(url).value().port; }
 
 class PlatformClientTest : public ::testing::Test {
  protected:
