@@ -5,12 +5,19 @@
 # the ratios the targets are about:
 #   - a paid call keeps >= 50% of the unpaid throughput (SDK server; gateway)
 #   - the gateway adds <= 1 ms at p50 over calling the upstream directly (both unpaid)
-# Usage: bench/pay/pay_bench.sh [seconds=10] [connections=32]
+# With a list of connection counts (third argument, e.g. 32,128,512) the SDK server's unpaid
+# and paid passes also run at each count, and the best paid rate is set against the best
+# unpaid one: each path's throughput at the load that suits it, where the fixed count
+# compares a latency-bound paid path with a CPU-bound unpaid one.
+# Usage: bench/pay/pay_bench.sh [seconds=10] [connections=32] [counts for peaks, e.g. 32,128,512]
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 seconds=${1:-10}
 conns=${2:-32}
+peak_counts=${3:-}
+[[ -z $peak_counts || $peak_counts =~ ^[1-9][0-9]*(,[1-9][0-9]*)*$ ]] ||
+  { echo "the third argument is a list of connection counts, e.g. 32,128,512" >&2; exit 2; }
 "$root/scripts/build" tollgate weather_server >/dev/null
 bin="$root/build"
 work=$(mktemp -d "${TMPDIR:-/tmp}/tollgate-pay-bench.XXXXXX")
@@ -65,9 +72,9 @@ TOML
     --listen 127.0.0.1:0 --log-level warn
 done
 
-sessions() {  # URL -> file with $conns session ids
+sessions() {  # URL COUNT -> file with COUNT session ids
   local file="$work/sessions.$RANDOM"
-  for _ in $(seq 1 "$conns"); do
+  for _ in $(seq 1 "$2"); do
     curl -s -D - -o /dev/null -XPOST "$1" -H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' \
       -H "Authorization: Bearer $agent_key" \
       -d '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"wrk","version":"1"}}}' |
@@ -79,7 +86,7 @@ sessions() {  # URL -> file with $conns session ids
 declare -A rate p50 p99
 load() {  # LABEL URL TOKEN [CONNECTIONS]
   local label=$1 url=$2 token=$3 c=${4:-$conns} file
-  file=$(sessions "$url")
+  file=$(sessions "$url" "$c")
   for _ in $(seq 1 100); do curl -sf "${url%/mcp*}/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
   MCP_SESSIONS_FILE=$file AGENT_TOKEN=$token wrk -t1 -c"$c" -d2s -s "$here/call.lua" "$url" >/dev/null
   local line
@@ -120,6 +127,21 @@ load "SDK server, unpaid, 1 connection" "$url_direct_free/mcp" "" 1
 load "gateway, unpaid, 1 connection" "$url_gateway_free/mcp/weather" "$agent_key" 1
 # What a charge adds to one call, without queueing.
 load "SDK server, paid, 1 connection" "$url_direct_paid/mcp" "$agent_key" 1
+
+# Peaks: the SDK server's unpaid and paid passes at each of the given connection counts.
+peak_line=""
+if [[ -n $peak_counts ]]; then
+  best_free=0 best_free_at=0 best_paid=0 best_paid_at=0
+  for c in ${peak_counts//,/ }; do
+    load "SDK server, unpaid, $c connections" "$url_direct_free/mcp" "" "$c"
+    load "SDK server, paid, $c connections" "$url_direct_paid/mcp" "$agent_key" "$c"
+    f=${rate[SDK server, unpaid, $c connections]} p=${rate[SDK server, paid, $c connections]}
+    ((f > best_free)) && best_free=$f best_free_at=$c
+    ((p > best_paid)) && best_paid=$p best_paid_at=$c
+  done
+  peak_line=$(awk -v p="$best_paid" -v pc="$best_paid_at" -v f="$best_free" -v fc="$best_free_at" 'BEGIN {
+    printf "paid/unpaid throughput, SDK server, best against best: %.0f%% (paid %d at %d connections, unpaid %d at %d)", 100 * p / f, p, pc, f, fc }')
+fi
 
 # The gateway mounted inside `tollgate serve` (--gateway-config): it charges in-process, the
 # same ledger path without the HTTP hop to the platform. The platform restarts on the same
@@ -163,4 +185,5 @@ awk -v pf="${rate[SDK server, unpaid]}" -v pp="${rate[SDK server, paid (with_pay
   printf "gateway p50 added over the upstream directly (unpaid), 1 connection: %.2f ms (target <= 1 ms)\n", (g1 - d1) / 1000
   printf "gateway p50 added over the upstream directly (unpaid), %d connections: %.2f ms\n", '"$conns"', (g50 - d50) / 1000
 }'
+[[ -n $peak_line ]] && echo "$peak_line"
 "$bin/tollgate" ledger verify --db "sqlite:$work/t.db" | tail -1
