@@ -10,8 +10,9 @@
 // a read of those bytes, a size query or truncation, a file control, closing, or a write
 // elsewhere in the file. Every other file and call goes straight to "unix".
 //
-// Why that is safe: the file ends up with the same bytes, written in the same order, as
-// without the buffer, and no later than the sync that follows them. Other connections find
+// Why that is safe: the file ends up with the same bytes as without the buffer (writes
+// into the run are applied to it in order, and a write elsewhere first writes the run out),
+// and no later than the sync that follows them. Other connections find
 // WAL frames only through the wal-index, which a commit updates after it has synced its
 // frames (synchronous=FULL, which Connection always sets; under NORMAL a commit would
 // publish frames without a sync, so this VFS must not be used with it). A crash loses at
