@@ -16,6 +16,15 @@ namespace {
 // How long a writer waits for another connection's write transaction before giving up.
 constexpr int kBusyTimeoutMs = 5000;
 
+// The authorizer of every connection: the WAL VFS relies on synchronous=FULL (wal_vfs.hpp),
+// so a statement that would change it does not prepare ("not authorized").
+int refuse_synchronous_change(void*, int action, const char* name, const char* value, const char*, const char*) {
+  if (action == SQLITE_PRAGMA && name && value && sqlite3_stricmp(name, "synchronous") == 0) return SQLITE_DENY;
+  return SQLITE_OK;
+}
+
+void on_rollback(void* db) { discard_unsynced_wal_writes(static_cast<sqlite3*>(db)); }
+
 }  // namespace
 
 Statement& Statement::bind(int index, std::int64_t value) {
@@ -92,6 +101,8 @@ Connection::Connection(const std::string& path) {
     sqlite3_close(db_);
     throw std::runtime_error("cannot configure SQLite database " + path + ": " + why);
   }
+  sqlite3_set_authorizer(db_, &refuse_synchronous_change, nullptr);
+  sqlite3_rollback_hook(db_, &on_rollback, db_);
 }
 
 Connection::~Connection() {

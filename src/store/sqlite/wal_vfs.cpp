@@ -31,6 +31,7 @@ std::atomic<std::uint64_t> g_writes_done{0};
 struct WalFile {
   sqlite3_file base;  // first: SQLite sees a WalFile as its sqlite3_file
   sqlite3_file* real;
+  bool gather;         // false where the device lacks powersafe overwrite (see vfs_open)
   unsigned char* run;  // bytes [run_start, run_start + run_size) of the file, not yet written
   std::size_t run_size;
   std::size_t run_capacity;
@@ -48,6 +49,12 @@ int flush(WalFile* f) {
   return f->real->pMethods->xWrite(f->real, f->run, static_cast<int>(size), f->run_start);
 }
 
+// A run still held when its transaction ends never reached a sync: the transaction rolled
+// back or failed, and its frames are void. It must be dropped, not written: once the write
+// lock is released, the next commit (another connection's, perhaps another process's) writes
+// its own frames at the same offsets, and writing the old run later would overwrite them.
+void drop_run(WalFile* f) { f->run_size = 0; }
+
 bool overlaps_run(const WalFile* f, sqlite3_int64 offset, int amount) {
   return f->run_size > 0 && offset < f->run_start + static_cast<sqlite3_int64>(f->run_size) &&
          offset + amount > f->run_start;
@@ -56,6 +63,10 @@ bool overlaps_run(const WalFile* f, sqlite3_int64 offset, int amount) {
 int wal_write(sqlite3_file* file, const void* data, int amount, sqlite3_int64 offset) {
   WalFile* f = wal(file);
   g_writes_asked.fetch_add(1, std::memory_order_relaxed);
+  if (!f->gather) {
+    g_writes_done.fetch_add(1, std::memory_order_relaxed);
+    return f->real->pMethods->xWrite(f->real, data, amount, offset);
+  }
   auto end = static_cast<sqlite3_int64>(f->run_size) + f->run_start;
   // Joins the run if it starts inside it or right at its end (a frame overwritten in the
   // same transaction, or the next header or page); otherwise the run is written first.
@@ -73,7 +84,10 @@ int wal_write(sqlite3_file* file, const void* data, int amount, sqlite3_int64 of
   if (new_size > f->run_capacity) {
     std::size_t capacity = std::max(new_size, std::min(kMaxRun, std::max<std::size_t>(f->run_capacity * 2, 64 << 10)));
     auto* grown = static_cast<unsigned char*>(std::realloc(f->run, capacity));
-    if (!grown) return SQLITE_IOERR_NOMEM;
+    if (!grown) {
+      drop_run(f);  // the transaction fails, and its frames with it
+      return SQLITE_IOERR_NOMEM;
+    }
     f->run = grown;
     f->run_capacity = capacity;
   }
@@ -90,13 +104,15 @@ int wal_read(sqlite3_file* file, void* data, int amount, sqlite3_int64 offset) {
   return f->real->pMethods->xRead(f->real, data, amount, offset);
 }
 
+// SQLite closes the WAL after the connection's last transaction ended: whatever run is left
+// was never synced, so it is dropped (drop_run).
 int wal_close(sqlite3_file* file) {
   WalFile* f = wal(file);
-  int flushed = flush(f);
+  drop_run(f);
   int closed = f->real->pMethods->xClose(f->real);
   std::free(f->run);
   f->run = nullptr;
-  return flushed != SQLITE_OK ? flushed : closed;
+  return closed;
 }
 
 int wal_truncate(sqlite3_file* file, sqlite3_int64 size) {
@@ -168,12 +184,19 @@ int vfs_open(sqlite3_vfs*, sqlite3_filename name, sqlite3_file* file, int flags,
   WalFile* f = wal(file);
   f->base.pMethods = nullptr;  // until the real file is open: SQLite then will not close it
   f->real = reinterpret_cast<sqlite3_file*>(reinterpret_cast<char*>(file) + kRealOffset);
+  f->gather = false;
   f->run = nullptr;
   f->run_size = 0;
   f->run_capacity = 0;
   f->run_start = 0;
   int rc = g_unix->xOpen(g_unix, name, f->real, flags, out_flags);
-  if (rc == SQLITE_OK && f->real->pMethods) f->base.pMethods = &kWalMethods;
+  if (rc != SQLITE_OK || !f->real->pMethods) return rc;
+  // A WAL file without powersafe overwrite gets its commits padded to a sector boundary, and
+  // the last frame's tail is written after the sync and published with it (wal.c decides
+  // that from this same file's characteristics): such a file is written through. The unix
+  // VFS reports powersafe overwrite unless SQLite was built or the file opened without it.
+  f->gather = (f->real->pMethods->xDeviceCharacteristics(f->real) & SQLITE_IOCAP_POWERSAFE_OVERWRITE) != 0;
+  f->base.pMethods = &kWalMethods;
   return rc;
 }
 
@@ -220,6 +243,12 @@ const char* wal_vfs_name() {
     if (sqlite3_vfs_register(&vfs, 0) != SQLITE_OK) throw std::runtime_error("cannot register SQLite VFS");
   });
   return kName;
+}
+
+void discard_unsynced_wal_writes(sqlite3* db) {
+  sqlite3_file* file = nullptr;
+  if (sqlite3_file_control(db, "main", SQLITE_FCNTL_JOURNAL_POINTER, &file) != SQLITE_OK || !file) return;
+  if (file->pMethods == &kWalMethods) drop_run(wal(file));
 }
 
 WalVfsStats wal_vfs_stats() {

@@ -15,10 +15,18 @@
 // and no later than the sync that follows them. Other connections find
 // WAL frames only through the wal-index, which a commit updates after it has synced its
 // frames (synchronous=FULL, which Connection always sets; under NORMAL a commit would
-// publish frames without a sync, so this VFS must not be used with it). A crash loses at
-// most what a crash just before those writes would have lost, and recovery checks frames
-// by their checksums either way.
+// publish frames without a sync, so this VFS must not be used with it; Connection refuses
+// to change the setting). A crash loses at most what a crash just before those writes would
+// have lost, and recovery checks frames by their checksums either way.
+//
+// Unbuffered, SQLite writes every WAL byte while it holds the write lock. A run therefore
+// never outlives its write transaction: a commit writes it out at its sync, and a run left
+// when a transaction rolls back (frames a large transaction spilled before it gave up) or
+// when the file closes is dropped, never written: after the lock is released, the next
+// commit writes its own frames at those offsets.
 #pragma once
+
+#include <sqlite3.h>
 
 #include <cstdint>
 
@@ -26,6 +34,10 @@ namespace tollgate::store::sqlite {
 
 // Registers the VFS once (thread-safe) and returns its name for sqlite3_open_v2.
 const char* wal_vfs_name();
+
+// Drops what the connection's WAL file holds unwritten. Connection calls it from the
+// rollback hook: a rolled-back transaction's frames are void.
+void discard_unsynced_wal_writes(sqlite3* db);
 
 // Process-wide counts, for tests and benchmarks: WAL writes SQLite asked for, and the
 // write() calls they became.
