@@ -107,6 +107,9 @@ Connection::Connection(const std::string& path) {
 
 Connection::~Connection() {
   for (auto& [sql, stmt] : cache_) sqlite3_finalize(stmt);
+  // A transaction still open ends here, through the rollback hook, rather than inside
+  // sqlite3_close, where the hook's file control may be refused (wal_vfs.hpp).
+  if (!sqlite3_get_autocommit(db_)) exec("ROLLBACK");
   sqlite3_close(db_);
 }
 

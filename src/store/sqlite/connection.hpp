@@ -58,6 +58,8 @@ class Statement {
   int rc_ = SQLITE_OK;
 };
 
+// Opened through the WAL VFS (wal_vfs.hpp), whose safety rests on this connection's rollback
+// hook and authorizer: nothing else may install either on it.
 class Connection {
  public:
   explicit Connection(const std::string& path);  // throws on failure
