@@ -25,6 +25,24 @@ std::int64_t scalar(Connection& conn, const char* sql) {
 
 void exec_ok(Connection& conn, const std::string& sql) { ASSERT_EQ(conn.exec(sql), SQLITE_OK) << conn.last_error(); }
 
+// Runs `body` in a forked child that ends with _exit(body()), as when a process dies. `body`
+// allocates its connections with new and never deletes them: nothing is closed or
+// checkpointed. Returns the child's exit code.
+int exit_code_of_child(const std::function<int()>& body) {
+  pid_t child = fork();
+  if (child < 0) return -1;
+  if (child == 0) _exit(body());
+  int status = 0;
+  if (waitpid(child, &status, 0) != child || !WIFEXITED(status)) return -1;
+  return WEXITSTATUS(status);
+}
+
+void expect_integrity_ok(Connection& conn) {
+  auto check = conn.prepare("PRAGMA integrity_check");
+  ASSERT_TRUE(check.step());
+  EXPECT_EQ(check.text(0), "ok");
+}
+
 // Rows of ~1 KiB, so that a transaction of n rows touches about n/4 pages.
 std::string insert_rows(int first, int count) {
   return "WITH RECURSIVE n(i) AS (SELECT " + std::to_string(first) + " UNION ALL SELECT i + 1 FROM n WHERE i < " +
@@ -94,9 +112,7 @@ TEST(WalVfs, ATransactionReadsBackTheFramesItSpilled) {
   Connection other(dir.file("t.db"));
   EXPECT_EQ(scalar(other, "SELECT COUNT(*) FROM t"), 500);
   EXPECT_EQ(scalar(other, "SELECT COUNT(*) FROM t WHERE body = zeroblob(1000)"), 71);
-  auto check = other.prepare("PRAGMA integrity_check");
-  ASSERT_TRUE(check.step());
-  EXPECT_EQ(check.text(0), "ok");
+  expect_integrity_ok(other);
 }
 
 // A rolled-back transaction's spilled frames are void: they must never reach the file after
@@ -112,29 +128,22 @@ void expect_the_next_commit_survives(const std::function<bool(Connection&)>& giv
     Connection setup(path);
     exec_ok(setup, "CREATE TABLE t (id INTEGER PRIMARY KEY, body BLOB); INSERT INTO t VALUES (10000, NULL)");
   }
-  pid_t child = fork();
-  ASSERT_GE(child, 0);
-  if (child == 0) {
-    Connection a(path);
-    Connection b(path);
-    if (a.exec("PRAGMA cache_size=10") != SQLITE_OK) _exit(1);
-    if (!give_up(a)) _exit(2);
-    if (b.exec(insert_rows(1000, 300)) != SQLITE_OK) _exit(3);
-    if (a.exec("SELECT COUNT(*) FROM t") != SQLITE_OK) _exit(4);
-    if (a.exec(insert_rows(5000, 1)) != SQLITE_OK) _exit(5);
-    _exit(0);  // no destructor runs: nothing is closed or checkpointed
-  }
-  int status = 0;
-  ASSERT_EQ(waitpid(child, &status, 0), child);
-  ASSERT_TRUE(WIFEXITED(status));
-  ASSERT_EQ(WEXITSTATUS(status), 0);
+  int code = exit_code_of_child([&] {
+    auto& a = *new Connection(path);
+    auto& b = *new Connection(path);
+    if (a.exec("PRAGMA cache_size=10") != SQLITE_OK) return 1;
+    if (!give_up(a)) return 2;
+    if (b.exec(insert_rows(1000, 300)) != SQLITE_OK) return 3;
+    if (a.exec("SELECT COUNT(*) FROM t") != SQLITE_OK) return 4;
+    if (a.exec(insert_rows(5000, 1)) != SQLITE_OK) return 5;
+    return 0;
+  });
+  ASSERT_EQ(code, 0);
   Connection conn(path);  // recovers the WAL left behind
   EXPECT_EQ(scalar(conn, "SELECT COUNT(*) FROM t WHERE id >= 1000 AND id < 5000"), 300);
   EXPECT_EQ(scalar(conn, "SELECT COUNT(*) FROM t WHERE id = 5000 OR id = 10000"), 2);
   EXPECT_EQ(scalar(conn, "SELECT COUNT(*) FROM t"), 302) << "nothing of the given-up transaction";
-  auto check = conn.prepare("PRAGMA integrity_check");
-  ASSERT_TRUE(check.step());
-  EXPECT_EQ(check.text(0), "ok");
+  expect_integrity_ok(conn);
 }
 
 TEST(WalVfs, ARolledBackTransactionsFramesNeverOverwriteTheNextCommit) {
@@ -158,19 +167,14 @@ TEST(WalVfs, CommitsSurviveTheProcessDyingRightAfter) {
     Connection conn(path);
     exec_ok(conn, "CREATE TABLE t (id INTEGER PRIMARY KEY, body BLOB)");
   }
-  pid_t child = fork();
-  ASSERT_GE(child, 0);
-  if (child == 0) {
-    auto* conn = new Connection(path);  // never destroyed: _exit() skips its close
+  int code = exit_code_of_child([&] {
+    auto& conn = *new Connection(path);
     for (int i = 0; i < 20; ++i) {
-      if (conn->exec(insert_rows(1 + i * 10, 10)) != SQLITE_OK) _exit(1);
+      if (conn.exec(insert_rows(1 + i * 10, 10)) != SQLITE_OK) return 1;
     }
-    _exit(0);
-  }
-  int status = 0;
-  ASSERT_EQ(waitpid(child, &status, 0), child);
-  ASSERT_TRUE(WIFEXITED(status));
-  ASSERT_EQ(WEXITSTATUS(status), 0);
+    return 0;
+  });
+  ASSERT_EQ(code, 0);
   Connection conn(path);
   EXPECT_EQ(scalar(conn, "SELECT COUNT(*) FROM t"), 200);
 }
