@@ -66,41 +66,78 @@ class Interceptor {
   Interceptor(PaymentPolicy policy, std::shared_ptr<Charger> charger)
       : policy_(std::move(policy)), charger_(std::move(charger)) {}
 
+  // The coroutines below keep one result slot each and make refusals in ordinary functions:
+  // GCC gives every temporary of a coroutine its own place in the frame, and one ToolResult
+  // per `co_return refuse(...)` made this frame 1,040 bytes, past what Asio recycles and what
+  // glibc's per-thread cache holds, so each paid call paid for a slow allocation
+  // (bench/README.md, fifteenth session).
   asio::awaitable<std::optional<mcp::ToolResult>> intercept(mcp::Context& ctx, const mcp::Tool& tool,
                                                             const json::object& arguments) {
     Micros price = policy_.price_of(tool.name);
-    const std::optional<std::string>& token = ctx.bearer_token();
     if (price == 0) {
       if (!policy_.require_auth_for_all_tools) co_return std::nullopt;
-      if (!token) co_return refuse(ErrorCode::kTokenMissing, tool.name, 0, "");
-      std::string agent_token = *token;
-      auto valid = co_await charger_->verify(std::move(agent_token));
-      if (!valid.ok()) {
-        ErrorCode code = agent_code(valid.code());
-        if (code == ErrorCode::kPlatformUnavailable && policy_.fail_open) co_return std::nullopt;
-        co_return refuse(code, tool.name, 0, valid.error().message);
-      }
-      co_return std::nullopt;
+      auto checked = check_key(ctx, tool);
+      co_return co_await std::move(checked);
     }
-
-    if (!token) co_return refuse(ErrorCode::kTokenMissing, tool.name, price, "");
-    if (policy_.before_charge) {
-      if (auto answer = policy_.before_charge(tool.name)) co_return std::move(answer);
-    }
+    std::optional<mcp::ToolResult> answer = before_charging(ctx, tool, price);
+    if (answer) co_return std::move(answer);
     // One idempotency key per call: the charger's retries reuse it, so a lost answer can
     // never turn into a second charge.
-    std::string agent_token = *token, tool_name = tool.name, idempotency_key = time_ordered_id("tg_");
-    auto receipt = co_await charger_->charge(std::move(agent_token), std::move(tool_name), price, std::move(idempotency_key));
+    auto charging = charger_->charge(*ctx.bearer_token(), tool.name, price, time_ordered_id("tg_"));
+    Result<Receipt> receipt = co_await std::move(charging);
     if (!receipt) {
-      ErrorCode code = agent_code(receipt.code());
-      if (code == ErrorCode::kPlatformUnavailable && policy_.fail_open) {
-        emit(PaymentEvent::Kind::kRanUncharged, tool.name, price, "", code, receipt.error().message);
-        co_return std::nullopt;  // fail-open: the provider chose to serve uncharged
-      }
-      co_return refuse(code, tool.name, price, receipt.error().message);
+      answer = charge_refused(tool, price, receipt.error());
+      co_return std::move(answer);  // nothing when fail-open lets the call run uncharged
     }
     emit(PaymentEvent::Kind::kCharged, tool.name, price, receipt->charge_id, ErrorCode::kChargeFailed, "");
+    auto running = run_charged(ctx, tool, arguments, std::move(*receipt));
+    co_return co_await std::move(running);
+  }
 
+ private:
+  // A free tool that needs a valid agent key anyway (require_auth_for_all_tools).
+  asio::awaitable<std::optional<mcp::ToolResult>> check_key(mcp::Context& ctx, const mcp::Tool& tool) {
+    std::optional<mcp::ToolResult> answer;
+    const std::optional<std::string>& token = ctx.bearer_token();
+    if (!token) {
+      answer = refuse(ErrorCode::kTokenMissing, tool.name, 0, "");
+      co_return std::move(answer);
+    }
+    auto verifying = charger_->verify(*token);
+    Status valid = co_await std::move(verifying);
+    if (!valid.ok()) answer = key_refused(tool, valid.error());
+    co_return std::move(answer);
+  }
+
+  // What a paid call gets before any charge: a refusal without a key, or the provider's
+  // before_charge answer; nothing when the charge goes ahead.
+  std::optional<mcp::ToolResult> before_charging(mcp::Context& ctx, const mcp::Tool& tool, Micros price) {
+    if (!ctx.bearer_token()) return refuse(ErrorCode::kTokenMissing, tool.name, price, "");
+    if (policy_.before_charge) return policy_.before_charge(tool.name);
+    return std::nullopt;
+  }
+
+  // The answer to a call whose key the platform did not accept; nothing when fail-open lets
+  // it run.
+  std::optional<mcp::ToolResult> key_refused(const mcp::Tool& tool, const Error& error) {
+    ErrorCode code = agent_code(error.code);
+    if (code == ErrorCode::kPlatformUnavailable && policy_.fail_open) return std::nullopt;
+    return refuse(code, tool.name, 0, error.message);
+  }
+
+  // The answer to a call whose charge failed; nothing when fail-open lets it run uncharged.
+  std::optional<mcp::ToolResult> charge_refused(const mcp::Tool& tool, Micros price, const Error& error) {
+    ErrorCode code = agent_code(error.code);
+    if (code == ErrorCode::kPlatformUnavailable && policy_.fail_open) {
+      emit(PaymentEvent::Kind::kRanUncharged, tool.name, price, "", code, error.message);
+      return std::nullopt;  // fail-open: the provider chose to serve uncharged
+    }
+    return refuse(code, tool.name, price, error.message);
+  }
+
+  // Runs a charged tool; sends the money back when its result says so (refund_due).
+  asio::awaitable<std::optional<mcp::ToolResult>> run_charged(mcp::Context& ctx, const mcp::Tool& tool,
+                                                              const json::object& arguments, Receipt receipt) {
     // Emplaced, not assigned: the result keeps the arena the tool built it in.
     std::optional<mcp::ToolResult> result;
     try {
@@ -110,21 +147,21 @@ class Interceptor {
       result.emplace(mcp::ToolResult::error(e.what()));
     }
     if (refund_due(*result)) {
-      std::string charge_id = receipt->charge_id;
-      auto refunded = co_await charger_->refund(std::move(charge_id));
+      auto refunding = charger_->refund(receipt.charge_id);
+      Status refunded = co_await std::move(refunding);
       if (refunded.ok()) {
-        emit(PaymentEvent::Kind::kRefunded, tool.name, price, receipt->charge_id, ErrorCode::kChargeFailed, "");
-        attach(*result, "tollgate/refund", *receipt);
+        emit(PaymentEvent::Kind::kRefunded, tool.name, receipt.amount_micros, receipt.charge_id,
+             ErrorCode::kChargeFailed, "");
+        attach(*result, "tollgate/refund", receipt);
         co_return std::move(result);
       }
-      emit(PaymentEvent::Kind::kRefundFailed, tool.name, price, receipt->charge_id, refunded.code(),
+      emit(PaymentEvent::Kind::kRefundFailed, tool.name, receipt.amount_micros, receipt.charge_id, refunded.code(),
            refunded.error().message);
     }
-    attach(*result, "tollgate/receipt", *receipt);
+    attach(*result, "tollgate/receipt", receipt);
     co_return std::move(result);
   }
 
- private:
   mcp::ToolResult refuse(ErrorCode code, const std::string& tool, Micros price, const std::string& detail) {
     emit(PaymentEvent::Kind::kRefused, tool, price, "", code, detail);
     return refusal(policy_, code, tool, price, detail);
