@@ -68,8 +68,8 @@ class Interceptor {
 
   // The coroutines below keep one result slot each and make refusals in ordinary functions:
   // GCC gives every temporary of a coroutine its own place in the frame, and one ToolResult
-  // per `co_return refuse(...)` made this frame 1,040 bytes, past what Asio recycles and what
-  // glibc's per-thread cache holds, so each paid call paid for a slow allocation
+  // per `co_return refuse(...)` made this frame a 1,056-byte allocation, past what Asio recycles
+  // and what glibc's per-thread cache holds, so each paid call paid for a slow allocation
   // (bench/README.md, fifteenth session).
   asio::awaitable<std::optional<mcp::ToolResult>> intercept(mcp::Context& ctx, const mcp::Tool& tool,
                                                             const json::object& arguments) {
