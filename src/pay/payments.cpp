@@ -90,7 +90,7 @@ class Interceptor {
       co_return std::move(answer);  // nothing when fail-open lets the call run uncharged
     }
     emit(PaymentEvent::Kind::kCharged, tool.name, price, receipt->charge_id, ErrorCode::kChargeFailed, "");
-    auto running = run_charged(ctx, tool, arguments, std::move(*receipt));
+    auto running = run_charged(ctx, tool, arguments, price, std::move(*receipt));
     co_return co_await std::move(running);
   }
 
@@ -137,7 +137,7 @@ class Interceptor {
 
   // Runs a charged tool; sends the money back when its result says so (refund_due).
   asio::awaitable<std::optional<mcp::ToolResult>> run_charged(mcp::Context& ctx, const mcp::Tool& tool,
-                                                              const json::object& arguments, Receipt receipt) {
+                                                              const json::object& arguments, Micros price, Receipt receipt) {
     // Emplaced, not assigned: the result keeps the arena the tool built it in.
     std::optional<mcp::ToolResult> result;
     try {
@@ -150,12 +150,11 @@ class Interceptor {
       auto refunding = charger_->refund(receipt.charge_id);
       Status refunded = co_await std::move(refunding);
       if (refunded.ok()) {
-        emit(PaymentEvent::Kind::kRefunded, tool.name, receipt.amount_micros, receipt.charge_id,
-             ErrorCode::kChargeFailed, "");
+        emit(PaymentEvent::Kind::kRefunded, tool.name, price, receipt.charge_id, ErrorCode::kChargeFailed, "");
         attach(*result, "tollgate/refund", receipt);
         co_return std::move(result);
       }
-      emit(PaymentEvent::Kind::kRefundFailed, tool.name, receipt.amount_micros, receipt.charge_id, refunded.code(),
+      emit(PaymentEvent::Kind::kRefundFailed, tool.name, price, receipt.charge_id, refunded.code(),
            refunded.error().message);
     }
     attach(*result, "tollgate/receipt", receipt);

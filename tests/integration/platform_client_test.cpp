@@ -480,6 +480,8 @@ TEST_F(PlatformClientTest, WithPaymentsKeepsTheChargeAndReportsItWhenTheRefundFa
     EXPECT_EQ(events[1].kind, pay::PaymentEvent::Kind::kRefundFailed);
     EXPECT_EQ(events[1].charge_id, charge_id);
     EXPECT_EQ(events[1].code, ErrorCode::kPlatformUnavailable);
+    EXPECT_EQ(events[0].amount_micros, 30'000);
+    EXPECT_EQ(events[1].amount_micros, 30'000) << "a refund's event names the price the charge's did";
   }
 
   // The ledger agrees: charged once, never refunded. (Sessions live in the database, so the
