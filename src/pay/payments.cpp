@@ -137,7 +137,8 @@ class Interceptor {
 
   // Runs a charged tool; sends the money back when its result says so (refund_due).
   asio::awaitable<std::optional<mcp::ToolResult>> run_charged(mcp::Context& ctx, const mcp::Tool& tool,
-                                                              const json::object& arguments, Micros price, Receipt receipt) {
+                                                              const json::object& arguments, Micros price,
+                                                              Receipt receipt) {
     // Emplaced, not assigned: the result keeps the arena the tool built it in.
     std::optional<mcp::ToolResult> result;
     try {
