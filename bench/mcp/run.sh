@@ -118,6 +118,10 @@ for ((round = 1; round <= rounds; round++)); do
   node "$here/sessions.mjs" "$url" "$conns" >"$work/sessions.txt"
   load "ts-sdk sessions (SSE)" "$work/sessions.txt"
   stop
+  start node "$here/ts_server.mjs" --sessions --resumable
+  node "$here/sessions.mjs" "$url" "$conns" >"$work/sessions.txt"
+  load "ts-sdk sessions (SSE, resumable)" "$work/sessions.txt"
+  stop
 done
 
 echo
@@ -125,6 +129,7 @@ ratio "tollgate stateless (JSON)" "ts-sdk stateless (JSON)"
 ratio "tollgate sessions (auto: JSON)" "ts-sdk sessions (JSON)"
 ratio "tollgate sessions (auto: JSON)" "ts-sdk sessions (SSE)"
 ratio "tollgate sessions (SSE)" "ts-sdk sessions (SSE)"
+ratio "tollgate sessions (SSE)" "ts-sdk sessions (SSE, resumable)"
 
 echo
 echo "$idle idle sessions (initialize + initialized, no GET stream), resident memory:"

@@ -1,7 +1,9 @@
 // The official TypeScript SDK server (McpServer + StreamableHTTPServerTransport) serving the
 // same trivial tool as conformance_server's test_simple_text, for bench/mcp/run.sh.
-// Usage: node ts_server.mjs --stateless|--sessions [--json]  (prints "listening on http://HOST:PORT");
+// Usage: node ts_server.mjs --stateless|--sessions [--json | --resumable]  (prints "listening on http://HOST:PORT");
 // --json: sessions answer POSTs with JSON (enableJsonResponse) instead of an SSE stream.
+// --resumable: SSE streams with event ids a client can resume from (Last-Event-ID), as
+// tollgate's are: the SDK's own InMemoryEventStore as the transport's eventStore.
 import http from 'node:http';
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
@@ -13,9 +15,11 @@ const requireTool = createRequire(path.join(root, 'tests/npm/package.json'));
 const sdk = async (p) => import(pathToFileURL(requireTool.resolve(`@modelcontextprotocol/sdk/${p}`)).href);
 const { McpServer } = await sdk('server/mcp.js');
 const { StreamableHTTPServerTransport } = await sdk('server/streamableHttp.js');
+const { InMemoryEventStore } = await sdk('examples/shared/inMemoryEventStore.js');
 
 const stateless = process.argv.includes('--stateless');
 const jsonAnswers = process.argv.includes('--json');
+const resumable = process.argv.includes('--resumable');
 
 function makeServer() {
   const server = new McpServer({ name: 'ts-bench', version: '1.0.0' });
@@ -59,6 +63,7 @@ const httpServer = http.createServer(async (req, res) => {
       transport = new StreamableHTTPServerTransport({
         sessionIdGenerator: () => randomUUID(),
         enableJsonResponse: jsonAnswers,
+        eventStore: resumable ? new InMemoryEventStore() : undefined,
         onsessioninitialized: (id) => transports.set(id, transport),
       });
       transport.onclose = () => { if (transport.sessionId) transports.delete(transport.sessionId); };
