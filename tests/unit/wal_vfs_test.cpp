@@ -43,6 +43,15 @@ void expect_integrity_ok(Connection& conn) {
   EXPECT_EQ(check.text(0), "ok");
 }
 
+// The path of a new database t.db in `dir` with the table t, after `more_sql`; its connection
+// is closed, so a child process starts from what is in the file.
+std::string database_with_table(TempDir& dir, const std::string& more_sql = "") {
+  std::string path = dir.file("t.db");
+  Connection setup(path);
+  exec_ok(setup, "CREATE TABLE t (id INTEGER PRIMARY KEY, body BLOB)" + more_sql);
+  return path;
+}
+
 // Rows of ~1 KiB, so that a transaction of n rows touches about n/4 pages.
 std::string insert_rows(int first, int count) {
   return "WITH RECURSIVE n(i) AS (SELECT " + std::to_string(first) + " UNION ALL SELECT i + 1 FROM n WHERE i < " +
@@ -123,11 +132,7 @@ TEST(WalVfs, ATransactionReadsBackTheFramesItSpilled) {
 // process dies without closing anything. The parent recovers the WAL and finds B's rows.
 void expect_the_next_commit_survives(const std::function<bool(Connection&)>& give_up) {
   TempDir dir;
-  std::string path = dir.file("t.db");
-  {
-    Connection setup(path);
-    exec_ok(setup, "CREATE TABLE t (id INTEGER PRIMARY KEY, body BLOB); INSERT INTO t VALUES (10000, NULL)");
-  }
+  std::string path = database_with_table(dir, "; INSERT INTO t VALUES (10000, NULL)");
   int code = exit_code_of_child([&] {
     auto& a = *new Connection(path);
     auto& b = *new Connection(path);
@@ -162,11 +167,7 @@ TEST(WalVfs, AFailedStatementsFramesNeverOverwriteTheNextCommit) {
 // dies without closing its connection (no flush on close, no checkpoint) loses nothing.
 TEST(WalVfs, CommitsSurviveTheProcessDyingRightAfter) {
   TempDir dir;
-  std::string path = dir.file("t.db");
-  {
-    Connection conn(path);
-    exec_ok(conn, "CREATE TABLE t (id INTEGER PRIMARY KEY, body BLOB)");
-  }
+  std::string path = database_with_table(dir);
   int code = exit_code_of_child([&] {
     auto& conn = *new Connection(path);
     for (int i = 0; i < 20; ++i) {
