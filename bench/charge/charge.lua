@@ -20,11 +20,6 @@ function request()
     {["Authorization"] = "Bearer " .. provider, ["Content-Type"] = "application/json"}, body)
 end
 
-local non200 = 0
-function response(status, headers, body)
-  if status ~= 200 then non200 = non200 + 1 end
-end
-
 function done(summary, latency, requests)
   io.write(string.format("RESULT requests=%d duration_s=%.2f rps=%.0f p50_ms=%.2f p90_ms=%.2f p99_ms=%.2f errors=%d non2xx=%d\n",
     summary.requests, summary.duration / 1e6, summary.requests / (summary.duration / 1e6),

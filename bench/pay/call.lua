@@ -1,9 +1,17 @@
 -- wrk script: tools/call of weather_server's current_conditions over Streamable HTTP.
 -- Sessions (one Mcp-Session-Id per line of $MCP_SESSIONS_FILE) are used round-robin;
--- $AGENT_TOKEN, when set, goes in the Authorization header. done() prints a RESULT line.
+-- $AGENT_TOKEN, when set, goes in the Authorization header. done() prints a RESULT line,
+-- whose errors include every answer that was not a successful tool result (a refused
+-- charge answers 200 with isError, so wrk's own status count would miss it).
+local threads = {}
+
+function setup(thread)
+  table.insert(threads, thread)
+end
+
 local sessions = {}
 local counter = 0
-local bad = 0
+bad = 0  -- a global, so that done() can read each thread's count
 
 function init(args)
   for line in io.lines(os.getenv("MCP_SESSIONS_FILE")) do
@@ -30,8 +38,9 @@ function response(status, headers, body)
 end
 
 function done(summary, latency, requests)
+  local errors = summary.errors.connect + summary.errors.read + summary.errors.write +
+                 summary.errors.status + summary.errors.timeout
+  for _, thread in ipairs(threads) do errors = errors + thread:get("bad") end
   io.write(string.format("RESULT requests=%d duration_us=%d errors=%d p50_us=%d p99_us=%d\n",
-    summary.requests, summary.duration,
-    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.status + summary.errors.timeout,
-    latency:percentile(50), latency:percentile(99)))
+    summary.requests, summary.duration, errors, latency:percentile(50), latency:percentile(99)))
 end
