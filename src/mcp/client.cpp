@@ -162,8 +162,10 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
       timer.cancel();
       if (call->options.cancel) call->options.cancel->reset_hook();
       self->forget(id);
-      if (auto reason = gave_up->reason()) {
-        // Tell the server to stop (cancellation spec); its late answer will be ignored.
+      // Tell the server to stop (cancellation spec); its late answer will be ignored. Except
+      // for initialize, which "MUST NOT be cancelled by clients": the caller gives up on
+      // this connection instead.
+      if (auto reason = gave_up->reason(); reason && method != "initialize") {
         json::object cancel{{"requestId", id}, {"reason", *reason}};
         auto note = self->transport_->send(Message::notification("notifications/cancelled", std::move(cancel)));
         co_await std::move(note);

@@ -3,6 +3,7 @@
 // and one standalone stream for GET. Every event is kept in its stream's bounded log, so a
 // client that lost a connection (or was asked to poll, SEP-1699) resumes with GET +
 // Last-Event-ID and gets what it missed; event ids are "<stream>_<seq>".
+#include <arpa/inet.h>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
@@ -108,8 +109,13 @@ std::string host_part(std::string_view authority) {
   return out;
 }
 
+// Only names that cannot be re-pointed by DNS: "localhost", ::1 and the IPv4 literals of
+// 127.0.0.0/8. A name such as "127.attacker.example" merely starts like one, and an attacker
+// who owns it can resolve it to 127.0.0.1: that is the rebinding this check exists to stop.
 bool is_loopback_host(std::string_view host) {
-  return host == "localhost" || host == "[::1]" || host == "::1" || host.starts_with("127.");
+  if (host == "localhost" || host == "[::1]" || host == "::1") return true;
+  in_addr address{};
+  return inet_pton(AF_INET, std::string(host).c_str(), &address) == 1 && (ntohl(address.s_addr) >> 24) == 127;
 }
 
 // An SSE event id, "<stream>_<seq>", appended to `out`: every event of a stream writes one.
@@ -687,6 +693,7 @@ class HttpTransport::Impl : public std::enable_shared_from_this<HttpTransport::I
     Decoded decoded;
     std::size_t request_count = 0;
     std::shared_ptr<HttpSession> session;
+    bool initialize = false;  // the POST is an initialize, which made `session`
   };
   using AdmittedPost = std::variant<http::Response, StatelessPost, SessionPost>;
 
@@ -733,7 +740,7 @@ class HttpTransport::Impl : public std::enable_shared_from_this<HttpTransport::I
                        "Invalid Request: JSON-RPC batches are not supported in protocol version " +
                            session->protocol->protocol_version());
     }
-    return SessionPost{std::move(decoded), request_count, std::move(session)};
+    return SessionPost{std::move(decoded), request_count, std::move(session), has_init};
   }
 
   // Hands a session's messages to its protocol. Requests get a stream that collects their
@@ -810,7 +817,7 @@ class HttpTransport::Impl : public std::enable_shared_from_this<HttpTransport::I
   }
 
   // The JSON answer of a finished stream: one response, or a batch's array.
-  static http::Response json_answer(HttpSession& session, SseStream& stream, bool batch) {
+  static http::Response json_answer(HttpSession& session, SseStream& stream, bool batch, bool session_header = true) {
     http::Response response;
     std::size_t answers = 0;
     {
@@ -835,8 +842,31 @@ class HttpTransport::Impl : public std::enable_shared_from_this<HttpTransport::I
       response.status = 200;
       response.headers.set("Content-Type", "application/json");
     }
-    response.headers.set(std::string(kSessionHeader), session.id);
+    if (session_header) response.headers.set(std::string(kSessionHeader), session.id);
     return response;
+  }
+
+  // A failed initialize leaves no session behind: the Mcp-Session-Id belongs on the response
+  // that carries an InitializeResult, and a session nobody can use would hold a place under
+  // max_sessions until the idle sweep. Its answer is there already (handle_initialize never
+  // waits); nullopt when initialize succeeded, or in any case where it is not.
+  std::optional<http::Response> failed_initialize(const std::shared_ptr<HttpSession>& session, SseStream& stream) {
+    if (session->protocol->initialized()) return std::nullopt;
+    {
+      std::lock_guard lock(session->mutex);
+      if (!stream.done) return std::nullopt;
+    }
+    http::Response answer = json_answer(*session, stream, false, /*session_header=*/false);
+    drop_session(session);
+    return answer;
+  }
+
+  void drop_session(const std::shared_ptr<HttpSession>& session) {
+    {
+      std::lock_guard lock(mutex_);
+      sessions_.erase(session->id);
+    }
+    end_session(*session);
   }
 
   // The SSE answer of `stream`, which pump() writes as its events come. Clients that
@@ -867,6 +897,9 @@ class HttpTransport::Impl : public std::enable_shared_from_this<HttpTransport::I
     std::shared_ptr<SseStream> stream =
         self->receive_post(post, self->take_request_info(request, session->id), executor);
     if (!stream) co_return accepted_response();  // notifications and responses only
+    if (post.initialize) {
+      if (auto failed = self->failed_initialize(session, *stream)) co_return std::move(*failed);
+    }
 
     // A JSON answer once every request is answered, unless the exchange needs SSE: in auto
     // mode, a message that is not an answer, or no answer within auto_sse_after_ms (counted
@@ -992,11 +1025,7 @@ class HttpTransport::Impl : public std::enable_shared_from_this<HttpTransport::I
     if (auto* r = std::get_if<http::Response>(&found)) return std::move(*r);
     auto session = std::get<0>(std::move(found));
     if (auto bad = check_version_header(request)) return std::move(*bad);
-    {
-      std::lock_guard lock(mutex_);
-      sessions_.erase(session->id);
-    }
-    end_session(*session);
+    drop_session(session);
     return http::Response::no_content();
   }
 

@@ -948,6 +948,8 @@ void ServerSession::send(const Message& message, const RequestId* related) {
 }
 
 void ServerSession::log(LogLevel level, const json::value& data, std::string_view logger, const RequestId* related) {
+  // "Servers that emit log message notifications MUST declare the logging capability."
+  if (!core_->options().logging) return;
   {
     std::lock_guard lock(mutex_);
     if (log_level_ && level < *log_level_) return;
@@ -964,19 +966,42 @@ bool ServerSession::subscribed(std::string_view uri) const {
 
 void ServerSession::close_stream(const RequestId& id) { output_->close_stream(id); }
 
+// The capability a server->client request needs that the client did not declare, as the
+// refusal's message. Sub-capabilities count too: an elicitation's mode ("elicitation": {}
+// means form only) and tool use in sampling ("sampling": {"tools": {}}), which servers MUST
+// NOT send to clients that did not declare them.
+std::optional<std::string> ServerSession::missing_client_capability(std::string_view method,
+                                                                    const json::object& params) const {
+  std::string_view capability;
+  std::string_view sub;
+  if (method == "sampling/createMessage") {
+    capability = "sampling";
+    if (params.contains("tools") || params.contains("toolChoice")) sub = "tools";
+  } else if (method == "elicitation/create") {
+    capability = "elicitation";
+    const json::value* mode = params.if_contains("mode");
+    sub = mode && mode->is_string() ? std::string_view(mode->get_string()) : "form";
+  } else if (method == "roots/list") {
+    capability = "roots";
+  }
+  if (capability.empty()) return std::nullopt;
+  const json::value* declared = client_capabilities_.if_contains(capability);
+  if (!declared) return "The client does not support " + std::string(capability) + " (needed for " + std::string(method) + ")";
+  if (sub.empty()) return std::nullopt;
+  const json::object* subs = declared->if_object();
+  bool form_by_default = capability == "elicitation" && sub == "form" && (!subs || subs->empty());
+  if (form_by_default || (subs && subs->contains(sub))) return std::nullopt;
+  return "The client does not support " + std::string(capability) + "." + std::string(sub) + " (needed for " +
+         std::string(method) + ")";
+}
+
 asio::awaitable<RpcResponse> ServerSession::call_client(std::shared_ptr<RequestState> origin, std::string method,
                                                         json::object params) {
   if (closed_) co_return RpcResponse::failure(rpc::kConnectionClosed, "The session was closed");
   if (!output_->can_reach_client()) {
     co_return RpcResponse::failure(rpc::kInvalidRequest, method + " is not possible here: stateless HTTP has no way back to the client");
   }
-  std::string_view capability;
-  if (method == "sampling/createMessage") capability = "sampling";
-  if (method == "elicitation/create") capability = "elicitation";
-  if (method == "roots/list") capability = "roots";
-  if (!capability.empty() && !client_capabilities_.contains(capability)) {
-    co_return RpcResponse::failure(rpc::kInvalidRequest, "The client does not support " + std::string(capability) + " (needed for " + method + ")");
-  }
+  if (auto missing = missing_client_capability(method, params)) co_return RpcResponse::failure(rpc::kInvalidRequest, *missing);
   auto executor = co_await asio::this_coro::executor;
   auto slot = std::make_shared<OneShot<RpcResponse>>(executor);
   std::int64_t id = 0;

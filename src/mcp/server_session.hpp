@@ -173,6 +173,7 @@ class ServerSession : public std::enable_shared_from_this<ServerSession> {
 
  private:
   ServerSession(std::shared_ptr<ServerCore> core, std::shared_ptr<SessionOutput> output);
+  std::optional<std::string> missing_client_capability(std::string_view method, const json::object& params) const;
 
   // Registers a request (duplicate id and in-flight limit checks); nullopt + error otherwise.
   std::variant<std::shared_ptr<RequestState>, RpcError> admit(const Message& request,

@@ -213,7 +213,7 @@ struct ServerOptions {
   bool declare_tools = false;
   bool declare_resources = false;
   bool declare_prompts = false;
-  bool logging = true;      // declare `logging`, honour logging/setLevel
+  bool logging = true;      // declare `logging`, honour logging/setLevel; false: no log messages are sent
   bool completions = true;  // declare `completions`
 };
 

@@ -12,6 +12,7 @@
 #include <boost/asio/io_context.hpp>
 
 #include <filesystem>
+#include <fstream>
 #include <future>
 #include <map>
 #include <optional>
@@ -317,6 +318,35 @@ TEST(McpClient, StdioLineLimitOnePast) {
   ASSERT_FALSE(connected.ok());
   EXPECT_NE(connected.error().message.find("timed out"), std::string::npos) << connected.error().message;
   io.run(client.close());
+}
+
+TEST(McpClient, InitializeThatTimesOutIsNotCancelled) {
+  // "The initialize request MUST NOT be cancelled by clients": a server that never answers
+  // gets the initialize request and nothing after it.
+  IoThread io;
+  std::string written = (std::filesystem::temp_directory_path() / ("tollgate-init-" + std::to_string(getpid()))).string();
+  StdioClientOptions options;
+  options.command = {"/bin/sh", "-c", "cat > '" + written + "'"};
+  ClientOptions client_options;
+  client_options.request_timeout_ms = 200;
+  Client client(io.executor(), make_stdio_client_transport(io.executor(), options), client_options);
+  auto connected = io.run(client.connect());
+  ASSERT_FALSE(connected.ok());
+  EXPECT_NE(connected.error().message.find("timed out"), std::string::npos) << connected.error().message;
+  io.run(client.close());  // closes the child's stdin: cat finishes the file and exits
+  std::string sent;
+  for (auto deadline = std::chrono::steady_clock::now() + 10s; std::chrono::steady_clock::now() < deadline;
+       std::this_thread::sleep_for(20ms)) {
+    std::ifstream in(written);
+    sent.assign(std::istreambuf_iterator<char>(in), {});
+    if (sent.find("\"initialize\"") != std::string::npos) break;
+  }
+  std::this_thread::sleep_for(100ms);  // anything sent after initialize would be there by now
+  std::ifstream in(written);
+  sent.assign(std::istreambuf_iterator<char>(in), {});
+  std::filesystem::remove(written);
+  EXPECT_NE(sent.find("\"method\":\"initialize\""), std::string::npos) << sent;
+  EXPECT_EQ(sent.find("notifications/cancelled"), std::string::npos) << sent;
 }
 
 TEST(McpClient, NewSessionAfterTheServerLostOurs) {

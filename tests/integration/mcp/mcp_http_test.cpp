@@ -197,6 +197,24 @@ json::object body_json(const http::ClientResponse& r) {
   return v.is_object() ? v.as_object() : json::object{};
 }
 
+TEST(McpHttp, FailedInitializeLeavesNoSession) {
+  // The session id goes on "the HTTP response containing the InitializeResult", so an
+  // initialize answered with an error makes none, in either response mode.
+  for (ResponseMode mode : {ResponseMode::kAuto, ResponseMode::kSse}) {
+    HttpOptions options;
+    options.response_mode = mode;
+    McpHttp t(options);
+    auto failed = t.post(R"({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":7,"capabilities":{}}})");
+    ASSERT_EQ(failed.status, 200u);
+    EXPECT_EQ(body_json(failed).at("error").at("code").as_int64(), rpc::kInvalidParams) << failed.body;
+    EXPECT_FALSE(failed.headers.get("Mcp-Session-Id").has_value());
+    EXPECT_EQ(t.transport().session_count(), 0u);
+    auto ok = t.post(init_body());
+    EXPECT_TRUE(ok.headers.get("Mcp-Session-Id").has_value());
+    EXPECT_EQ(t.transport().session_count(), 1u);
+  }
+}
+
 TEST(McpHttp, SessionLifecycle) {
   McpHttp t;
   auto init = t.post(init_body());
@@ -370,6 +388,12 @@ TEST(McpHttp, DnsRebindingProtection) {
   EXPECT_EQ(t.post(init_body(), "", {{"Host", "evil.example:80"}}).status, 403u);
   EXPECT_EQ(t.post(init_body(), "", {{"Host", "localhost:1"}, {"Origin", "http://localhost:3000"}}).status, 200u);
   EXPECT_EQ(t.post(init_body(), "", {{"Origin", "http://127.0.0.1:9"}}).status, 200u);
+  EXPECT_EQ(t.post(init_body(), "", {{"Host", "127.1.2.3:80"}}).status, 200u);
+  // Names that only look like loopback addresses resolve wherever their owner wants.
+  EXPECT_EQ(t.post(init_body(), "", {{"Host", "127.evil.example:80"}, {"Origin", "http://127.evil.example:80"}}).status,
+            403u);
+  EXPECT_EQ(t.post(init_body(), "", {{"Origin", "http://127.0.0.1.nip.io"}}).status, 403u);
+  EXPECT_EQ(t.post(init_body(), "", {{"Host", "127.0.0.1.nip.io"}}).status, 403u);
   auto preflight = t.send("OPTIONS", "", {{"Origin", "http://localhost:3000"}});
   EXPECT_EQ(preflight.status, 204u);
   EXPECT_EQ(preflight.headers.get("Access-Control-Allow-Origin").value_or(""), "http://localhost:3000");

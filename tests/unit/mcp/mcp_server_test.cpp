@@ -462,6 +462,66 @@ TEST(McpServer, RequestsToTheClientNeedTheCapability) {
   EXPECT_NE(std::string(r.at("content").as_array()[0].at("text").as_string()).find("elicitation"), std::string::npos);
 }
 
+TEST(McpServer, RequestsToTheClientNeedTheSubCapability) {
+  // "elicitation": {} means form mode only; tool use in sampling needs "sampling": {"tools": {}}.
+  // A request the client did not declare is refused here and never sent.
+  Harness h;
+  ASSERT_TRUE(h.server.add_tool(Tool{.name = "ask", .handler = [](Context& ctx, const json::object& args) -> asio::awaitable<ToolResult> {
+    json::object params = args.at("params").as_object();
+    auto op = args.at("method").as_string() == "elicit" ? ctx.elicit(std::move(params)) : ctx.create_message(std::move(params));
+    RpcResponse r = co_await std::move(op);
+    co_return r.ok() ? ToolResult::text("answered") : ToolResult::error(r.error->message);
+  }}).ok());
+  h.initialize("2025-11-25", json::object{{"elicitation", json::object{}}, {"sampling", json::object{}}});
+  auto refused = [&](json::object args, std::string_view needed) {
+    json::object r = result_of(h.call("tools/call", json::object{{"name", "ask"}, {"arguments", std::move(args)}}));
+    EXPECT_TRUE(r.at("isError").as_bool());
+    EXPECT_NE(std::string(r.at("content").as_array()[0].at("text").as_string()).find(needed), std::string::npos) << r;
+  };
+  json::object url{{"mode", "url"}, {"message", "sign in"}, {"url", "https://example.com/"}, {"elicitationId", "e1"}};
+  refused(json::object{{"method", "elicit"}, {"params", url}}, "elicitation.url");
+  json::object with_tools{{"messages", json::array{}}, {"maxTokens", 10}, {"tools", json::array{}}};
+  refused(json::object{{"method", "sample"}, {"params", with_tools}}, "sampling.tools");
+  EXPECT_TRUE(h.output->sent().empty());
+
+  // What was declared still goes out: a form elicitation (no mode given).
+  json::object form{{"message", "hi"}, {"requestedSchema", {{"type", "object"}}}};
+  h.deliver(Message::request(70, "tools/call", json::object{{"name", "ask"}, {"arguments", {{"method", "elicit"}, {"params", form}}}}));
+  auto asked = h.output->wait_sent([](const auto& s) { return s.message.method == "elicitation/create"; });
+  ASSERT_TRUE(asked);
+  h.deliver(Message::response(asked->message.id, json::object{{"action", "decline"}}));
+  auto answer = h.output->wait_response(70);
+  ASSERT_TRUE(answer && *answer);
+  EXPECT_EQ(result_of(**answer).at("content").as_array()[0].at("text").as_string(), "answered");
+
+  // A client that declared only URL mode gets no form elicitation.
+  Harness url_only;
+  ASSERT_TRUE(url_only.server.add_tool(Tool{.name = "ask", .handler = [](Context& ctx, const json::object&) -> asio::awaitable<ToolResult> {
+    auto op = ctx.elicit(json::object{{"message", "hi"}, {"requestedSchema", {{"type", "object"}}}});
+    RpcResponse r = co_await std::move(op);
+    co_return r.ok() ? ToolResult::text("answered") : ToolResult::error(r.error->message);
+  }}).ok());
+  url_only.initialize("2025-11-25", json::object{{"elicitation", json::object{{"url", json::object{}}}}});
+  json::object r = result_of(url_only.call("tools/call", json::object{{"name", "ask"}}));
+  EXPECT_TRUE(r.at("isError").as_bool());
+  EXPECT_NE(std::string(r.at("content").as_array()[0].at("text").as_string()).find("elicitation.form"), std::string::npos);
+}
+
+TEST(McpServer, LoggingOffSendsNoLogMessages) {
+  // "Servers that emit log message notifications MUST declare the logging capability."
+  Harness h(ServerOptions{.logging = false});
+  ASSERT_TRUE(h.server.add_tool(Tool{.name = "log", .handler = [](Context& ctx, const json::object&) -> asio::awaitable<ToolResult> {
+    ctx.log(LogLevel::kEmergency, "from the handler");
+    co_return ToolResult::text("ok");
+  }}).ok());
+  EXPECT_FALSE(result_of(h.initialize()).at("capabilities").as_object().contains("logging"));
+  EXPECT_EQ(h.call("logging/setLevel", json::object{{"level", "debug"}}).error.code, rpc::kMethodNotFound);
+  EXPECT_EQ(result_of(h.call("tools/call", json::object{{"name", "log"}})).at("content").as_array()[0].at("text").as_string(), "ok");
+  h.server.log(LogLevel::kEmergency, "broadcast");
+  h.call("ping");  // after the broadcast, in order
+  EXPECT_TRUE(h.output->sent().empty());
+}
+
 TEST(McpServer, InFlightLimitOnePast) {
   Harness h(ServerOptions{.max_in_flight_requests = 2});
   ASSERT_TRUE(h.server.add_tool(Tool{.name = "slow", .handler = [](Context& ctx, const json::object&) -> asio::awaitable<ToolResult> {
