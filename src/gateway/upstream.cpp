@@ -78,6 +78,14 @@ std::optional<std::string> caller_of(const mcp::Context& ctx) {
   return std::nullopt;
 }
 
+// An upstream's notifications/message, logged in a downstream call's context (which sends
+// it only at or above the level that call's client set).
+void forward_log(mcp::Context& ctx, const mcp::Message& message) {
+  auto level = mcp::parse_log_level(string_field(message.params, "level")).value_or(mcp::LogLevel::kInfo);
+  json::value data = message.params.contains("data") ? message.params.at("data") : json::value(nullptr);
+  ctx.log(level, std::move(data), string_field(message.params, "logger"));
+}
+
 }  // namespace
 
 Upstream::Upstream(asio::any_io_executor executor, UpstreamConfig config, mcp::Server& facade)
@@ -332,32 +340,47 @@ void Upstream::on_notification(const mcp::Message& message) {
       facade_.notify_resource_updated(std::string(uri->as_string()));
     }
   } else if (method == "notifications/message") {
-    auto level = mcp::parse_log_level(string_field(message.params, "level")).value_or(mcp::LogLevel::kInfo);
-    json::value data = message.params.contains("data") ? message.params.at("data") : json::value(nullptr);
-    facade_.log(level, data, string_field(message.params, "logger"));
+    // A log message that does not say which call it is about (a stdio upstream, or an HTTP
+    // upstream's GET stream; those sent on a call's own stream went to that call). Logs are
+    // about someone's work: they go to the one caller whose calls are in flight, never to
+    // every connected agent; otherwise only to the gateway's own log.
+    std::lock_guard lock(mutex_);
+    Attribution to = attribute_locked();
+    if (to.ctx && !to.ambiguous) {
+      forward_log(*to.ctx, message);
+    } else {
+      spdlog::debug("gateway: upstream '{}' log message not forwarded ({}): {}", config_.name,
+                    to.ctx ? "calls of several clients in flight" : "no call in flight", json::serialize(message.params));
+    }
   }
   // Progress arrives through the call's on_progress; the upstream cancelling one of its own
   // requests to us (sampling) ends it there, and the downstream answer is ignored.
 }
 
+// When the calls in flight all come from one caller, its newest call; when they come from
+// several, guessing could show one agent's request or log (a sampling prompt, an
+// elicitation, what its tool is doing) to another agent's client, so nobody gets it.
+Upstream::Attribution Upstream::attribute_locked() const {
+  Attribution to;
+  if (active_calls_.empty()) return to;
+  to.ctx = active_calls_.back();
+  auto caller = caller_of(*to.ctx);
+  to.ambiguous = active_calls_.size() > 1 &&
+                 (!caller || std::any_of(active_calls_.begin(), active_calls_.end(),
+                                         [&](mcp::Context* c) { return caller_of(*c) != caller; }));
+  return to;
+}
+
 asio::awaitable<mcp::RpcResponse> Upstream::on_request(const mcp::Message& message) {
-  mcp::Context* ctx = nullptr;
-  bool ambiguous = false;
+  // The upstream asks without saying for which call (stdio) while our calls wait on it.
+  // (Requests an HTTP upstream ties to a call never get here.)
+  Attribution to;
   {
     std::lock_guard lock(mutex_);
-    // The upstream asks without saying for which call (stdio) while our calls wait on it.
-    // When they all come from one caller, its newest call answers; when they come from
-    // several, guessing could show one agent's request (a sampling prompt, an elicitation)
-    // to another agent's client, so the upstream gets an error instead. (Requests an HTTP
-    // upstream ties to a call never get here.)
-    if (!active_calls_.empty()) {
-      ctx = active_calls_.back();
-      auto caller = caller_of(*ctx);
-      ambiguous = active_calls_.size() > 1 &&
-                  (!caller || std::any_of(active_calls_.begin(), active_calls_.end(),
-                                          [&](mcp::Context* c) { return caller_of(*c) != caller; }));
-    }
+    to = attribute_locked();
   }
+  mcp::Context* ctx = to.ctx;
+  const bool ambiguous = to.ambiguous;
   if (!ctx) {
     co_return mcp::RpcResponse::failure(mcp::rpc::kInternalError,
                                         "no client is connected to the gateway to answer " + message.method);
@@ -429,6 +452,10 @@ asio::awaitable<mcp::ToolResult> Upstream::call_tool(mcp::Context& ctx, const st
     json::object params = request.params;
     auto op = ctx.request(std::move(method), std::move(params));
     co_return co_await std::move(op);
+  };
+  // Log messages an HTTP upstream sends on this call's stream are about this call.
+  options.on_notification = [&ctx](const mcp::Message& notification) {
+    if (notification.method == "notifications/message") forward_log(ctx, notification);
   };
   // The downstream client cancelling its call cancels ours: the upstream hears of it
   // (notifications/cancelled) and can stop the work.

@@ -1,12 +1,12 @@
 // One upstream MCP server behind the gateway: an MCP client to it (a stdio child process or a
 // Streamable HTTP URL), kept connected — a crashed or unreachable upstream is reconnected
 // with exponential backoff — and mirrored onto a facade mcp::Server that the gateway serves
-// at /mcp/NAME: its tools (with prices), resources, resource templates and prompts, its log
-// messages, list changes and resource updates, completion requests, cancellations, and its
-// requests back to the client (sampling, elicitation, roots), which go to the downstream
-// call that is waiting on it (over stdio, where a request does not say which call it
-// belongs to: to the newest call when all calls in flight come from one caller, and
-// otherwise to nobody: the upstream gets an error).
+// at /mcp/NAME: its tools (with prices), resources, resource templates and prompts, list
+// changes and resource updates, completion requests, cancellations, and its log messages
+// and requests back to the client (sampling, elicitation, roots), which go to the
+// downstream call they belong to (when a message does not say which call, as over stdio:
+// to the newest call when all calls in flight come from one caller, and otherwise to
+// nobody: a request gets an error, a log message stays in the gateway's own log).
 #pragma once
 
 #include <boost/asio/any_io_executor.hpp>
@@ -52,6 +52,12 @@ class Upstream : public std::enable_shared_from_this<Upstream> {
   boost::asio::awaitable<Status> mirror(std::shared_ptr<mcp::Client> client);
   std::unique_ptr<mcp::ClientTransport> make_transport();
   std::shared_ptr<mcp::Client> current_client();
+  // The downstream call a message from the upstream that names no call belongs to.
+  struct Attribution {
+    mcp::Context* ctx = nullptr;  // the newest call in flight; null when none is
+    bool ambiguous = false;       // calls of several callers are in flight: ctx is a guess
+  };
+  Attribution attribute_locked() const;  // mutex_ held
   void on_notification(const mcp::Message& message);
   boost::asio::awaitable<mcp::RpcResponse> on_request(const mcp::Message& message);
   boost::asio::awaitable<mcp::ToolResult> call_tool(mcp::Context& ctx, const std::string& name,
@@ -67,7 +73,7 @@ class Upstream : public std::enable_shared_from_this<Upstream> {
   mcp::Server& facade_;
   boost::asio::steady_timer wake_;  // cancelled to wake the supervisor early
 
-  std::mutex mutex_;
+  mutable std::mutex mutex_;
   std::shared_ptr<mcp::Client> client_;  // null while (re)connecting
   std::set<std::string> tools_, resources_, templates_, prompts_;  // what is mirrored now
   std::vector<mcp::Context*> active_calls_;  // downstream calls in flight, newest last

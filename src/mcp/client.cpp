@@ -117,7 +117,7 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
         if (self->closed_) co_return RpcResponse::failure(rpc::kConnectionClosed, "The client is closed");
         id = self->next_id_++;
         generation = self->session_generation_;
-        Pending pending{slot, call->options.on_progress, call->options.on_request};
+        Pending pending{slot, call->options.on_progress, call->options.on_request, call->options.on_notification};
         self->pending_.emplace(id, std::move(pending));
       }
       if (!call->options.meta.empty() || call->options.on_progress) {
@@ -225,6 +225,12 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
       {
         std::lock_guard lock(mutex_);
         handler = notification_handler_;
+        // Any other notification tied to one of our calls goes to that call's own handler, if
+        // it has one.
+        if (m.method != "notifications/progress" && m.related && !m.related->is_string()) {
+          auto it = pending_.find(m.related->number());
+          if (it != pending_.end() && it->second.on_notification) handler = it->second.on_notification;
+        }
       }
       if (handler) handler(m);
       return;
@@ -287,6 +293,7 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
     std::shared_ptr<OneShot<RpcResponse>> slot;
     std::function<void(const json::object&)> on_progress;
     ClientRequestHandler on_request;
+    NotificationHandler on_notification;
   };
 
   asio::any_io_executor executor_;

@@ -126,6 +126,9 @@ struct CallOptions {
   // them on its response stream; stdio cannot tell): answered here instead of by
   // Client::on_request's handler.
   std::function<boost::asio::awaitable<RpcResponse>(const Message& request)> on_request;
+  // Likewise for notifications other than progress (a log message the server sends while
+  // it handles this request): given here instead of to Client::on_notification's handler.
+  std::function<void(const Message& notification)> on_notification;
 };
 
 using NotificationHandler = std::function<void(const Message& notification)>;

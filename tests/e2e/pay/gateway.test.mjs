@@ -2,11 +2,11 @@
 // @modelcontextprotocol/server-everything (over stdio and over HTTP) and of the weather
 // example (stdio, unpaid: the gateway charges), called with the official TypeScript SDK
 // client. Proves: exact charges with receipts, every refusal code with the upstream tool
-// provably not run, features forwarded (progress, sampling, cancellation, completion), a stdio upstream's
-// request never shown to another agent's client, the agent's key never reaching
-// the upstream (stdio or HTTP), UPSTREAM_ERROR refunded, a crashed stdio upstream restarted
-// (with backoff when it keeps crashing), and the in-process gateway of
-// `tollgate serve --gateway-config`.
+// provably not run, features forwarded (progress, sampling, cancellation, completion), a
+// stdio upstream's request never shown to another agent's client, log messages only to the
+// agent they are about, the agent's key never reaching the upstream (stdio or HTTP),
+// UPSTREAM_ERROR refunded, a crashed stdio upstream restarted (with backoff when it keeps
+// crashing), and the in-process gateway of `tollgate serve --gateway-config`.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -280,6 +280,54 @@ test("a stdio upstream's request never reaches another agent's client", async ()
   assert.equal(a.asked.length, 1);
   assert.match(a.asked[0], /second prompt/);
   await Promise.all([a.close(), a2.close(), b.close()]);
+});
+
+test("an upstream's log messages reach the agent whose call they are about, and no other agent", async () => {
+  // conformance_server's test_tool_with_logging logs three messages while it runs. Over
+  // HTTP they come on the call's own stream; over stdio they name no call, and the gateway
+  // passes them to the one caller with calls in flight.
+  const conformanceHttp = await Server.start(path.join(BUILD_DIR, 'conformance_server'), ['--listen', '127.0.0.1:0']);
+  const own = await startGateway(`
+[platform]
+url = "${platform.url}"
+
+[[upstream]]
+name = "conf-http"
+url = "${conformanceHttp.url}/mcp"
+
+[[upstream]]
+name = "conf-stdio"
+command = ["${path.join(BUILD_DIR, 'conformance_server')}", "--stdio"]
+`);
+  const otherOwner = await platform.signup('logs@example.com');
+  const otherKey = (await platform.api('POST', '/api/v1/keys', { token: otherOwner, body: { name: 'log reader' } })).body.key;
+  const { LoggingMessageNotificationSchema } = await import(new URL('../../npm/node_modules/@modelcontextprotocol/sdk/dist/esm/types.js', import.meta.url));
+  try {
+    await until(async () => upstreamsReady(own.url), 'upstreams', 60000);
+    for (const upstream of ['conf-http', 'conf-stdio']) {
+      const listener = async (key) => {
+        const client = new Client({ name: 'log reader', version: '1.0.0' });
+        client.logs = [];
+        client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => { client.logs.push(n.params.data); });
+        await client.connect(new StreamableHTTPClientTransport(new URL(`${own.url}/mcp/${upstream}`),
+          { requestInit: { headers: { Authorization: `Bearer ${key}` } } }));
+        return client;
+      };
+      const a = await listener(world.agentKey);
+      const b = await listener(otherKey);
+      await b.ping();
+      await new Promise((resolve) => setTimeout(resolve, 300));  // B's server stream (GET) is open
+      const called = await a.callTool({ name: 'test_tool_with_logging', arguments: {} });
+      assert.equal(called.isError, undefined, text(called));
+      await new Promise((resolve) => setTimeout(resolve, 300));  // anything else would have arrived
+      assert.deepEqual(a.logs, ['Tool execution started', 'Tool processing data', 'Tool execution completed'], upstream);
+      assert.deepEqual(b.logs, [], `${upstream}: B's client saw A's logs`);
+      await Promise.all([a.close(), b.close()]);
+    }
+  } finally {
+    await own.stop();
+    await conformanceHttp.stop();
+  }
 });
 
 test('completion requests reach the upstream, with their context', async () => {
