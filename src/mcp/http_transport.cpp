@@ -816,32 +816,32 @@ class HttpTransport::Impl : public std::enable_shared_from_this<HttpTransport::I
     return stream.signal;
   }
 
-  // The JSON answer of a finished stream: one response, or a batch's array.
-  static http::Response json_answer(HttpSession& session, SseStream& stream, bool batch, bool session_header = true) {
+  // The JSON answer of a finished stream: one response, or a batch's array. Nullopt when
+  // every request was cancelled, so there is nothing to answer: a POST of requests is
+  // answered with JSON or SSE, never 202, so it gets an SSE stream that ends without one.
+  static std::optional<http::Response> json_answer(HttpSession& session, SseStream& stream, bool batch,
+                                                   bool session_header = true) {
     http::Response response;
-    std::size_t answers = 0;
     {
       std::lock_guard lock(session.mutex);
       if (stream.generation != kPostGeneration) return taken_over();
+      if (std::none_of(stream.events.begin(), stream.events.end(), [](const SseEvent& e) { return e.response; })) {
+        return std::nullopt;
+      }
       for (auto& e : stream.events) {
         if (!e.response) continue;
         if (!batch) {
           response.body = std::move(e.data);  // one request, one answer
-          answers = 1;
           break;
         }
-        response.body += answers++ ? "," : "[";
+        response.body += response.body.empty() ? "[" : ",";
         response.body += e.data;
       }
-      if (batch && answers > 0) response.body += "]";
+      if (batch) response.body += "]";
       session.remove_stream_locked(stream.id);
     }
-    if (answers == 0) {
-      response.status = 202;  // every request was cancelled: nothing to answer
-    } else {
-      response.status = 200;
-      response.headers.set("Content-Type", "application/json");
-    }
+    response.status = 200;
+    response.headers.set("Content-Type", "application/json");
     if (session_header) response.headers.set(std::string(kSessionHeader), session.id);
     return response;
   }
@@ -856,8 +856,8 @@ class HttpTransport::Impl : public std::enable_shared_from_this<HttpTransport::I
       std::lock_guard lock(session->mutex);
       if (!stream.done) return std::nullopt;
     }
-    http::Response answer = json_answer(*session, stream, false, /*session_header=*/false);
-    drop_session(session);
+    std::optional<http::Response> answer = json_answer(*session, stream, false, /*session_header=*/false);
+    if (answer) drop_session(session);
     return answer;
   }
 
@@ -909,7 +909,9 @@ class HttpTransport::Impl : public std::enable_shared_from_this<HttpTransport::I
       JsonProgress progress = self->json_progress(*session, *stream, executor);
       if (auto* r = std::get_if<http::Response>(&progress)) co_return std::move(*r);
       if (auto* json_now = std::get_if<bool>(&progress)) {
-        if (*json_now) co_return json_answer(*session, *stream, post.decoded.batch);
+        if (*json_now) {
+          if (auto answer = json_answer(*session, *stream, post.decoded.batch)) co_return std::move(*answer);
+        }
         break;
       }
       const std::shared_ptr<Signal>& signal = std::get<std::shared_ptr<Signal>>(progress);

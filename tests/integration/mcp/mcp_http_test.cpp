@@ -9,6 +9,7 @@
 
 #include <boost/asio/io_context.hpp>
 
+#include <future>
 #include <thread>
 
 #include "http/client.hpp"
@@ -212,6 +213,30 @@ TEST(McpHttp, FailedInitializeLeavesNoSession) {
     auto ok = t.post(init_body());
     EXPECT_TRUE(ok.headers.get("Mcp-Session-Id").has_value());
     EXPECT_EQ(t.transport().session_count(), 1u);
+  }
+}
+
+TEST(McpHttp, CancelledCallIsAnsweredWithAnEmptyStreamNot202) {
+  // "If the input is a JSON-RPC request, the server MUST either return text/event-stream ...
+  // or application/json": a call cancelled before its answer has no answer to carry, so its
+  // POST gets an SSE stream that ends without a message.
+  for (ResponseMode mode : {ResponseMode::kAuto, ResponseMode::kJson}) {
+    HttpOptions options;
+    options.response_mode = mode;
+    options.auto_sse_after_ms = 60000;  // auto mode stays JSON while the call waits
+    McpHttp t(options);
+    std::string session = t.open_session();
+    auto call = std::async(std::launch::async, [&] { return t.post(call_body(7, "slower"), session); });
+    std::this_thread::sleep_for(200ms);
+    auto cancel = t.post(R"({"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":7,"reason":"no"}})", session);
+    EXPECT_EQ(cancel.status, 202u);
+    auto answer = call.get();
+    EXPECT_EQ(answer.status, 200u);
+    EXPECT_EQ(answer.headers.get("Content-Type").value_or(""), "text/event-stream");
+    EXPECT_EQ(answer.body.find("event: message"), std::string::npos) << answer.body;
+    EXPECT_EQ(answer.body.find("slower answer"), std::string::npos) << answer.body;
+    // The session goes on: the next call is answered.
+    EXPECT_NE(t.post(call_body(8, "echo", R"({"text":"still here"})"), session).body.find("still here"), std::string::npos);
   }
 }
 
