@@ -3,6 +3,7 @@
 
 #include <boost/json/serialize.hpp>
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <regex>
@@ -155,9 +156,10 @@ struct Path {
 // The keywords the validator knows.
 enum class Kw : std::uint8_t {
   kRef, kType, kEnum, kConst, kAllOf, kAnyOf, kOneOf, kNot, kIf, kThen, kElse,
-  kRequired, kMinProperties, kMaxProperties, kDependentRequired, kProperties, kPatternProperties,
-  kAdditionalProperties, kPropertyNames,
+  kRequired, kMinProperties, kMaxProperties, kDependentRequired, kDependentSchemas, kProperties,
+  kPatternProperties, kAdditionalProperties, kPropertyNames, kUnevaluatedProperties,
   kMinItems, kMaxItems, kPrefixItems, kItems, kUniqueItems, kContains, kMinContains, kMaxContains,
+  kUnevaluatedItems,
   kMinLength, kMaxLength, kPattern,
   kMinimum, kMaximum, kExclusiveMinimum, kExclusiveMaximum, kMultipleOf,
   kCount
@@ -165,11 +167,41 @@ enum class Kw : std::uint8_t {
 
 constexpr std::array<std::string_view, static_cast<std::size_t>(Kw::kCount)> kKeywordNames = {
     "$ref", "type", "enum", "const", "allOf", "anyOf", "oneOf", "not", "if", "then", "else",
-    "required", "minProperties", "maxProperties", "dependentRequired", "properties", "patternProperties",
-    "additionalProperties", "propertyNames",
+    "required", "minProperties", "maxProperties", "dependentRequired", "dependentSchemas", "properties",
+    "patternProperties", "additionalProperties", "propertyNames", "unevaluatedProperties",
     "minItems", "maxItems", "prefixItems", "items", "uniqueItems", "contains", "minContains", "maxContains",
+    "unevaluatedItems",
     "minLength", "maxLength", "pattern",
     "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf"};
+
+// What a schema evaluated of the instance at its own location (2020-12 annotations), for
+// unevaluatedProperties and unevaluatedItems: the properties that properties,
+// patternProperties, additionalProperties or unevaluatedProperties applied to, and the items
+// of prefixItems, items, contains and unevaluatedItems; gathered from the schema's own
+// keywords and from the subschemas it applies in place ($ref, allOf, the valid ones of
+// anyOf and oneOf, if/then/else, dependentSchemas) that hold. Collected only when some
+// schema asks for it, so ordinary schemas pay nothing.
+struct Evaluated {
+  std::vector<std::string_view> properties;  // views into the instance's keys
+  std::vector<bool> items;                   // by index; shorter than the array: the rest not
+
+  bool has_property(std::string_view name) const {
+    return std::find(properties.begin(), properties.end(), name) != properties.end();
+  }
+  void add_item(std::size_t i) {
+    if (items.size() <= i) items.resize(i + 1, false);
+    items[i] = true;
+  }
+  bool has_item(std::size_t i) const { return i < items.size() && items[i]; }
+  void merge(const Evaluated& other) {
+    for (std::string_view name : other.properties) {
+      if (!has_property(name)) properties.push_back(name);
+    }
+    for (std::size_t i = 0; i < other.items.size(); ++i) {
+      if (other.items[i]) add_item(i);
+    }
+  }
+};
 
 // The keywords of one schema object, found in one pass over its members: a schema uses a few
 // of the keywords above, and asking the object for each of them in turn was most of a
@@ -197,8 +229,9 @@ class Validator {
  public:
   explicit Validator(const json::value& root) : root_(root) {}
 
+  // `out`, when given, receives what this schema evaluated (only if it holds).
   std::optional<SchemaViolation> check(const json::value& schema, const json::value& instance, const Path& path,
-                                       int depth) {
+                                       int depth, Evaluated* out = nullptr) {
     if (depth > kMaxSchemaDepth) return fail(path, "schema nesting exceeds the validator's depth limit");
     if (schema.is_bool()) {
       if (schema.get_bool()) return std::nullopt;
@@ -206,11 +239,15 @@ class Validator {
     }
     if (!schema.is_object()) return std::nullopt;  // not a schema: nothing to check
     const Keywords k(schema.get_object());
+    const json::value* unevaluated_properties = instance.is_object() ? k[Kw::kUnevaluatedProperties] : nullptr;
+    const json::value* unevaluated_items = instance.is_array() ? k[Kw::kUnevaluatedItems] : nullptr;
+    Evaluated evaluated;
+    Evaluated* ev = out || unevaluated_properties || unevaluated_items ? &evaluated : nullptr;
 
     if (const json::value* ref = k[Kw::kRef]; ref && ref->is_string()) {
       const json::value* target = resolve(ref->get_string());
       if (target) {
-        if (auto v = check(*target, instance, path, depth + 1)) return v;
+        if (auto v = check(*target, instance, path, depth + 1, ev)) return v;
       }
       // An unresolvable (remote) $ref is not checked: we never fetch schemas.
     }
@@ -251,9 +288,9 @@ class Validator {
     }
 
     if (instance.is_object()) {
-      if (auto v = check_object(k, instance.get_object(), path, depth)) return v;
+      if (auto v = check_object(k, instance, path, depth, ev)) return v;
     } else if (instance.is_array()) {
-      if (auto v = check_array(k, instance.get_array(), path, depth)) return v;
+      if (auto v = check_array(k, instance.get_array(), path, depth, ev)) return v;
     } else if (instance.is_string()) {
       if (auto v = check_string(k, instance.get_string(), path)) return v;
     } else if (instance.is_number()) {
@@ -262,19 +299,23 @@ class Validator {
 
     if (const json::value* all = k[Kw::kAllOf]; all && all->is_array()) {
       for (const auto& sub : all->get_array()) {
-        if (auto v = check(sub, instance, path, depth + 1)) return v;
+        if (auto v = check(sub, instance, path, depth + 1, ev)) return v;
       }
     }
     if (const json::value* any = k[Kw::kAnyOf]; any && any->is_array()) {
       bool matched = false;
       std::optional<SchemaViolation> first;
       for (const auto& sub : any->get_array()) {
-        auto v = check(sub, instance, path, depth + 1);
+        // Every form that holds adds what it evaluated, so while collecting, all are tried.
+        Evaluated branch;
+        auto v = check(sub, instance, path, depth + 1, ev ? &branch : nullptr);
         if (!v) {
           matched = true;
-          break;
+          if (!ev) break;
+          ev->merge(branch);
+        } else if (!first) {
+          first = std::move(v);
         }
-        if (!first) first = std::move(v);
       }
       if (!matched) {
         return fail(path, "does not match any allowed form" + (first ? " (first: " + first->message + ")" : std::string()));
@@ -282,23 +323,59 @@ class Validator {
     }
     if (const json::value* one = k[Kw::kOneOf]; one && one->is_array()) {
       int matches = 0;
+      Evaluated matched;
       for (const auto& sub : one->get_array()) {
-        if (!check(sub, instance, path, depth + 1)) ++matches;
+        Evaluated branch;
+        if (!check(sub, instance, path, depth + 1, ev ? &branch : nullptr)) {
+          ++matches;
+          matched = std::move(branch);
+        }
       }
       if (matches != 1) {
         return fail(path, matches == 0 ? "does not match any allowed form" : "matches more than one exclusive form");
       }
+      if (ev) ev->merge(matched);
     }
     if (const json::value* n = k[Kw::kNot]) {
       if (!check(*n, instance, path, depth + 1)) return fail(path, "matches a form that is not allowed");
     }
     if (const json::value* cond = k[Kw::kIf]) {
-      bool holds = !check(*cond, instance, path, depth + 1);
+      Evaluated condition;
+      bool holds = !check(*cond, instance, path, depth + 1, ev ? &condition : nullptr);
+      if (holds && ev) ev->merge(condition);
       const json::value* branch = k[holds ? Kw::kThen : Kw::kElse];
       if (branch) {
-        if (auto v = check(*branch, instance, path, depth + 1)) return v;
+        if (auto v = check(*branch, instance, path, depth + 1, ev)) return v;
       }
     }
+    if (const json::value* dep = k[Kw::kDependentSchemas]; dep && dep->is_object() && instance.is_object()) {
+      for (const auto& kv : dep->get_object()) {
+        if (!instance.get_object().contains(kv.key())) continue;
+        if (auto v = check(kv.value(), instance, path, depth + 1, ev)) return v;
+      }
+    }
+    // Last: they apply to what every other keyword here left unevaluated.
+    if (unevaluated_properties) {
+      for (const auto& kv : instance.get_object()) {
+        if (evaluated.has_property(kv.key())) continue;
+        const Path child = path.child(kv.key());
+        if (unevaluated_properties->is_bool() && !unevaluated_properties->get_bool()) {
+          return fail(child, "is not an allowed property");
+        }
+        if (auto v = check(*unevaluated_properties, kv.value(), child, depth + 1)) return v;
+        evaluated.properties.push_back(kv.key());
+      }
+    }
+    if (unevaluated_items) {
+      const json::array& arr = instance.get_array();
+      for (std::size_t i = 0; i < arr.size(); ++i) {
+        if (evaluated.has_item(i)) continue;
+        if (unevaluated_items->is_bool() && !unevaluated_items->get_bool()) return fail(path.item(i), "is not an allowed item");
+        if (auto v = check(*unevaluated_items, arr[i], path.item(i), depth + 1)) return v;
+        evaluated.add_item(i);
+      }
+    }
+    if (out) out->merge(evaluated);
     return std::nullopt;
   }
 
@@ -395,8 +472,9 @@ class Validator {
     return cache.back().re ? &*cache.back().re : nullptr;
   }
 
-  std::optional<SchemaViolation> check_object(const Keywords& k, const json::object& obj, const Path& path,
-                                              int depth) {
+  std::optional<SchemaViolation> check_object(const Keywords& k, const json::value& instance, const Path& path,
+                                              int depth, Evaluated* ev) {
+    const json::object& obj = instance.get_object();
     if (const json::value* req = k[Kw::kRequired]; req && req->is_array()) {
       for (const auto& name : req->get_array()) {
         if (name.is_string() && !obj.contains(name.get_string())) {
@@ -454,12 +532,13 @@ class Validator {
         if (additional->is_bool() && !additional->get_bool()) return fail(child, "is not an allowed property");
         if (auto v = check(*additional, kv.value(), child, depth + 1)) return v;
       }
+      if (ev && (known || additional)) ev->properties.push_back(kv.key());
     }
     return std::nullopt;
   }
 
   std::optional<SchemaViolation> check_array(const Keywords& k, const json::array& arr, const Path& path,
-                                             int depth) {
+                                             int depth, Evaluated* ev) {
     if (auto n = count(k[Kw::kMinItems]); n && arr.size() < *n) {
       return fail(path, "must have at least " + std::to_string(*n) + " items");
     }
@@ -472,6 +551,7 @@ class Validator {
       prefix = forms.size();
       for (std::size_t i = 0; i < forms.size() && i < arr.size(); ++i) {
         if (auto v = check(forms[i], arr[i], path.item(i), depth + 1)) return v;
+        if (ev) ev->add_item(i);
       }
     }
     if (const json::value* items = k[Kw::kItems]) {
@@ -480,10 +560,12 @@ class Validator {
         const auto& forms = items->get_array();
         for (std::size_t i = 0; i < forms.size() && i < arr.size(); ++i) {
           if (auto v = check(forms[i], arr[i], path.item(i), depth + 1)) return v;
+          if (ev) ev->add_item(i);
         }
       } else {
         for (std::size_t i = prefix; i < arr.size(); ++i) {
           if (auto v = check(*items, arr[i], path.item(i), depth + 1)) return v;
+          if (ev) ev->add_item(i);
         }
       }
     }
@@ -496,8 +578,10 @@ class Validator {
     }
     if (const json::value* c = k[Kw::kContains]) {
       std::size_t matches = 0;
-      for (const auto& item : arr) {
-        if (!check(*c, item, path, depth + 1)) ++matches;
+      for (std::size_t i = 0; i < arr.size(); ++i) {
+        if (check(*c, arr[i], path, depth + 1)) continue;
+        ++matches;
+        if (ev) ev->add_item(i);
       }
       std::size_t min = count(k[Kw::kMinContains]).value_or(1);
       if (matches < min) return fail(path, "does not contain enough matching items");

@@ -138,6 +138,17 @@ json::object Prompt::to_json() const {
   return out;
 }
 
+std::optional<std::string> tool_name_problem(std::string_view name) {
+  constexpr std::size_t kMaxToolName = 128;
+  if (name.empty()) return "it is empty";
+  if (name.size() > kMaxToolName) return "it is " + std::to_string(name.size()) + " characters long (at most 128)";
+  for (char c : name) {
+    bool allowed = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.';
+    if (!allowed) return "it contains '" + std::string(1, c) + "' (allowed: A-Z a-z 0-9 _ - .)";
+  }
+  return std::nullopt;
+}
+
 namespace detail {
 
 namespace {
@@ -272,6 +283,10 @@ bool erase_by(std::vector<std::shared_ptr<const T>>& items, Key key) {
 Status ServerCore::add_tool(Tool tool) {
   if (tool.name.empty()) return Error{ErrorCode::kInvalidRequest, "a tool needs a name"};
   if (!tool.handler) return Error{ErrorCode::kInvalidRequest, "tool " + tool.name + " needs a handler"};
+  if (auto problem = tool_name_problem(tool.name)) {
+    spdlog::warn("mcp: tool name \"{}\" breaks MCP's naming rules: {}; clients may refuse or rename it", tool.name,
+                 *problem);
+  }
   if (tool.input_schema.empty()) tool.input_schema = json::object{{"type", "object"}};
   json::value input_schema(tool.input_schema);
   json::value output_schema = tool.output_schema ? json::value(*tool.output_schema) : json::value(nullptr);

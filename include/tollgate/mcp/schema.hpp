@@ -1,11 +1,14 @@
 // A small JSON Schema validator for what tool input/output schemas use (2020-12 keywords;
 // draft-07 `definitions` too): type, enum, const, properties, required,
-// additionalProperties, patternProperties, min/maxProperties, items, prefixItems,
-// min/maxItems, uniqueItems, contains, minimum/maximum (exclusive too), multipleOf,
-// min/maxLength, pattern, allOf/anyOf/oneOf/not, if/then/else, dependentRequired, local
-// $ref. Annotations (title, description, default, format, examples...) are ignored, as
-// 2020-12 says they are by default. Arguments are checked before a tool runs, so a
-// malformed call never reaches a handler (and is never charged).
+// additionalProperties, patternProperties, propertyNames, min/maxProperties,
+// unevaluatedProperties, items, prefixItems, min/maxItems, uniqueItems,
+// contains/min/maxContains, unevaluatedItems, minimum/maximum (exclusive too), multipleOf,
+// min/maxLength, pattern, allOf/anyOf/oneOf/not, if/then/else, dependentRequired,
+// dependentSchemas, and $ref as a JSON Pointer into the same schema ("#/$defs/x"); a $ref
+// it cannot resolve that way (another document, an $anchor, $dynamicRef) is not checked,
+// since schemas are never fetched. Annotations (title, description, default, format,
+// examples...) are ignored, as 2020-12 says they are by default. Arguments are checked
+// before a tool runs, so a malformed call never reaches a handler (and is never charged).
 #pragma once
 
 #include <boost/json.hpp>

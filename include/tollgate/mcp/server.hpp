@@ -137,6 +137,11 @@ struct Tool {
   json::object to_json() const;  // the tools/list entry
 };
 
+// Why `name` breaks the tool-name rules of MCP 2025-11-25 (1 to 128 characters, each of
+// A-Z a-z 0-9 _ - .), or nullopt. The rules are SHOULDs: Server::add_tool registers such a
+// tool anyway (a gateway mirrors what its upstream has) and logs this as a warning.
+std::optional<std::string> tool_name_problem(std::string_view name);
+
 // Runs after argument validation and before a tool's handler; a result returned here is the
 // call's answer and the handler does not run (the payments SDK charges here).
 using ToolInterceptor =

@@ -96,6 +96,63 @@ TEST(McpSchema, PatternSubjectUpToTheLimit) {
   EXPECT_TRUE(validate(schema, json::value(std::string(kMaxPatternSubjectBytes + 1, 'a'))));
 }
 
+TEST(McpSchema, UnevaluatedPropertiesSeeWhatSubschemasEvaluated) {
+  // The 2020-12 way to close an object whose properties come from several subschemas.
+  const char* closed = R"({"type":"object","properties":{"a":{}},
+                          "allOf":[{"properties":{"b":{"type":"integer"}}}],
+                          "unevaluatedProperties":false})";
+  EXPECT_FALSE(check(closed, R"({"a":1,"b":2})"));
+  auto extra = check(closed, R"({"a":1,"c":3})");
+  ASSERT_TRUE(extra);
+  EXPECT_EQ(extra->to_string(), "/c: is not an allowed property");
+  EXPECT_TRUE(check(closed, R"({"a":1,"b":"x"})"));  // b is checked by its own schema
+  // A schema for the leftovers; patternProperties and additionalProperties evaluate too.
+  EXPECT_FALSE(check(R"({"unevaluatedProperties":{"type":"string"}})", R"({"x":"ok"})"));
+  EXPECT_TRUE(check(R"({"unevaluatedProperties":{"type":"string"}})", R"({"x":1})"));
+  EXPECT_FALSE(check(R"({"patternProperties":{"^x_":{}},"unevaluatedProperties":false})", R"({"x_1":1})"));
+  EXPECT_FALSE(check(R"({"additionalProperties":true,"unevaluatedProperties":false})", R"({"y":1})"));
+  // Only forms that hold count: anyOf's valid branches, oneOf's one, if and then (or else).
+  const char* any = R"({"anyOf":[{"properties":{"a":{"type":"string"}},"required":["a"]},
+                                  {"properties":{"b":{}},"required":["b"]}],"unevaluatedProperties":false})";
+  EXPECT_FALSE(check(any, R"({"a":"x","b":1})"));
+  EXPECT_TRUE(check(any, R"({"a":1,"b":1})"));  // the first form fails, so "a" is not evaluated
+  const char* cond = R"({"if":{"properties":{"kind":{"const":"x"}},"required":["kind"]},
+                         "then":{"properties":{"x":{}}},"else":{"properties":{"y":{}}},
+                         "unevaluatedProperties":false})";
+  EXPECT_FALSE(check(cond, R"({"kind":"x","x":1})"));
+  EXPECT_TRUE(check(cond, R"({"kind":"x","y":1})"));
+  EXPECT_TRUE(check(cond, R"({"kind":"z","y":1})"));  // if fails: "kind" is not evaluated by it
+  EXPECT_FALSE(check(R"({"properties":{"kind":{}},"if":{"properties":{"kind":{"const":"x"}}},"else":{"properties":{"y":{}}},
+                        "unevaluatedProperties":false})", R"({"kind":"z","y":1})"));
+  // Through $ref, and nested: an inner closed object does not close the outer one.
+  EXPECT_FALSE(check(R"({"$defs":{"base":{"properties":{"id":{}}}},"$ref":"#/$defs/base","unevaluatedProperties":false})",
+                     R"({"id":1})"));
+  EXPECT_TRUE(check(R"({"$defs":{"base":{"properties":{"id":{}}}},"$ref":"#/$defs/base","unevaluatedProperties":false})",
+                    R"({"id":1,"more":2})"));
+  // `not` evaluates nothing.
+  EXPECT_TRUE(check(R"({"not":{"properties":{"a":{"type":"string"}},"required":["a"]},"unevaluatedProperties":false})",
+                    R"({"a":1})"));
+}
+
+TEST(McpSchema, UnevaluatedItemsAndDependentSchemas) {
+  const char* tuple = R"({"prefixItems":[{"type":"string"}],"unevaluatedItems":false})";
+  EXPECT_FALSE(check(tuple, R"(["a"])"));
+  auto extra = check(tuple, R"(["a",2])");
+  ASSERT_TRUE(extra);
+  EXPECT_EQ(extra->to_string(), "/1: is not an allowed item");
+  EXPECT_FALSE(check(R"({"allOf":[{"prefixItems":[{},{}]}],"unevaluatedItems":false})", R"([1,2])"));
+  EXPECT_FALSE(check(R"({"contains":{"type":"string"},"unevaluatedItems":{"type":"integer"}})", R"(["a",1,"b"])"));
+  EXPECT_TRUE(check(R"({"contains":{"type":"string"},"unevaluatedItems":{"type":"integer"}})", R"(["a",true])"));
+  EXPECT_FALSE(check(R"({"items":{},"unevaluatedItems":false})", R"([1,2,3])"));
+
+  const char* dependent = R"({"type":"object","dependentSchemas":{"card":{"required":["cvc"]}}})";
+  EXPECT_FALSE(check(dependent, R"({"name":"x"})"));
+  EXPECT_FALSE(check(dependent, R"({"card":"4111","cvc":"123"})"));
+  auto missing = check(dependent, R"({"card":"4111"})");
+  ASSERT_TRUE(missing);
+  EXPECT_EQ(missing->to_string(), "/cvc: is required");
+}
+
 TEST(McpSchema, LocalRefs) {
   const char* schema = R"({"$defs":{"address":{"type":"object","properties":{"city":{"type":"string"}},"required":["city"]}},
                            "type":"object","properties":{"home":{"$ref":"#/$defs/address"}}})";

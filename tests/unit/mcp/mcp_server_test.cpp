@@ -195,6 +195,21 @@ TEST(McpServer, RegistrationRejectsBadDefinitions) {
   EXPECT_TRUE(server.add_resource_template(ResourceTemplate{.uri_template = "x://{a}/{+rest}", .name = "n", .read = reader}).ok());
 }
 
+TEST(McpServer, ToolNamesAreCheckedAgainstTheNamingRules) {
+  EXPECT_FALSE(tool_name_problem("getUser"));
+  EXPECT_FALSE(tool_name_problem("DATA_EXPORT_v2"));
+  EXPECT_FALSE(tool_name_problem("admin.tools.list"));
+  EXPECT_FALSE(tool_name_problem(std::string(128, 'a')));
+  EXPECT_EQ(tool_name_problem(std::string(129, 'a')).value_or(""), "it is 129 characters long (at most 128)");
+  EXPECT_EQ(tool_name_problem("bad name").value_or(""), "it contains ' ' (allowed: A-Z a-z 0-9 _ - .)");
+  EXPECT_TRUE(tool_name_problem("a,b"));
+  EXPECT_TRUE(tool_name_problem("a/b"));
+  EXPECT_TRUE(tool_name_problem(""));
+  // SHOULDs: registered anyway (with a warning in the log).
+  Server server(Implementation{.name = "s", .version = "1"});
+  EXPECT_TRUE(server.add_tool(Tool{.name = "bad name", .handler = text_tool("x")}).ok());
+}
+
 TEST(McpServer, ToolsListPagination) {
   Harness h(ServerOptions{.page_size = 2});
   for (int i = 0; i < 5; ++i) {
