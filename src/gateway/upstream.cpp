@@ -145,10 +145,11 @@ asio::awaitable<void> Upstream::supervise() {
     client->on_notification([weak](const mcp::Message& m) {
       if (auto s = weak.lock()) s->on_notification(m);
     });
-    client->on_request([weak](const mcp::Message& m) -> asio::awaitable<mcp::RpcResponse> {
+    client->on_request([weak](const mcp::Message& m, const std::shared_ptr<mcp::CancelSource>& cancel)
+                           -> asio::awaitable<mcp::RpcResponse> {
       auto s = weak.lock();
       if (!s) co_return mcp::RpcResponse::failure(mcp::rpc::kInternalError, "the gateway is stopping");
-      co_return co_await s->on_request(m);
+      co_return co_await s->on_request(m, cancel);
     });
     auto connected = co_await client->connect();
     if (!connected) {
@@ -371,7 +372,8 @@ Upstream::Attribution Upstream::attribute_locked() const {
   return to;
 }
 
-asio::awaitable<mcp::RpcResponse> Upstream::on_request(const mcp::Message& message) {
+asio::awaitable<mcp::RpcResponse> Upstream::on_request(const mcp::Message& message,
+                                                       std::shared_ptr<mcp::CancelSource> cancel) {
   // The upstream asks without saying for which call (stdio) while our calls wait on it.
   // (Requests an HTTP upstream ties to a call never get here.)
   Attribution to;
@@ -394,7 +396,9 @@ asio::awaitable<mcp::RpcResponse> Upstream::on_request(const mcp::Message& messa
   }
   std::string method = message.method;
   json::object params = message.params;
-  co_return co_await ctx->request(std::move(method), std::move(params));
+  // The upstream cancelling its request cancels the downstream one: the agent's client
+  // stops asking its user.
+  co_return co_await ctx->request(std::move(method), std::move(params), std::move(cancel));
 }
 
 mcp::ToolResult Upstream::upstream_error(const std::string& tool, const std::string& text) const {
@@ -447,10 +451,11 @@ asio::awaitable<mcp::ToolResult> Upstream::call_tool(mcp::Context& ctx, const st
   };
   // An HTTP upstream's requests (sampling, elicitation) arrive on this call's own stream, so
   // this call's client answers them; a stdio upstream's go through on_request.
-  options.on_request = [&ctx](const mcp::Message& request) -> asio::awaitable<mcp::RpcResponse> {
+  options.on_request = [&ctx](const mcp::Message& request,
+                              const std::shared_ptr<mcp::CancelSource>& cancel) -> asio::awaitable<mcp::RpcResponse> {
     std::string method = request.method;
     json::object params = request.params;
-    auto op = ctx.request(std::move(method), std::move(params));
+    auto op = ctx.request(std::move(method), std::move(params), cancel);
     co_return co_await std::move(op);
   };
   // Log messages an HTTP upstream sends on this call's stream are about this call.

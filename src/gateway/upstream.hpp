@@ -59,7 +59,8 @@ class Upstream : public std::enable_shared_from_this<Upstream> {
   };
   Attribution attribute_locked() const;  // mutex_ held
   void on_notification(const mcp::Message& message);
-  boost::asio::awaitable<mcp::RpcResponse> on_request(const mcp::Message& message);
+  boost::asio::awaitable<mcp::RpcResponse> on_request(const mcp::Message& message,
+                                                      std::shared_ptr<mcp::CancelSource> cancel);
   boost::asio::awaitable<mcp::ToolResult> call_tool(mcp::Context& ctx, const std::string& name,
                                                     const boost::json::object& arguments);
   // The UPSTREAM_ERROR result of `tool`: "UPSTREAM_ERROR: " + text, and _meta tollgate/error.

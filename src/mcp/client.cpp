@@ -221,6 +221,7 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
         }
         if (callback) callback(m.params);
       }
+      if (m.method == "notifications/cancelled") cancel_serving(m.params);
       NotificationHandler handler;
       {
         std::lock_guard lock(mutex_);
@@ -251,11 +252,17 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
         if (it != self->pending_.end() && it->second.on_request) handler = it->second.on_request;
       }
     }
+    // Until it is answered, the server may cancel it (on_message).
+    auto cancel = std::make_shared<CancelSource>();
+    {
+      std::lock_guard lock(self->mutex_);
+      self->serving_[request.id] = cancel;
+    }
     if (request.method == "ping") {
       response = RpcResponse::success(json::object{});
     } else if (handler) {
       try {
-        auto op = handler(request);
+        auto op = handler(request, cancel);
         response = co_await std::move(op);
       } catch (const std::exception& e) {
         response = RpcResponse::failure(rpc::kInternalError, e.what());
@@ -263,10 +270,33 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
     } else {
       response = RpcResponse::failure(rpc::kMethodNotFound, "Method not found: " + request.method);
     }
+    {
+      std::lock_guard lock(self->mutex_);
+      self->serving_.erase(request.id);
+    }
+    cancel->reset_hook();
+    // "Receivers of cancellation notifications SHOULD ... not send a response."
+    if (cancel->cancelled()) co_return;
     Message reply = response.ok() ? Message::response(request.id, std::move(response.result))
                                   : Message::failure(request.id, std::move(*response.error));
     auto op = self->transport_->send(std::move(reply));
     co_await std::move(op);
+  }
+
+  // The server cancelled one of its requests to us: its handler is told, its answer dropped.
+  void cancel_serving(const json::object& params) {
+    const json::value* id = params.if_contains("requestId");
+    std::optional<RequestId> key = id ? RequestId::from_json(*id) : std::nullopt;
+    if (!key) return;
+    std::shared_ptr<CancelSource> cancel;
+    {
+      std::lock_guard lock(mutex_);
+      auto it = serving_.find(*key);
+      if (it == serving_.end()) return;  // already answered, or never asked
+      cancel = it->second;
+    }
+    const json::value* reason = params.if_contains("reason");
+    cancel->cancel(reason && reason->is_string() ? std::string(reason->get_string()) : "cancelled by the server");
   }
 
   void fail_all(int code, const std::string& reason) {
@@ -301,6 +331,8 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
   ClientOptions options_;
   mutable std::mutex mutex_;
   std::unordered_map<std::int64_t, Pending> pending_;  // guarded by mutex_
+  // The server's requests to us being answered, by id.
+  std::unordered_map<RequestId, std::shared_ptr<CancelSource>, RequestIdHash> serving_;  // guarded by mutex_
   std::int64_t next_id_ = 1;                           // guarded by mutex_
   std::uint64_t session_generation_ = 0;               // guarded by mutex_
   bool closed_ = false;                                // guarded by mutex_
@@ -411,36 +443,5 @@ asio::awaitable<RpcResponse> Client::unsubscribe(std::string uri) {
 }
 
 asio::awaitable<void> Client::close() { return Impl::close(impl_); }
-
-void CancelSource::cancel(std::string reason) {
-  std::function<void(const std::string&)> hook;
-  {
-    std::lock_guard lock(mutex_);
-    if (cancelled_) return;
-    cancelled_ = true;
-    reason_ = std::move(reason);
-    hook = hook_;
-  }
-  if (hook) hook(reason_);
-}
-
-bool CancelSource::cancelled() const {
-  std::lock_guard lock(mutex_);
-  return cancelled_;
-}
-
-void CancelSource::set_hook(std::function<void(const std::string& reason)> hook) {
-  {
-    std::lock_guard lock(mutex_);
-    hook_ = hook;
-    if (!cancelled_) return;
-  }
-  hook(reason_);
-}
-
-void CancelSource::reset_hook() {
-  std::lock_guard lock(mutex_);
-  hook_ = nullptr;
-}
 
 }  // namespace tollgate::mcp

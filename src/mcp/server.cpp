@@ -932,7 +932,7 @@ void ServerSession::handle_response(const Message& message) {
     std::lock_guard lock(mutex_);
     auto it = pending_calls_.find(message.id.number());
     if (it == pending_calls_.end()) return;
-    slot = std::move(it->second);
+    slot = std::move(it->second.slot);
     pending_calls_.erase(it);
   }
   if (message.kind == MessageKind::kResult) {
@@ -949,7 +949,7 @@ void ServerSession::close() {
   {
     std::lock_guard lock(mutex_);
     for (auto& [id, state] : in_flight_) requests.push_back(state);
-    for (auto& [id, slot] : pending_calls_) calls.push_back(slot);
+    for (auto& [id, call] : pending_calls_) calls.push_back(call.slot);
     pending_calls_.clear();
   }
   for (auto& call : calls) call->deliver(RpcResponse::failure(rpc::kConnectionClosed, "The session was closed"));
@@ -1011,14 +1011,18 @@ std::optional<std::string> ServerSession::missing_client_capability(std::string_
 }
 
 asio::awaitable<RpcResponse> ServerSession::call_client(std::shared_ptr<RequestState> origin, std::string method,
-                                                        json::object params) {
+                                                        json::object params, std::shared_ptr<CancelSource> cancel) {
   if (closed_) co_return RpcResponse::failure(rpc::kConnectionClosed, "The session was closed");
   if (!output_->can_reach_client()) {
     co_return RpcResponse::failure(rpc::kInvalidRequest, method + " is not possible here: stateless HTTP has no way back to the client");
   }
   if (auto missing = missing_client_capability(method, params)) co_return RpcResponse::failure(rpc::kInvalidRequest, *missing);
+  if (cancel && cancel->cancelled()) co_return RpcResponse::failure(rpc::kRequestCancelled, method + " was cancelled");
   auto executor = co_await asio::this_coro::executor;
-  auto slot = std::make_shared<OneShot<RpcResponse>>(executor);
+  // The wait ends with the client's answer or on this side: a timeout, `cancel`, or the
+  // origin's cancellation (fail_calls), whichever comes first. In the last three the client
+  // is told, so it can stop (its late answer is ignored).
+  const PendingCall call{std::make_shared<OneShot<RpcResponse>>(executor), std::make_shared<EndedHere>()};
   std::int64_t id = 0;
   {
     std::lock_guard lock(mutex_);
@@ -1027,30 +1031,33 @@ asio::awaitable<RpcResponse> ServerSession::call_client(std::shared_ptr<RequestS
       co_return RpcResponse::failure(rpc::kServerError, "Too many requests awaiting the client (limit " + std::to_string(limit) + ")");
     }
     id = next_call_id_++;
-    pending_calls_[id] = slot;
+    pending_calls_[id] = call;
   }
   {
     std::lock_guard lock(origin->mutex);
     origin->pending_calls.insert(id);
   }
-  if (origin->cancelled) slot->deliver(RpcResponse::failure(rpc::kRequestTimeout, "The request was cancelled"));
+  // Checked after the origin knows of this call (so its cancel() cannot slip between).
+  const bool sent = !origin->cancelled;
+  if (sent) {
+    send(Message::request(id, method, std::move(params)), &origin->id);
+  } else {
+    call.end(rpc::kRequestTimeout, "The request was cancelled", "");
+  }
 
-  send(Message::request(id, method, std::move(params)), &origin->id);
-
-  auto timed_out = std::make_shared<std::atomic<bool>>(false);
   asio::steady_timer timer(executor, std::chrono::milliseconds(core_->options().client_request_timeout_ms));
-  std::weak_ptr<OneShot<RpcResponse>> weak_slot = slot;
-  timer.async_wait([weak_slot, timed_out, method](boost::system::error_code ec) {
-    if (ec) return;
-    if (auto s = weak_slot.lock()) {
-      if (s->deliver(RpcResponse::failure(rpc::kRequestTimeout, "The client did not answer " + method + " in time"))) {
-        timed_out->store(true);
-      }
-    }
+  timer.async_wait([call, method](boost::system::error_code ec) {
+    if (!ec) call.end(rpc::kRequestTimeout, "The client did not answer " + method + " in time", "timed out");
   });
-  auto op = slot->take();
+  if (cancel) {
+    cancel->set_hook([call, method](const std::string& why) {
+      call.end(rpc::kRequestCancelled, method + " was cancelled: " + why, why);
+    });
+  }
+  auto op = call.slot->take();
   RpcResponse response = co_await std::move(op);
   timer.cancel();
+  if (cancel) cancel->reset_hook();
   {
     std::lock_guard lock(mutex_);
     pending_calls_.erase(id);
@@ -1059,8 +1066,9 @@ asio::awaitable<RpcResponse> ServerSession::call_client(std::shared_ptr<RequestS
     std::lock_guard lock(origin->mutex);
     origin->pending_calls.erase(id);
   }
-  if (timed_out->load()) {
-    send(Message::notification("notifications/cancelled", json::object{{"requestId", id}, {"reason", "timed out"}}), &origin->id);
+  if (sent && call.ended_here->ended.load()) {
+    json::object note{{"requestId", id}, {"reason", call.ended_here->reason}};
+    send(Message::notification("notifications/cancelled", std::move(note)), &origin->id);
   }
   co_return response;
 }
@@ -1079,18 +1087,25 @@ void RequestState::cancel() {
   if (!calls.empty() && session) session->fail_calls(calls, "The request was cancelled");
 }
 
+void ServerSession::PendingCall::end(int code, const std::string& message, const std::string& why) const {
+  if (slot->deliver(RpcResponse::failure(code, message))) {
+    ended_here->reason = why;
+    ended_here->ended.store(true);
+  }
+}
+
 void ServerSession::fail_calls(const std::vector<std::int64_t>& ids, const std::string& reason) {
-  std::vector<std::shared_ptr<OneShot<RpcResponse>>> slots;
+  std::vector<PendingCall> calls;
   {
     std::lock_guard lock(mutex_);
     for (auto id : ids) {
       auto it = pending_calls_.find(id);
       if (it == pending_calls_.end()) continue;
-      slots.push_back(std::move(it->second));
+      calls.push_back(std::move(it->second));
       pending_calls_.erase(it);
     }
   }
-  for (auto& slot : slots) slot->deliver(RpcResponse::failure(rpc::kRequestTimeout, reason));
+  for (const auto& call : calls) call.end(rpc::kRequestTimeout, reason, "the request it serves was cancelled");
 }
 
 }  // namespace detail
@@ -1173,9 +1188,10 @@ void Context::notify(std::string method, json::object params) {
   state_->session->send(Message::notification(std::move(method), std::move(params)), &state_->id);
 }
 
-asio::awaitable<RpcResponse> Context::request(std::string method, json::object params) {
+asio::awaitable<RpcResponse> Context::request(std::string method, json::object params,
+                                              std::shared_ptr<CancelSource> cancel) {
   auto state = state_;
-  auto op = state->session->call_client(state, std::move(method), std::move(params));
+  auto op = state->session->call_client(state, std::move(method), std::move(params), std::move(cancel));
   co_return co_await std::move(op);
 }
 

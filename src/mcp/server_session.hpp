@@ -166,7 +166,7 @@ class ServerSession : public std::enable_shared_from_this<ServerSession> {
   void log(LogLevel level, const json::value& data, std::string_view logger, const RequestId* related);
   bool subscribed(std::string_view uri) const;
   boost::asio::awaitable<RpcResponse> call_client(std::shared_ptr<RequestState> origin, std::string method,
-                                                  json::object params);
+                                                  json::object params, std::shared_ptr<CancelSource> cancel);
   void close_stream(const RequestId& id);
   // Ends the given server->client requests with an error (their origin was cancelled).
   void fail_calls(const std::vector<std::int64_t>& ids, const std::string& reason);
@@ -218,7 +218,19 @@ class ServerSession : public std::enable_shared_from_this<ServerSession> {
   std::set<std::string, std::less<>> subscriptions_;   // guarded by mutex_
   std::unordered_map<RequestId, std::shared_ptr<RequestState>, RequestIdHash> in_flight_;  // guarded by mutex_
   std::int64_t next_call_id_ = 1;                                                           // guarded by mutex_
-  std::unordered_map<std::int64_t, std::shared_ptr<OneShot<RpcResponse>>> pending_calls_;   // guarded by mutex_
+  // A request to the client awaiting its answer. When the wait is ended on this side
+  // (timeout, cancel), `ended_here` says why, and the client is told.
+  struct EndedHere {
+    std::atomic<bool> ended{false};
+    std::string reason;  // written by whoever delivered the slot's answer, before `ended`
+  };
+  struct PendingCall {
+    std::shared_ptr<OneShot<RpcResponse>> slot;
+    std::shared_ptr<EndedHere> ended_here;
+    // Ends the wait with `code`/`message` unless it has ended already.
+    void end(int code, const std::string& message, const std::string& why) const;
+  };
+  std::unordered_map<std::int64_t, PendingCall> pending_calls_;  // guarded by mutex_
 };
 
 // JSON-RPC error for a provider's Result error: NOT_FOUND -> -32002, INVALID_REQUEST -> -32602.

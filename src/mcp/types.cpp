@@ -127,4 +127,35 @@ json::object prompt_message(std::string_view role, json::object content) {
   return json::object{{"role", role}, {"content", std::move(content)}};
 }
 
+void CancelSource::cancel(std::string reason) {
+  std::function<void(const std::string&)> hook;
+  {
+    std::lock_guard lock(mutex_);
+    if (cancelled_) return;
+    cancelled_ = true;
+    reason_ = std::move(reason);
+    hook = hook_;
+  }
+  if (hook) hook(reason_);
+}
+
+bool CancelSource::cancelled() const {
+  std::lock_guard lock(mutex_);
+  return cancelled_;
+}
+
+void CancelSource::set_hook(std::function<void(const std::string& reason)> hook) {
+  {
+    std::lock_guard lock(mutex_);
+    hook_ = hook;
+    if (!cancelled_) return;
+  }
+  hook(reason_);
+}
+
+void CancelSource::reset_hook() {
+  std::lock_guard lock(mutex_);
+  hook_ = nullptr;
+}
+
 }  // namespace tollgate::mcp

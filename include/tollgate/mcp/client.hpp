@@ -95,26 +95,13 @@ struct InitializeResult {
   std::string instructions;
 };
 
-// Cancels a request in flight (CallOptions::cancel): the caller's wait ends at once with
-// rpc::kRequestCancelled and the server is sent notifications/cancelled with the reason, so
-// it can stop the work (its late answer is ignored). Thread-safe. Cancelling before the
-// request is sent means it is never sent; after its answer, nothing happens.
-class CancelSource {
- public:
-  void cancel(std::string reason);
-  bool cancelled() const;
-
-  // For the client: runs `hook(reason)` once on cancel (at once if already cancelled).
-  // Another call replaces the hook; reset_hook() drops it when the request has ended.
-  void set_hook(std::function<void(const std::string& reason)> hook);
-  void reset_hook();
-
- private:
-  mutable std::mutex mutex_;
-  bool cancelled_ = false;
-  std::string reason_;
-  std::function<void(const std::string&)> hook_;
-};
+using NotificationHandler = std::function<void(const Message& notification)>;
+// Answers a server->client request (sampling/createMessage, elicitation/create, roots/list).
+// `cancel` is cancelled when the server cancels the request (notifications/cancelled, e.g.
+// it stopped waiting): the handler should stop (CancelSource::set_hook tells it at once),
+// and its answer is not sent.
+using ClientRequestHandler = std::function<boost::asio::awaitable<RpcResponse>(
+    const Message& request, const std::shared_ptr<CancelSource>& cancel)>;
 
 struct CallOptions {
   int timeout_ms = 0;  // 0: ClientOptions::request_timeout_ms
@@ -125,15 +112,12 @@ struct CallOptions {
   // Server->client requests the transport can tie to this request (Streamable HTTP sends
   // them on its response stream; stdio cannot tell): answered here instead of by
   // Client::on_request's handler.
-  std::function<boost::asio::awaitable<RpcResponse>(const Message& request)> on_request;
+  ClientRequestHandler on_request;
   // Likewise for notifications other than progress (a log message the server sends while
   // it handles this request): given here instead of to Client::on_notification's handler.
   std::function<void(const Message& notification)> on_notification;
 };
 
-using NotificationHandler = std::function<void(const Message& notification)>;
-// Answers a server->client request (sampling/createMessage, elicitation/create, roots/list).
-using ClientRequestHandler = std::function<boost::asio::awaitable<RpcResponse>(const Message& request)>;
 
 class Client {
  public:

@@ -78,8 +78,11 @@ class Context {
 
   // A request to the client, answered before this request's handler goes on. Fails (as an
   // RpcResponse error) when the client lacks the capability, on timeout, or if the session
-  // has no way back to the client (stateless HTTP).
-  boost::asio::awaitable<RpcResponse> request(std::string method, json::object params);
+  // has no way back to the client (stateless HTTP). Cancelling `cancel` (or this request
+  // being cancelled, or a timeout) ends the wait and tells the client with
+  // notifications/cancelled.
+  boost::asio::awaitable<RpcResponse> request(std::string method, json::object params,
+                                              std::shared_ptr<CancelSource> cancel = nullptr);
   boost::asio::awaitable<RpcResponse> create_message(json::object params);  // sampling/createMessage
   boost::asio::awaitable<RpcResponse> elicit(json::object params);          // elicitation/create
   boost::asio::awaitable<RpcResponse> list_roots();                         // roots/list

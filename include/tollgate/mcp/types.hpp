@@ -5,6 +5,8 @@
 #include <boost/json.hpp>
 
 #include <array>
+#include <functional>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -27,6 +29,30 @@ bool is_supported_protocol_version(std::string_view version);
 std::string_view negotiate_protocol_version(std::string_view requested);
 // Version strings are dates, so they order as text.
 inline bool version_at_least(std::string_view version, std::string_view minimum) { return version >= minimum; }
+
+// Cancels a request in flight, from the side that waits for it. The client's
+// (CallOptions::cancel): the caller's wait ends at once with rpc::kRequestCancelled and the
+// server is sent notifications/cancelled with the reason, so it can stop the work (its late
+// answer is ignored); cancelling before the request is sent means it is never sent. The
+// server's (Context::request): likewise for a request to the client. A request's handler
+// gets one too (ClientRequestHandler): cancelled when the other side cancels. After the
+// answer, nothing happens. Thread-safe.
+class CancelSource {
+ public:
+  void cancel(std::string reason);
+  bool cancelled() const;
+
+  // Runs `hook(reason)` once on cancel (at once if already cancelled). Another call
+  // replaces the hook; reset_hook() drops it when the request has ended.
+  void set_hook(std::function<void(const std::string& reason)> hook);
+  void reset_hook();
+
+ private:
+  mutable std::mutex mutex_;
+  bool cancelled_ = false;
+  std::string reason_;
+  std::function<void(const std::string&)> hook_;
+};
 
 struct Icon {
   std::string src;

@@ -2,7 +2,7 @@
 // @modelcontextprotocol/server-everything (over stdio and over HTTP) and of the weather
 // example (stdio, unpaid: the gateway charges), called with the official TypeScript SDK
 // client. Proves: exact charges with receipts, every refusal code with the upstream tool
-// provably not run, features forwarded (progress, sampling, cancellation, completion), a
+// provably not run, features forwarded (progress, sampling, cancellation both ways, completion), a
 // stdio upstream's request never shown to another agent's client, log messages only to the
 // agent they are about, the agent's key never reaching the upstream (stdio or HTTP),
 // UPSTREAM_ERROR refunded, a crashed stdio upstream restarted (with backoff when it keeps
@@ -327,6 +327,58 @@ command = ["${path.join(BUILD_DIR, 'conformance_server')}", "--stdio"]
   } finally {
     await own.stop();
     await conformanceHttp.stop();
+  }
+});
+
+test("an upstream withdrawing its question withdraws it from the agent's client too", async () => {
+  // An upstream written with the official SDK asks the agent (elicitation) and gives up
+  // after 300 ms: the SDK sends notifications/cancelled. The gateway passes that on, so the
+  // agent's client sees its own request aborted instead of a prompt left open.
+  const upstreamScript = tempFile('impatient.mjs');
+  const sdkDir = path.join(SOURCE_DIR, 'tests/npm/node_modules/@modelcontextprotocol/sdk/dist/esm');
+  fs.writeFileSync(upstreamScript, `
+const { McpServer } = await import('${sdkDir}/server/mcp.js');
+const { StdioServerTransport } = await import('${sdkDir}/server/stdio.js');
+const { ElicitResultSchema } = await import('${sdkDir}/types.js');
+const server = new McpServer({ name: 'impatient', version: '1.0.0' });
+server.registerTool('ask', { description: 'asks, and waits 300 ms for an answer' }, async () => {
+  try {
+    const r = await server.server.request({ method: 'elicitation/create',
+      params: { message: 'Your name?', requestedSchema: { type: 'object', properties: { name: { type: 'string' } } } } },
+      ElicitResultSchema, { timeout: 300 });
+    return { content: [{ type: 'text', text: 'answered: ' + r.action }] };
+  } catch (e) {
+    return { content: [{ type: 'text', text: 'gave up: ' + e.message }] };
+  }
+});
+await server.connect(new StdioServerTransport());
+`);
+  const own = await startGateway(`
+[platform]
+url = "${platform.url}"
+
+[[upstream]]
+name = "impatient"
+command = ["${NODE}", "${upstreamScript}"]
+`);
+  try {
+    await until(async () => upstreamsReady(own.url), 'upstreams', 60000);
+    const { ElicitRequestSchema } = await import(new URL('../../npm/node_modules/@modelcontextprotocol/sdk/dist/esm/types.js', import.meta.url));
+    const client = new Client({ name: 'slow human', version: '1.0.0' }, { capabilities: { elicitation: {} } });
+    let aborted = false;
+    client.setRequestHandler(ElicitRequestSchema, (request, extra) => new Promise((resolve) => {
+      const give = () => resolve({ action: 'decline' });
+      extra.signal.addEventListener('abort', () => { aborted = true; give(); });
+      setTimeout(give, 10000);
+    }));
+    await client.connect(new StreamableHTTPClientTransport(new URL(`${own.url}/mcp/impatient`),
+      { requestInit: { headers: { Authorization: `Bearer ${world.agentKey}` } } }));
+    const result = await client.callTool({ name: 'ask', arguments: {} });
+    assert.match(text(result), /^gave up/, text(result));
+    await until(async () => aborted || null, "the agent's elicitation aborted", 5000);
+    await client.close();
+  } finally {
+    await own.stop();
   }
 });
 

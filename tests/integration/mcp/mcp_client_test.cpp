@@ -7,14 +7,19 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
 
 #include <filesystem>
 #include <fstream>
 #include <future>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
@@ -127,7 +132,7 @@ ClientOptions capable_client() {
 
 // Answers sampling and elicitation the way a cooperative user would.
 ClientRequestHandler cooperative_handler() {
-  return [](const Message& request) -> asio::awaitable<RpcResponse> {
+  return [](const Message& request, const std::shared_ptr<CancelSource>&) -> asio::awaitable<RpcResponse> {
     if (request.method == "sampling/createMessage") {
       co_return RpcResponse::success(json::object{{"role", "assistant"},
                                                   {"content", text_content("sampled words")},
@@ -263,7 +268,7 @@ TEST(McpClient, HttpRequestsTiedToACallGoToItsHandler) {
   ASSERT_TRUE(io.run(client.connect()).ok());
   CallOptions own;
   std::atomic<int> asked{0};
-  own.on_request = [&asked](const Message& request) -> asio::awaitable<RpcResponse> {
+  own.on_request = [&asked](const Message& request, const std::shared_ptr<CancelSource>&) -> asio::awaitable<RpcResponse> {
     ++asked;
     EXPECT_EQ(request.method, "sampling/createMessage");
     co_return RpcResponse::success(json::object{{"role", "assistant"}, {"model", "per-call"},
@@ -317,6 +322,78 @@ TEST(McpClient, StdioLineLimitOnePast) {
   auto connected = io.run(client.connect());
   ASSERT_FALSE(connected.ok());
   EXPECT_NE(connected.error().message.find("timed out"), std::string::npos) << connected.error().message;
+  io.run(client.close());
+}
+
+// Passes everything through to `inner` and keeps what the client sends.
+class RecordingTransport : public ClientTransport {
+ public:
+  explicit RecordingTransport(std::unique_ptr<ClientTransport> inner) : inner_(std::move(inner)) {}
+  void set_callbacks(Callbacks callbacks) override { inner_->set_callbacks(std::move(callbacks)); }
+  asio::awaitable<Status> start() override { return inner_->start(); }
+  asio::awaitable<Status> send(Message message) override {
+    {
+      std::lock_guard lock(mutex_);
+      sent_.push_back(message);
+    }
+    return inner_->send(std::move(message));
+  }
+  void set_protocol_version(std::string version) override { inner_->set_protocol_version(std::move(version)); }
+  void initialized() override { inner_->initialized(); }
+  void reset_session() override { inner_->reset_session(); }
+  asio::awaitable<void> close() override { return inner_->close(); }
+
+  std::vector<Message> sent() {
+    std::lock_guard lock(mutex_);
+    return sent_;
+  }
+
+ private:
+  std::unique_ptr<ClientTransport> inner_;
+  std::mutex mutex_;
+  std::vector<Message> sent_;
+};
+
+TEST(McpClient, ServerCancellingItsRequestStopsTheHandlerAndItsAnswer) {
+  // The server stops waiting for an elicitation (its timeout here): it tells the client
+  // with notifications/cancelled, the client's handler learns of it through its
+  // CancelSource, and the answer it then gives is not sent (cancellation: "not send a
+  // response for the cancelled request").
+  IoThread server_io;
+  Server server(Implementation{.name = "impatient", .version = "1"}, ServerOptions{.client_request_timeout_ms = 300});
+  ASSERT_TRUE(server.add_tool(Tool{.name = "ask", .handler = [](Context& ctx, const json::object&) -> asio::awaitable<ToolResult> {
+    auto op = ctx.elicit(json::object{{"message", "name?"}, {"requestedSchema", {{"type", "object"}}}});
+    RpcResponse r = co_await std::move(op);
+    co_return r.ok() ? ToolResult::text("answered") : ToolResult::error(r.error->message);
+  }}).ok());
+  HttpServer http(server, server_io.io());
+  ASSERT_TRUE(http.listen("127.0.0.1", 0).ok());
+  IoThread io;
+  auto transport = std::make_unique<RecordingTransport>(
+      make_http_client_transport(io.executor(), HttpClientOptions{.url = "http://127.0.0.1:" + std::to_string(http.port()) + "/mcp"}));
+  RecordingTransport& recorded = *transport;
+  Client client(io.executor(), std::move(transport), capable_client());
+  std::atomic<bool> told{false};
+  client.on_request([&told](const Message&, const std::shared_ptr<CancelSource>& cancel) -> asio::awaitable<RpcResponse> {
+    // Waits (at most 10 s) for the server to give up, then answers anyway.
+    asio::steady_timer wake(co_await asio::this_coro::executor, 10s);
+    cancel->set_hook([&wake](const std::string&) { asio::post(wake.get_executor(), [&wake] { wake.cancel(); }); });
+    co_await wake.async_wait(asio::as_tuple(asio::use_awaitable));
+    told = cancel->cancelled();
+    co_return RpcResponse::success(json::object{{"action", "accept"}, {"content", {{"name", "too late"}}}});
+  });
+  ASSERT_TRUE(io.run(client.connect()).ok());
+  auto result = io.run(client.call_tool("ask"));
+  ASSERT_TRUE(result.ok());
+  EXPECT_TRUE(result.result.at("isError").as_bool()) << json::serialize(result.result);
+  for (auto deadline = std::chrono::steady_clock::now() + 5s; !told && std::chrono::steady_clock::now() < deadline;) {
+    std::this_thread::sleep_for(10ms);
+  }
+  EXPECT_TRUE(told.load());
+  std::this_thread::sleep_for(100ms);  // an answer would have been sent by now
+  for (const Message& m : recorded.sent()) {
+    EXPECT_FALSE(m.is_response()) << "the client answered a cancelled request: " << encode(m);
+  }
   io.run(client.close());
 }
 

@@ -464,6 +464,48 @@ TEST(McpServer, RequestsToTheClient) {
   EXPECT_TRUE(h.output->wait_sent([](const auto& s) { return s.message.method == "notifications/cancelled"; }));
 }
 
+TEST(McpServer, RequestsToTheClientEndedHereAreCancelledThere) {
+  // However the server stops waiting for the client (its own CancelSource, or the request
+  // the question serves being cancelled), the client hears of it with notifications/cancelled.
+  Harness h;
+  auto give_up = std::make_shared<CancelSource>();
+  ASSERT_TRUE(h.server.add_tool(Tool{.name = "ask", .handler = [give_up](Context& ctx, const json::object& args) -> asio::awaitable<ToolResult> {
+    json::object params{{"message", "name?"}, {"requestedSchema", {{"type", "object"}}}};
+    auto op = args.contains("cancellable") ? ctx.request("elicitation/create", std::move(params), give_up)
+                                           : ctx.elicit(std::move(params));
+    RpcResponse r = co_await std::move(op);
+    co_return r.ok() ? ToolResult::text("answered") : ToolResult::error(std::to_string(r.error->code) + " " + r.error->message);
+  }}).ok());
+  h.initialize("2025-11-25", json::object{{"elicitation", json::object{}}});
+  auto cancelled_notice = [&](std::int64_t asked_id) {
+    return h.output->wait_sent([asked_id](const auto& s) {
+      const json::value* id = s.message.params.if_contains("requestId");
+      return s.message.method == "notifications/cancelled" && id && *id == json::value(asked_id);
+    });
+  };
+
+  h.deliver(Message::request(80, "tools/call", json::object{{"name", "ask"}, {"arguments", {{"cancellable", true}}}}));
+  auto asked = h.output->wait_sent([](const auto& s) { return s.message.method == "elicitation/create"; });
+  ASSERT_TRUE(asked);
+  give_up->cancel("the upstream gave up");
+  auto answer = h.output->wait_response(80);
+  ASSERT_TRUE(answer && *answer);
+  EXPECT_EQ(result_of(**answer).at("content").as_array()[0].at("text").as_string(),
+            std::to_string(rpc::kRequestCancelled) + " elicitation/create was cancelled: the upstream gave up");
+  auto notice = cancelled_notice(asked->message.id.number());
+  ASSERT_TRUE(notice);
+  EXPECT_EQ(notice->message.params.at("reason").as_string(), "the upstream gave up");
+
+  // The call the question serves is cancelled: its question is withdrawn too.
+  h.deliver(Message::request(81, "tools/call", json::object{{"name", "ask"}}));
+  auto second = h.output->wait_sent([](const auto& s) {
+    return s.message.method == "elicitation/create" && s.related == RequestId(81);
+  });
+  ASSERT_TRUE(second);
+  h.deliver(Message::notification("notifications/cancelled", json::object{{"requestId", 81}}));
+  EXPECT_TRUE(cancelled_notice(second->message.id.number()));
+}
+
 TEST(McpServer, RequestsToTheClientNeedTheCapability) {
   Harness h;
   ASSERT_TRUE(h.server.add_tool(Tool{.name = "ask", .handler = [](Context& ctx, const json::object&) -> asio::awaitable<ToolResult> {
