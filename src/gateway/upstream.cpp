@@ -108,7 +108,17 @@ void Upstream::start() {
 
 void Upstream::stop() {
   stopped_ = true;
-  asio::post(executor_, [self = shared_from_this()] { self->wake_.cancel(); });
+  asio::post(executor_, [self = shared_from_this()] {
+    self->wake_.cancel();
+    // A handshake in progress (an upstream slow to answer initialize) ends now, not at its
+    // timeout.
+    std::shared_ptr<mcp::Client> connecting;
+    {
+      std::lock_guard lock(self->mutex_);
+      connecting = self->connecting_;
+    }
+    if (connecting) asio::co_spawn(self->executor_, connecting->close(), asio::detached);
+  });
 }
 
 std::shared_ptr<mcp::Client> Upstream::current_client() {
@@ -151,7 +161,20 @@ asio::awaitable<void> Upstream::supervise() {
       if (!s) co_return mcp::RpcResponse::failure(mcp::rpc::kInternalError, "the gateway is stopping");
       co_return co_await s->on_request(m, cancel);
     });
+    {
+      std::lock_guard lock(mutex_);
+      connecting_ = client;
+    }
+    if (stopped_) co_await client->close();  // stop() may have looked before connecting_ was set
     auto connected = co_await client->connect();
+    {
+      std::lock_guard lock(mutex_);
+      connecting_.reset();
+    }
+    if (stopped_) {
+      co_await client->close();
+      break;
+    }
     if (!connected) {
       spdlog::warn("gateway: upstream '{}' unavailable ({}); retrying in {} ms", config_.name,
                    connected.error().message, delay_ms);

@@ -76,6 +76,7 @@ class Upstream : public std::enable_shared_from_this<Upstream> {
 
   mutable std::mutex mutex_;
   std::shared_ptr<mcp::Client> client_;  // null while (re)connecting
+  std::shared_ptr<mcp::Client> connecting_;  // during a handshake, so that stop() can end it
   std::set<std::string> tools_, resources_, templates_, prompts_;  // what is mirrored now
   std::vector<mcp::Context*> active_calls_;  // downstream calls in flight, newest last
   std::atomic<bool> stopped_{false};

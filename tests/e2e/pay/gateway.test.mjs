@@ -6,7 +6,8 @@
 // stdio upstream's request never shown to another agent's client, log messages only to the
 // agent they are about, the agent's key never reaching the upstream (stdio or HTTP),
 // UPSTREAM_ERROR refunded, a crashed stdio upstream restarted (with backoff when it keeps
-// crashing), and the in-process gateway of `tollgate serve --gateway-config`.
+// crashing), a prompt stop while an upstream is still connecting, and the in-process gateway
+// of `tollgate serve --gateway-config`.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -380,6 +381,25 @@ command = ["${NODE}", "${upstreamScript}"]
   } finally {
     await own.stop();
   }
+});
+
+test('SIGTERM ends the gateway while an upstream has not answered initialize', async () => {
+  // The handshake would wait for its timeout (60 s); stopping ends it at once. The harness
+  // kills with SIGKILL after 10 s, so an exit of its own, with status 0, is the proof.
+  const own = await startGateway(`
+[platform]
+url = "${platform.url}"
+
+[[upstream]]
+name = "silent"
+command = ["/bin/sh", "-c", "cat > /dev/null"]
+`);
+  // Serving (so its signal handling is in place), with the upstream still connecting.
+  assert.equal(await until(async () => (await fetch(`${own.url}/healthz`)).status, 'healthz') > 0, true);
+  assert.equal(await upstreamsReady(own.url), false);
+  await own.stop();
+  assert.equal(own.child.signalCode, null, 'the gateway had to be killed');
+  assert.equal(own.child.exitCode, 0, own.stderr);
 });
 
 test('completion requests reach the upstream, with their context', async () => {
