@@ -34,6 +34,7 @@ function request()
 end
 
 function response(status, headers, body)
+  if status >= 400 then return end  -- wrk counts these itself (errors.status)
   if status ~= 200 or string.find(body, '"isError":true', 1, true) then bad = bad + 1 end
 end
 

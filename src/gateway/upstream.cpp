@@ -110,14 +110,14 @@ void Upstream::stop() {
   stopped_ = true;
   asio::post(executor_, [self = shared_from_this()] {
     self->wake_.cancel();
-    // A handshake in progress (an upstream slow to answer initialize) ends now, not at its
-    // timeout.
-    std::shared_ptr<mcp::Client> connecting;
+    // Whatever the supervisor waits on (a handshake, a mirror, a ping to an upstream slow to
+    // answer) ends now, not at its timeout.
+    std::shared_ptr<mcp::Client> supervised;
     {
       std::lock_guard lock(self->mutex_);
-      connecting = self->connecting_;
+      supervised = self->supervised_;
     }
-    if (connecting) asio::co_spawn(self->executor_, connecting->close(), asio::detached);
+    if (supervised) asio::co_spawn(self->executor_, supervised->close(), asio::detached);
   });
 }
 
@@ -147,8 +147,12 @@ asio::awaitable<void> Upstream::supervise() {
   while (!stopped_) {
     mcp::ClientOptions options;
     options.info = mcp::Implementation{.name = "tollgate-gateway", .version = "0.1.0"};
-    // Offer the client features downstream clients may have; requests are forwarded.
-    options.capabilities = json::object{{"sampling", json::object{}}, {"elicitation", json::object{}},
+    // Offer the client features downstream clients may have; requests are forwarded, and one
+    // the agent's client did not declare is refused there (Context::request). Sampling with
+    // tools is a plain request and answer; elicitation in URL mode is not offered, since it
+    // also needs notifications/elicitation/complete passed on, which the gateway does not do.
+    options.capabilities = json::object{{"sampling", json::object{{"tools", json::object{}}}},
+                                        {"elicitation", json::object{{"form", json::object{}}}},
                                         {"roots", json::object{{"listChanged", true}}}};
     auto client = std::make_shared<mcp::Client>(executor_, make_transport(), options);
     std::weak_ptr<Upstream> weak = self;
@@ -163,14 +167,13 @@ asio::awaitable<void> Upstream::supervise() {
     });
     {
       std::lock_guard lock(mutex_);
-      connecting_ = client;
+      supervised_ = client;
     }
-    if (stopped_) co_await client->close();  // stop() may have looked before connecting_ was set
+    if (stopped_) {  // stop() may have looked before supervised_ was set
+      co_await client->close();
+      break;
+    }
     auto connected = co_await client->connect();
-    {
-      std::lock_guard lock(mutex_);
-      connecting_.reset();
-    }
     if (stopped_) {
       co_await client->close();
       break;
@@ -378,12 +381,16 @@ void Upstream::on_notification(const mcp::Message& message) {
     }
   }
   // Progress arrives through the call's on_progress; the upstream cancelling one of its own
-  // requests to us (sampling) ends it there, and the downstream answer is ignored.
+  // requests to us (sampling, elicitation) reaches that request's CancelSource (on_request).
 }
 
 // When the calls in flight all come from one caller, its newest call; when they come from
 // several, guessing could show one agent's request or log (a sampling prompt, an
 // elicitation, what its tool is doing) to another agent's client, so nobody gets it.
+bool Upstream::active_locked(const mcp::Context* call) const {
+  return std::find(active_calls_.begin(), active_calls_.end(), call) != active_calls_.end();
+}
+
 Upstream::Attribution Upstream::attribute_locked() const {
   Attribution to;
   if (active_calls_.empty()) return to;
@@ -464,26 +471,49 @@ asio::awaitable<mcp::ToolResult> Upstream::call_tool(mcp::Context& ctx, const st
     }
   };
   ActiveCall active(*this, &ctx);
+  // The per-call handlers below run on the upstream client's thread and may run just after
+  // this call ended: they use ctx only while it is still in active_calls_ (under mutex_).
+  std::weak_ptr<Upstream> weak = self;
+  mcp::Context* const call = &ctx;
   mcp::CallOptions options;
-  options.on_progress = [&ctx](const json::object& p) {
+  options.on_progress = [weak, call](const json::object& p) {
+    auto s = weak.lock();
+    if (!s) return;
     double progress = 0;
     if (auto* v = p.if_contains("progress"); v && v->is_number()) progress = v->to_number<double>();
     std::optional<double> total;
     if (auto* v = p.if_contains("total"); v && v->is_number()) total = v->to_number<double>();
-    ctx.report_progress(progress, total, string_field(p, "message"));
+    std::lock_guard lock(s->mutex_);
+    if (s->active_locked(call)) call->report_progress(progress, total, string_field(p, "message"));
   };
   // An HTTP upstream's requests (sampling, elicitation) arrive on this call's own stream, so
-  // this call's client answers them; a stdio upstream's go through on_request.
-  options.on_request = [&ctx](const mcp::Message& request,
-                              const std::shared_ptr<mcp::CancelSource>& cancel) -> asio::awaitable<mcp::RpcResponse> {
+  // this call's client answers them; a stdio upstream's go through on_request. (Once
+  // started, Context::request holds what it needs of the call.)
+  options.on_request = [weak, call](const mcp::Message& request,
+                                    const std::shared_ptr<mcp::CancelSource>& cancel) -> asio::awaitable<mcp::RpcResponse> {
+    auto s = weak.lock();
+    bool active = false;
+    if (s) {
+      std::lock_guard lock(s->mutex_);
+      active = s->active_locked(call);
+    }
+    if (!active) co_return mcp::RpcResponse::failure(mcp::rpc::kInvalidRequest, "the call this request belongs to has ended");
     std::string method = request.method;
     json::object params = request.params;
-    auto op = ctx.request(std::move(method), std::move(params), cancel);
+    auto op = call->request(std::move(method), std::move(params), cancel);
     co_return co_await std::move(op);
   };
-  // Log messages an HTTP upstream sends on this call's stream are about this call.
-  options.on_notification = [&ctx](const mcp::Message& notification) {
-    if (notification.method == "notifications/message") forward_log(ctx, notification);
+  // Log messages an HTTP upstream sends on this call's stream are about this call; anything
+  // else sent there (list changes, resource updates) is the upstream's news for everyone.
+  options.on_notification = [weak, call](const mcp::Message& notification) {
+    auto s = weak.lock();
+    if (!s) return;
+    if (notification.method != "notifications/message") {
+      s->on_notification(notification);
+      return;
+    }
+    std::lock_guard lock(s->mutex_);
+    if (s->active_locked(call)) forward_log(*call, notification);
   };
   // The downstream client cancelling its call cancels ours: the upstream hears of it
   // (notifications/cancelled) and can stop the work.

@@ -58,6 +58,7 @@ class Upstream : public std::enable_shared_from_this<Upstream> {
     bool ambiguous = false;       // calls of several callers are in flight: ctx is a guess
   };
   Attribution attribute_locked() const;  // mutex_ held
+  bool active_locked(const mcp::Context* call) const;  // mutex_ held: the call is still in flight
   void on_notification(const mcp::Message& message);
   boost::asio::awaitable<mcp::RpcResponse> on_request(const mcp::Message& message,
                                                       std::shared_ptr<mcp::CancelSource> cancel);
@@ -76,7 +77,7 @@ class Upstream : public std::enable_shared_from_this<Upstream> {
 
   mutable std::mutex mutex_;
   std::shared_ptr<mcp::Client> client_;  // null while (re)connecting
-  std::shared_ptr<mcp::Client> connecting_;  // during a handshake, so that stop() can end it
+  std::shared_ptr<mcp::Client> supervised_;  // the supervisor's client, connected or not: stop() closes it
   std::set<std::string> tools_, resources_, templates_, prompts_;  // what is mirrored now
   std::vector<mcp::Context*> active_calls_;  // downstream calls in flight, newest last
   std::atomic<bool> stopped_{false};

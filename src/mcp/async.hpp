@@ -9,8 +9,12 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
 
 namespace tollgate::mcp::detail {
 
@@ -48,13 +52,17 @@ class Signal : public std::enable_shared_from_this<Signal> {
 };
 
 // A value delivered once, from any thread, and awaited by one coroutine. The first delivery
-// wins; later ones return false (a response racing its own timeout).
+// wins; later ones return false (a response racing its own timeout), also after take() has
+// emptied the channel.
 template <typename T>
 class OneShot {
  public:
   explicit OneShot(asio::any_io_executor executor) : channel_(std::move(executor), 1) {}
 
-  bool deliver(T value) { return channel_.try_send(boost::system::error_code{}, std::move(value)); }
+  bool deliver(T value) {
+    if (delivered_.exchange(true)) return false;
+    return channel_.try_send(boost::system::error_code{}, std::move(value));
+  }
 
   asio::awaitable<T> take() {
     auto op = channel_.async_receive(asio::as_tuple(asio::use_awaitable));
@@ -63,7 +71,31 @@ class OneShot {
   }
 
  private:
+  std::atomic<bool> delivered_{false};
   asio::experimental::concurrent_channel<void(boost::system::error_code, T)> channel_;
+};
+
+// Why a side stopped waiting for an answer (a timeout, a cancel), when it did: the first
+// to deliver into the request's slot wins, the answer included. The reason is set under
+// the same lock as the delivery, so the waiter, once woken, reads it whole.
+template <typename Response>
+class GaveUp {
+ public:
+  void give_up(const std::weak_ptr<OneShot<Response>>& slot, Response failure, std::string reason) {
+    auto s = slot.lock();
+    if (!s) return;
+    std::lock_guard lock(mutex_);
+    if (reason_ || !s->deliver(std::move(failure))) return;
+    reason_ = std::move(reason);
+  }
+  std::optional<std::string> reason() const {
+    std::lock_guard lock(mutex_);
+    return reason_;
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::optional<std::string> reason_;
 };
 
 }  // namespace tollgate::mcp::detail

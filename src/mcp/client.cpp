@@ -11,6 +11,7 @@
 
 namespace tollgate::mcp {
 namespace asio = boost::asio;
+using detail::GaveUp;
 using detail::OneShot;
 
 namespace {
@@ -21,27 +22,6 @@ struct Call {
   std::string method;
   json::object params;
   CallOptions options;
-};
-
-// Why the client stopped waiting for an answer (a timeout or the caller's cancel), when it
-// did: the first to deliver a failure into the request's slot wins.
-class GaveUp {
- public:
-  void give_up(const std::weak_ptr<OneShot<RpcResponse>>& slot, int code, std::string message, std::string reason) {
-    auto s = slot.lock();
-    if (!s) return;
-    std::lock_guard lock(mutex_);
-    if (reason_ || !s->deliver(RpcResponse::failure(code, std::move(message)))) return;
-    reason_ = std::move(reason);
-  }
-  std::optional<std::string> reason() const {
-    std::lock_guard lock(mutex_);
-    return reason_;
-  }
-
- private:
-  mutable std::mutex mutex_;
-  std::optional<std::string> reason_;
 };
 
 }  // namespace
@@ -64,6 +44,12 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
   }
 
   static asio::awaitable<Result<InitializeResult>> connect(std::shared_ptr<Impl> self) {
+    {
+      // Closed first (a stop while this client was being set up): no child process or
+      // connection is started that nobody would close.
+      std::lock_guard lock(self->mutex_);
+      if (self->closed_) co_return Error{ErrorCode::kUpstreamError, "the client was closed"};
+    }
     auto started = self->transport_->start();
     Status status = co_await std::move(started);
     if (!status) co_return status.error();
@@ -143,18 +129,19 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
       // The wait ends with the answer, a timeout, or the caller's cancel: whichever delivers
       // first. The last two leave `gave_up` with the reason to tell the server.
       int timeout_ms = call->options.timeout_ms > 0 ? call->options.timeout_ms : self->options_.request_timeout_ms;
-      auto gave_up = std::make_shared<GaveUp>();
+      auto gave_up = std::make_shared<GaveUp<RpcResponse>>();
       asio::steady_timer timer(self->executor_, std::chrono::milliseconds(timeout_ms));
       std::weak_ptr<OneShot<RpcResponse>> weak_slot = slot;
       std::string method = call->method;
       timer.async_wait([weak_slot, gave_up, method, timeout_ms](boost::system::error_code ec) {
         if (ec) return;
-        gave_up->give_up(weak_slot, rpc::kRequestTimeout,
-                         method + " timed out after " + std::to_string(timeout_ms) + " ms", "timed out");
+        gave_up->give_up(weak_slot,
+                         RpcResponse::failure(rpc::kRequestTimeout, method + " timed out after " + std::to_string(timeout_ms) + " ms"),
+                         "timed out");
       });
       if (call->options.cancel) {
         call->options.cancel->set_hook([weak_slot, gave_up, method](const std::string& reason) {
-          gave_up->give_up(weak_slot, rpc::kRequestCancelled, method + " was cancelled: " + reason, reason);
+          gave_up->give_up(weak_slot, RpcResponse::failure(rpc::kRequestCancelled, method + " was cancelled: " + reason), reason);
         });
       }
       auto take = slot->take();

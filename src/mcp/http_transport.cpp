@@ -851,11 +851,13 @@ class HttpTransport::Impl : public std::enable_shared_from_this<HttpTransport::I
   // max_sessions until the idle sweep. Its answer is there already (handle_initialize never
   // waits); nullopt when initialize succeeded, or in any case where it is not.
   std::optional<http::Response> failed_initialize(const std::shared_ptr<HttpSession>& session, SseStream& stream) {
-    if (session->protocol->initialized()) return std::nullopt;
     {
+      // `done` first: a successful initialize marks the session initialized before its
+      // answer makes the stream done, so after `done` the flag is final.
       std::lock_guard lock(session->mutex);
       if (!stream.done) return std::nullopt;
     }
+    if (session->protocol->initialized()) return std::nullopt;
     std::optional<http::Response> answer = json_answer(*session, stream, false, /*session_header=*/false);
     if (answer) drop_session(session);
     return answer;

@@ -125,7 +125,10 @@ int hex_digit(char c) {
 
 std::string brief(const json::value& v) {
   std::string s = json::serialize(v);
-  if (s.size() > 60) s = s.substr(0, 57) + "...";
+  if (s.size() > 60) {
+    s.resize(57);
+    s += "...";
+  }
   return s;
 }
 
@@ -182,24 +185,23 @@ constexpr std::array<std::string_view, static_cast<std::size_t>(Kw::kCount)> kKe
 // anyOf and oneOf, if/then/else, dependentSchemas) that hold. Collected only when some
 // schema asks for it, so ordinary schemas pay nothing.
 struct Evaluated {
-  std::vector<std::string_view> properties;  // views into the instance's keys
-  std::vector<bool> items;                   // by index; shorter than the array: the rest not
+  // By position in the instance (its members in order, or its items): one schema location,
+  // one instance, so every schema applied here numbers them alike.
+  std::vector<bool> properties;
+  std::vector<bool> items;
 
-  bool has_property(std::string_view name) const {
-    return std::find(properties.begin(), properties.end(), name) != properties.end();
+  static void add(std::vector<bool>& set, std::size_t i) {
+    if (set.size() <= i) set.resize(i + 1, false);
+    set[i] = true;
   }
-  void add_item(std::size_t i) {
-    if (items.size() <= i) items.resize(i + 1, false);
-    items[i] = true;
+  static bool has(const std::vector<bool>& set, std::size_t i) { return i < set.size() && set[i]; }
+  static void merge(std::vector<bool>& into, const std::vector<bool>& from) {
+    if (into.size() < from.size()) into.resize(from.size(), false);
+    for (std::size_t i = 0; i < from.size(); ++i) into[i] = into[i] || from[i];
   }
-  bool has_item(std::size_t i) const { return i < items.size() && items[i]; }
   void merge(const Evaluated& other) {
-    for (std::string_view name : other.properties) {
-      if (!has_property(name)) properties.push_back(name);
-    }
-    for (std::size_t i = 0; i < other.items.size(); ++i) {
-      if (other.items[i]) add_item(i);
-    }
+    merge(properties, other.properties);
+    merge(items, other.items);
   }
 };
 
@@ -356,23 +358,26 @@ class Validator {
     }
     // Last: they apply to what every other keyword here left unevaluated.
     if (unevaluated_properties) {
+      std::size_t i = 0;
       for (const auto& kv : instance.get_object()) {
-        if (evaluated.has_property(kv.key())) continue;
-        const Path child = path.child(kv.key());
-        if (unevaluated_properties->is_bool() && !unevaluated_properties->get_bool()) {
-          return fail(child, "is not an allowed property");
+        if (!Evaluated::has(evaluated.properties, i)) {
+          const Path child = path.child(kv.key());
+          if (unevaluated_properties->is_bool() && !unevaluated_properties->get_bool()) {
+            return fail(child, "is not an allowed property");
+          }
+          if (auto v = check(*unevaluated_properties, kv.value(), child, depth + 1)) return v;
+          Evaluated::add(evaluated.properties, i);
         }
-        if (auto v = check(*unevaluated_properties, kv.value(), child, depth + 1)) return v;
-        evaluated.properties.push_back(kv.key());
+        ++i;
       }
     }
     if (unevaluated_items) {
       const json::array& arr = instance.get_array();
       for (std::size_t i = 0; i < arr.size(); ++i) {
-        if (evaluated.has_item(i)) continue;
+        if (Evaluated::has(evaluated.items, i)) continue;
         if (unevaluated_items->is_bool() && !unevaluated_items->get_bool()) return fail(path.item(i), "is not an allowed item");
         if (auto v = check(*unevaluated_items, arr[i], path.item(i), depth + 1)) return v;
-        evaluated.add_item(i);
+        Evaluated::add(evaluated.items, i);
       }
     }
     if (out) out->merge(evaluated);
@@ -506,6 +511,7 @@ class Validator {
     const json::value* additional = k[Kw::kAdditionalProperties];
     const json::value* names = k[Kw::kPropertyNames];
 
+    std::size_t index = 0;  // the member's position, for Evaluated
     for (const auto& kv : obj) {
       const Path child = path.child(kv.key());
       if (names) {
@@ -532,7 +538,8 @@ class Validator {
         if (additional->is_bool() && !additional->get_bool()) return fail(child, "is not an allowed property");
         if (auto v = check(*additional, kv.value(), child, depth + 1)) return v;
       }
-      if (ev && (known || additional)) ev->properties.push_back(kv.key());
+      if (ev && (known || additional)) Evaluated::add(ev->properties, index);
+      ++index;
     }
     return std::nullopt;
   }
@@ -551,7 +558,7 @@ class Validator {
       prefix = forms.size();
       for (std::size_t i = 0; i < forms.size() && i < arr.size(); ++i) {
         if (auto v = check(forms[i], arr[i], path.item(i), depth + 1)) return v;
-        if (ev) ev->add_item(i);
+        if (ev) Evaluated::add(ev->items, i);
       }
     }
     if (const json::value* items = k[Kw::kItems]) {
@@ -560,12 +567,12 @@ class Validator {
         const auto& forms = items->get_array();
         for (std::size_t i = 0; i < forms.size() && i < arr.size(); ++i) {
           if (auto v = check(forms[i], arr[i], path.item(i), depth + 1)) return v;
-          if (ev) ev->add_item(i);
+          if (ev) Evaluated::add(ev->items, i);
         }
       } else {
         for (std::size_t i = prefix; i < arr.size(); ++i) {
           if (auto v = check(*items, arr[i], path.item(i), depth + 1)) return v;
-          if (ev) ev->add_item(i);
+          if (ev) Evaluated::add(ev->items, i);
         }
       }
     }
@@ -581,7 +588,7 @@ class Validator {
       for (std::size_t i = 0; i < arr.size(); ++i) {
         if (check(*c, arr[i], path, depth + 1)) continue;
         ++matches;
-        if (ev) ev->add_item(i);
+        if (ev) Evaluated::add(ev->items, i);
       }
       std::size_t min = count(k[Kw::kMinContains]).value_or(1);
       if (matches < min) return fail(path, "does not contain enough matching items");

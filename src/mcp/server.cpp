@@ -1022,7 +1022,7 @@ asio::awaitable<RpcResponse> ServerSession::call_client(std::shared_ptr<RequestS
   // The wait ends with the client's answer or on this side: a timeout, `cancel`, or the
   // origin's cancellation (fail_calls), whichever comes first. In the last three the client
   // is told, so it can stop (its late answer is ignored).
-  const PendingCall call{std::make_shared<OneShot<RpcResponse>>(executor), std::make_shared<EndedHere>()};
+  const PendingCall call{std::make_shared<OneShot<RpcResponse>>(executor), std::make_shared<GaveUp<RpcResponse>>()};
   std::int64_t id = 0;
   {
     std::lock_guard lock(mutex_);
@@ -1066,8 +1066,8 @@ asio::awaitable<RpcResponse> ServerSession::call_client(std::shared_ptr<RequestS
     std::lock_guard lock(origin->mutex);
     origin->pending_calls.erase(id);
   }
-  if (sent && call.ended_here->ended.load()) {
-    json::object note{{"requestId", id}, {"reason", call.ended_here->reason}};
+  if (auto why = call.gave_up->reason(); sent && why) {
+    json::object note{{"requestId", id}, {"reason", *why}};
     send(Message::notification("notifications/cancelled", std::move(note)), &origin->id);
   }
   co_return response;
@@ -1088,10 +1088,7 @@ void RequestState::cancel() {
 }
 
 void ServerSession::PendingCall::end(int code, const std::string& message, const std::string& why) const {
-  if (slot->deliver(RpcResponse::failure(code, message))) {
-    ended_here->reason = why;
-    ended_here->ended.store(true);
-  }
+  gave_up->give_up(slot, RpcResponse::failure(code, message), why);
 }
 
 void ServerSession::fail_calls(const std::vector<std::int64_t>& ids, const std::string& reason) {

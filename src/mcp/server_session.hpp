@@ -24,6 +24,8 @@ namespace tollgate::mcp::detail {
 class ServerSession;
 template <typename T>
 class OneShot;
+template <typename Response>
+class GaveUp;
 
 // Where a session's outgoing messages go.
 class SessionOutput {
@@ -219,14 +221,10 @@ class ServerSession : public std::enable_shared_from_this<ServerSession> {
   std::unordered_map<RequestId, std::shared_ptr<RequestState>, RequestIdHash> in_flight_;  // guarded by mutex_
   std::int64_t next_call_id_ = 1;                                                           // guarded by mutex_
   // A request to the client awaiting its answer. When the wait is ended on this side
-  // (timeout, cancel), `ended_here` says why, and the client is told.
-  struct EndedHere {
-    std::atomic<bool> ended{false};
-    std::string reason;  // written by whoever delivered the slot's answer, before `ended`
-  };
+  // (timeout, cancel), `gave_up` says why, and the client is told.
   struct PendingCall {
     std::shared_ptr<OneShot<RpcResponse>> slot;
-    std::shared_ptr<EndedHere> ended_here;
+    std::shared_ptr<GaveUp<RpcResponse>> gave_up;
     // Ends the wait with `code`/`message` unless it has ended already.
     void end(int code, const std::string& message, const std::string& why) const;
   };

@@ -115,9 +115,8 @@ struct CallOptions {
   ClientRequestHandler on_request;
   // Likewise for notifications other than progress (a log message the server sends while
   // it handles this request): given here instead of to Client::on_notification's handler.
-  std::function<void(const Message& notification)> on_notification;
+  NotificationHandler on_notification;
 };
-
 
 class Client {
  public:

@@ -80,7 +80,7 @@ class Context {
   // RpcResponse error) when the client lacks the capability, on timeout, or if the session
   // has no way back to the client (stateless HTTP). Cancelling `cancel` (or this request
   // being cancelled, or a timeout) ends the wait and tells the client with
-  // notifications/cancelled.
+  // notifications/cancelled. A CancelSource serves one wait at a time (it has one hook).
   boost::asio::awaitable<RpcResponse> request(std::string method, json::object params,
                                               std::shared_ptr<CancelSource> cancel = nullptr);
   boost::asio::awaitable<RpcResponse> create_message(json::object params);  // sampling/createMessage

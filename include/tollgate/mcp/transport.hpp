@@ -2,7 +2,7 @@
 // or over Streamable HTTP (one endpoint; POST answered as JSON or SSE, GET for the server
 // stream, DELETE ends a session; sessions, resumable SSE, Origin/Host checks) with a stateless
 // mode for horizontally scaled deployments. Every limit is a named constant below, overridable
-// in the options; tests/integration/mcp_http_test.cpp shows what happens one past each.
+// in the options; tests/integration/mcp/mcp_http_test.cpp shows what happens one past each.
 #pragma once
 
 #include <boost/asio/any_io_executor.hpp>

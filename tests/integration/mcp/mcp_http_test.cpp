@@ -225,9 +225,17 @@ TEST(McpHttp, CancelledCallIsAnsweredWithAnEmptyStreamNot202) {
     options.response_mode = mode;
     options.auto_sse_after_ms = 60000;  // auto mode stays JSON while the call waits
     McpHttp t(options);
+    // A tool that says when it has started, so the cancel surely finds it running.
+    auto started = std::make_shared<std::promise<void>>();
+    ASSERT_TRUE(t.server.add_tool(Tool{.name = "waits", .handler = [started](Context& ctx, const json::object&) -> asio::awaitable<ToolResult> {
+      started->set_value();
+      auto pause = ctx.sleep_for(10s);  // ends early when cancelled
+      co_await std::move(pause);
+      co_return ToolResult::text("slower answer");
+    }}).ok());
     std::string session = t.open_session();
-    auto call = std::async(std::launch::async, [&] { return t.post(call_body(7, "slower"), session); });
-    std::this_thread::sleep_for(200ms);
+    auto call = std::async(std::launch::async, [&] { return t.post(call_body(7, "waits"), session); });
+    ASSERT_EQ(started->get_future().wait_for(10s), std::future_status::ready);
     auto cancel = t.post(R"({"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":7,"reason":"no"}})", session);
     EXPECT_EQ(cancel.status, 202u);
     auto answer = call.get();

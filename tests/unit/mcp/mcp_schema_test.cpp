@@ -124,7 +124,10 @@ TEST(McpSchema, UnevaluatedPropertiesSeeWhatSubschemasEvaluated) {
   EXPECT_TRUE(check(cond, R"({"kind":"z","y":1})"));  // if fails: "kind" is not evaluated by it
   EXPECT_FALSE(check(R"({"properties":{"kind":{}},"if":{"properties":{"kind":{"const":"x"}}},"else":{"properties":{"y":{}}},
                         "unevaluatedProperties":false})", R"({"kind":"z","y":1})"));
-  // Through $ref, and nested: an inner closed object does not close the outer one.
+  // An inner closed object does not close the outer one.
+  EXPECT_FALSE(check(R"({"properties":{"inner":{"unevaluatedProperties":false}}})", R"({"inner":{},"other":1})"));
+  EXPECT_TRUE(check(R"({"properties":{"inner":{"unevaluatedProperties":false}}})", R"({"inner":{"x":1}})"));
+  // Through $ref.
   EXPECT_FALSE(check(R"({"$defs":{"base":{"properties":{"id":{}}}},"$ref":"#/$defs/base","unevaluatedProperties":false})",
                      R"({"id":1})"));
   EXPECT_TRUE(check(R"({"$defs":{"base":{"properties":{"id":{}}}},"$ref":"#/$defs/base","unevaluatedProperties":false})",

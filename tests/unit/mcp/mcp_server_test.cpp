@@ -4,12 +4,15 @@
 // limits one past each.
 #include <gtest/gtest.h>
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 
 #include <condition_variable>
 #include <thread>
 
+#include "mcp/async.hpp"
 #include "mcp/server_session.hpp"
 #include "tollgate/mcp/server.hpp"
 
@@ -504,6 +507,20 @@ TEST(McpServer, RequestsToTheClientEndedHereAreCancelledThere) {
   ASSERT_TRUE(second);
   h.deliver(Message::notification("notifications/cancelled", json::object{{"requestId", 81}}));
   EXPECT_TRUE(cancelled_notice(second->message.id.number()));
+}
+
+TEST(McpAsync, OneShotTakesTheFirstDeliveryOnlyEvenAfterItWasTaken) {
+  // A late timeout or cancel must not count as a second answer once the first was taken
+  // (the server would then tell the client it gave up on a request that was answered).
+  asio::io_context io;
+  auto shot = std::make_shared<detail::OneShot<int>>(io.get_executor());
+  EXPECT_TRUE(shot->deliver(1));
+  EXPECT_FALSE(shot->deliver(2));
+  int got = 0;
+  asio::co_spawn(io, [&]() -> asio::awaitable<void> { got = co_await shot->take(); }, asio::detached);
+  io.run();
+  EXPECT_EQ(got, 1);
+  EXPECT_FALSE(shot->deliver(3));
 }
 
 TEST(McpServer, RequestsToTheClientNeedTheCapability) {
