@@ -430,8 +430,10 @@ int main(int argc, char** argv) {
     return 1;
   }
   std::string shown = http_server.host().find(':') != std::string::npos ? "[" + http_server.host() + "]" : http_server.host();
-  std::printf("listening on http://%s:%u\n", shown.c_str(), static_cast<unsigned>(http_server.port()));
-  std::fflush(stdout);
-  pool.run([&] { http_server.stop(); });
+  pool.run([&] { http_server.stop(); },
+           [&] {
+             std::printf("listening on http://%s:%u\n", shown.c_str(), static_cast<unsigned>(http_server.port()));
+             std::fflush(stdout);
+           });
   return 0;
 }

@@ -263,8 +263,10 @@ int main(int argc, char** argv) {
     std::cerr << "weather_server: " << st.error().message << "\n";
     return 1;
   }
-  std::printf("listening on http://%s:%u\n", http_server.host().c_str(), static_cast<unsigned>(http_server.port()));
-  std::fflush(stdout);
-  pool.run([&] { http_server.stop(); });
+  pool.run([&] { http_server.stop(); },
+           [&] {
+             std::printf("listening on http://%s:%u\n", http_server.host().c_str(), static_cast<unsigned>(http_server.port()));
+             std::fflush(stdout);
+           });
   return 0;
 }

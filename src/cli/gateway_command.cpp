@@ -56,12 +56,15 @@ int run_gateway(const GatewayOptions& options) {
                       });
   if (auto st = server.listen(host, static_cast<std::uint16_t>(port)); !st.ok()) return fail(st.error());
   mcp_gateway.start();
-  std::cout << "listening on http://" << server.host() << ":" << server.port() << std::endl;
-  for (const auto& name : mcp_gateway.names()) spdlog::info("gateway: serving /mcp/{}", name);
-  pool.run([&] {
-    mcp_gateway.stop();
-    server.stop();
-  });
+  pool.run(
+      [&] {
+        mcp_gateway.stop();
+        server.stop();
+      },
+      [&] {
+        std::cout << "listening on http://" << server.host() << ":" << server.port() << std::endl;
+        for (const auto& name : mcp_gateway.names()) spdlog::info("gateway: serving /mcp/{}", name);
+      });
   return 0;
 }
 

@@ -197,7 +197,6 @@ int run_serve(const ServeOptions& options) {
   platform_options.demo = options.demo;
   auto platform = std::make_unique<platform::Platform>(io, *store, metrics, platform_options);
   platform_handler = platform->handler();
-  // The line scripts and tests wait for (API.md "Command line").
 
   // The gateway, charging through this platform's own ledger (no HTTP hop).
   std::optional<platform::Platform::DemoSetup> demo;
@@ -219,16 +218,19 @@ int run_serve(const ServeOptions& options) {
     for (const auto& name : mcp_gateway->names()) spdlog::info("gateway: serving /mcp/{}", name);
   }
 
-  std::cout << "listening on " << url << std::endl;
-  spdlog::info("tollgate serve: {} store, {} threads", store->backend_name(), threads);
-  if (demo) print_demo_guide(url, *demo, mcp_gateway != nullptr);
-
-  http::run_with_signals(io, threads, [&] {
-    spdlog::info("shutting down: finishing requests in flight");
-    if (mcp_gateway) mcp_gateway->stop();
-    server.stop();
-    platform->shutdown();
-  });
+  http::run_with_signals(
+      io, threads,
+      [&] {
+        spdlog::info("shutting down: finishing requests in flight");
+        if (mcp_gateway) mcp_gateway->stop();
+        server.stop();
+        platform->shutdown();
+      },
+      [&] {
+        std::cout << "listening on " << url << std::endl;  // the line scripts wait for (API.md "Command line")
+        spdlog::info("tollgate serve: {} store, {} threads", store->backend_name(), threads);
+        if (demo) print_demo_guide(url, *demo, mcp_gateway != nullptr);
+      });
   mcp_gateway.reset();
   platform.reset();
   spdlog::info("stopped");

@@ -525,11 +525,13 @@ std::size_t Server::open_connections() const { return impl_->open_connections();
 void Server::stop() { impl_->stop(); }
 bool Server::stopping() const { return impl_->stopping(); }
 
-void run_with_signals(asio::io_context& io, int threads, const std::function<void()>& on_signal) {
+void run_with_signals(asio::io_context& io, int threads, const std::function<void()>& on_signal,
+                      const std::function<void()>& on_serving) {
   asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](boost::system::error_code ec, int) {
     if (!ec && on_signal) on_signal();
   });
+  if (on_serving) asio::post(io, on_serving);
   std::vector<std::thread> pool;
   for (int i = 1; i < threads; ++i) {
     pool.emplace_back([&io, i] {
@@ -549,7 +551,7 @@ IoPool::~IoPool() = default;
 
 asio::io_context& IoPool::next() { return *contexts_[next_.fetch_add(1, std::memory_order_relaxed) % contexts_.size()]; }
 
-void IoPool::run(const std::function<void()>& on_signal) {
+void IoPool::run(const std::function<void()>& on_signal, const std::function<void()>& on_serving) {
   std::vector<asio::executor_work_guard<asio::io_context::executor_type>> waiting;
   for (std::size_t i = 1; i < contexts_.size(); ++i) waiting.push_back(asio::make_work_guard(*contexts_[i]));
   asio::signal_set signals(main(), SIGINT, SIGTERM);
@@ -557,6 +559,7 @@ void IoPool::run(const std::function<void()>& on_signal) {
     if (!ec && on_signal) on_signal();
     for (auto& guard : waiting) guard.reset();  // each context now ends with its last connection
   });
+  if (on_serving) asio::post(main(), on_serving);
   std::vector<std::thread> threads;
   for (std::size_t i = 1; i < contexts_.size(); ++i) {
     threads.emplace_back([this, i] {

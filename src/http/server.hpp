@@ -62,8 +62,10 @@ class IoPool {
   boost::asio::io_context& next();
   // Runs each context on a thread of its own (the calling thread runs main()) until they
   // run out of work; SIGINT/SIGTERM call `on_signal` once, after which the idle contexts
-  // are let go (until then they wait for connections).
-  void run(const std::function<void()>& on_signal);
+  // are let go (until then they wait for connections). `on_serving` runs first, once the
+  // signal handler is in place: print "listening on" there, so that a script which stops
+  // the server as soon as it reads that line stops it gracefully rather than killing it.
+  void run(const std::function<void()>& on_signal, const std::function<void()>& on_serving = {});
 
  private:
   std::vector<std::unique_ptr<boost::asio::io_context>> contexts_;
@@ -95,8 +97,10 @@ class Server {
   std::shared_ptr<Impl> impl_;
 };
 
-// Runs `io` on `threads` threads until it stops; SIGINT/SIGTERM call `on_signal` once. (For
-// handlers that may block; see IoPool for those that never do.)
-void run_with_signals(boost::asio::io_context& io, int threads, const std::function<void()>& on_signal);
+// Runs `io` on `threads` threads until it stops; SIGINT/SIGTERM call `on_signal` once;
+// `on_serving` as for IoPool::run. (For handlers that may block; see IoPool for those that
+// never do.)
+void run_with_signals(boost::asio::io_context& io, int threads, const std::function<void()>& on_signal,
+                      const std::function<void()>& on_serving = {});
 
 }  // namespace tollgate::http

@@ -383,6 +383,22 @@ command = ["${NODE}", "${upstreamScript}"]
   }
 });
 
+test("SIGTERM the moment the gateway says it is listening stops it gracefully", async () => {
+  // "listening on" is printed once the signal handler is in place, so a script that stops
+  // the gateway on seeing it gets a graceful stop (exit status 0), not a kill.
+  const own = await startGateway(`
+[platform]
+url = "${platform.url}"
+
+[[upstream]]
+name = "weather"
+command = ["${WEATHER}", "--stdio", "--free"]
+`);
+  await own.stop();
+  assert.equal(own.child.signalCode, null, 'killed by the signal instead of stopping');
+  assert.equal(own.child.exitCode, 0, own.stderr);
+});
+
 test('SIGTERM ends the gateway while an upstream has not answered initialize', async () => {
   // The handshake would wait for its timeout (60 s); stopping ends it at once. The harness
   // kills with SIGKILL after 10 s, so an exit of its own, with status 0, is the proof.
