@@ -227,7 +227,7 @@ int run_serve(const ServeOptions& options) {
         platform->shutdown();
       },
       [&] {
-        std::cout << "listening on " << url << std::endl;  // the line scripts wait for (API.md "Command line")
+        std::cout << "listening on " << url << std::endl;  // the line scripts wait for (docs/cli.md)
         spdlog::info("tollgate serve: {} store, {} threads", store->backend_name(), threads);
         if (demo) print_demo_guide(url, *demo, mcp_gateway != nullptr);
       });

@@ -163,7 +163,8 @@ asio::awaitable<void> Upstream::supervise() {
                            -> asio::awaitable<mcp::RpcResponse> {
       auto s = weak.lock();
       if (!s) co_return mcp::RpcResponse::failure(mcp::rpc::kInternalError, "the gateway is stopping");
-      co_return co_await s->on_request(m, cancel);
+      auto op = s->on_request(m, cancel);  // GCC 12: no temporaries inside the co_await
+      co_return co_await std::move(op);
     });
     {
       std::lock_guard lock(mutex_);
@@ -384,51 +385,56 @@ void Upstream::on_notification(const mcp::Message& message) {
   // requests to us (sampling, elicitation) reaches that request's CancelSource (on_request).
 }
 
+// A call by its serial (not its address: a Context lives in a coroutine frame, whose
+// memory the next call on that thread may well get).
+mcp::Context* Upstream::active_locked(std::uint64_t serial) const {
+  for (const auto& call : active_calls_) {
+    if (call.serial == serial) return call.ctx;
+  }
+  return nullptr;
+}
+
 // When the calls in flight all come from one caller, its newest call; when they come from
 // several, guessing could show one agent's request or log (a sampling prompt, an
 // elicitation, what its tool is doing) to another agent's client, so nobody gets it.
-bool Upstream::active_locked(const mcp::Context* call) const {
-  return std::find(active_calls_.begin(), active_calls_.end(), call) != active_calls_.end();
-}
-
 Upstream::Attribution Upstream::attribute_locked() const {
   Attribution to;
   if (active_calls_.empty()) return to;
-  to.ctx = active_calls_.back();
+  to.ctx = active_calls_.back().ctx;
   auto caller = caller_of(*to.ctx);
   to.ambiguous = active_calls_.size() > 1 &&
                  (!caller || std::any_of(active_calls_.begin(), active_calls_.end(),
-                                         [&](mcp::Context* c) { return caller_of(*c) != caller; }));
+                                         [&](const ActiveCall& c) { return caller_of(*c.ctx) != caller; }));
   return to;
 }
 
 asio::awaitable<mcp::RpcResponse> Upstream::on_request(const mcp::Message& message,
                                                        std::shared_ptr<mcp::CancelSource> cancel) {
   // The upstream asks without saying for which call (stdio) while our calls wait on it.
-  // (Requests an HTTP upstream ties to a call never get here.)
+  // (Requests an HTTP upstream ties to a call never get here.) The request to the call's
+  // client is made under the lock that keeps the call in flight; once made, it no longer
+  // needs the call (Context::request).
+  std::optional<asio::awaitable<mcp::RpcResponse>> asked;
   Attribution to;
   {
     std::lock_guard lock(mutex_);
     to = attribute_locked();
+    // The upstream cancelling its request cancels the downstream one: the agent's client
+    // stops asking its user.
+    if (to.ctx && !to.ambiguous) asked.emplace(to.ctx->request(message.method, message.params, std::move(cancel)));
   }
-  mcp::Context* ctx = to.ctx;
-  const bool ambiguous = to.ambiguous;
-  if (!ctx) {
+  if (!to.ctx) {
     co_return mcp::RpcResponse::failure(mcp::rpc::kInternalError,
                                         "no client is connected to the gateway to answer " + message.method);
   }
-  if (ambiguous) {
+  if (to.ambiguous) {
     co_return mcp::RpcResponse::failure(
         mcp::rpc::kInternalError,
         message.method + " cannot be answered: calls from several clients are in flight on this stdio server, and "
                          "the request does not say which one it belongs to (the gateway does not guess; an HTTP "
                          "upstream ties each request to its call)");
   }
-  std::string method = message.method;
-  json::object params = message.params;
-  // The upstream cancelling its request cancels the downstream one: the agent's client
-  // stops asking its user.
-  co_return co_await ctx->request(std::move(method), std::move(params), std::move(cancel));
+  co_return co_await std::move(*asked);
 }
 
 mcp::ToolResult Upstream::upstream_error(const std::string& tool, const std::string& text) const {
@@ -458,23 +464,24 @@ asio::awaitable<mcp::ToolResult> Upstream::call_tool(mcp::Context& ctx, const st
   if (!client) co_return upstream_failure(name, "it is restarting");
   // In active_calls_ until this call ends, however it ends (an answer, an exception, its
   // coroutine destroyed): on_request dereferences every entry.
-  struct ActiveCall {
+  struct InFlight {
     Upstream& upstream;
-    mcp::Context* ctx;
-    ActiveCall(Upstream& u, mcp::Context* c) : upstream(u), ctx(c) {
+    std::uint64_t serial;
+    InFlight(Upstream& u, mcp::Context* ctx) : upstream(u) {
       std::lock_guard lock(upstream.mutex_);
-      upstream.active_calls_.push_back(ctx);
+      serial = ++upstream.last_call_serial_;
+      upstream.active_calls_.push_back(ActiveCall{serial, ctx});
     }
-    ~ActiveCall() {
+    ~InFlight() {
       std::lock_guard lock(upstream.mutex_);
-      std::erase(upstream.active_calls_, ctx);
+      std::erase_if(upstream.active_calls_, [this](const ActiveCall& c) { return c.serial == serial; });
     }
   };
-  ActiveCall active(*this, &ctx);
+  InFlight active(*this, &ctx);
   // The per-call handlers below run on the upstream client's thread and may run just after
-  // this call ended: they use ctx only while it is still in active_calls_ (under mutex_).
+  // this call ended: they use the call only while it is still in active_calls_ (under mutex_).
   std::weak_ptr<Upstream> weak = self;
-  mcp::Context* const call = &ctx;
+  const std::uint64_t call = active.serial;
   mcp::CallOptions options;
   options.on_progress = [weak, call](const json::object& p) {
     auto s = weak.lock();
@@ -484,24 +491,20 @@ asio::awaitable<mcp::ToolResult> Upstream::call_tool(mcp::Context& ctx, const st
     std::optional<double> total;
     if (auto* v = p.if_contains("total"); v && v->is_number()) total = v->to_number<double>();
     std::lock_guard lock(s->mutex_);
-    if (s->active_locked(call)) call->report_progress(progress, total, string_field(p, "message"));
+    if (mcp::Context* ctx = s->active_locked(call)) ctx->report_progress(progress, total, string_field(p, "message"));
   };
   // An HTTP upstream's requests (sampling, elicitation) arrive on this call's own stream, so
-  // this call's client answers them; a stdio upstream's go through on_request. (Once
-  // started, Context::request holds what it needs of the call.)
+  // this call's client answers them; a stdio upstream's go through on_request. The request
+  // is made while the call is known to be in flight; once made, it no longer needs it.
   options.on_request = [weak, call](const mcp::Message& request,
                                     const std::shared_ptr<mcp::CancelSource>& cancel) -> asio::awaitable<mcp::RpcResponse> {
-    auto s = weak.lock();
-    bool active = false;
-    if (s) {
+    std::optional<asio::awaitable<mcp::RpcResponse>> asked;
+    if (auto s = weak.lock()) {
       std::lock_guard lock(s->mutex_);
-      active = s->active_locked(call);
+      if (mcp::Context* ctx = s->active_locked(call)) asked.emplace(ctx->request(request.method, request.params, cancel));
     }
-    if (!active) co_return mcp::RpcResponse::failure(mcp::rpc::kInvalidRequest, "the call this request belongs to has ended");
-    std::string method = request.method;
-    json::object params = request.params;
-    auto op = call->request(std::move(method), std::move(params), cancel);
-    co_return co_await std::move(op);
+    if (!asked) co_return mcp::RpcResponse::failure(mcp::rpc::kInvalidRequest, "the call this request belongs to has ended");
+    co_return co_await std::move(*asked);
   };
   // Log messages an HTTP upstream sends on this call's stream are about this call; anything
   // else sent there (list changes, resource updates) is the upstream's news for everyone.
@@ -513,7 +516,7 @@ asio::awaitable<mcp::ToolResult> Upstream::call_tool(mcp::Context& ctx, const st
       return;
     }
     std::lock_guard lock(s->mutex_);
-    if (s->active_locked(call)) forward_log(*call, notification);
+    if (mcp::Context* ctx = s->active_locked(call)) forward_log(*ctx, notification);
   };
   // The downstream client cancelling its call cancels ours: the upstream hears of it
   // (notifications/cancelled) and can stop the work.

@@ -58,7 +58,8 @@ class Upstream : public std::enable_shared_from_this<Upstream> {
     bool ambiguous = false;       // calls of several callers are in flight: ctx is a guess
   };
   Attribution attribute_locked() const;  // mutex_ held
-  bool active_locked(const mcp::Context* call) const;  // mutex_ held: the call is still in flight
+  // The call with this serial while it is in flight, else nullptr (mutex_ held).
+  mcp::Context* active_locked(std::uint64_t serial) const;
   void on_notification(const mcp::Message& message);
   boost::asio::awaitable<mcp::RpcResponse> on_request(const mcp::Message& message,
                                                       std::shared_ptr<mcp::CancelSource> cancel);
@@ -79,7 +80,12 @@ class Upstream : public std::enable_shared_from_this<Upstream> {
   std::shared_ptr<mcp::Client> client_;  // null while (re)connecting
   std::shared_ptr<mcp::Client> supervised_;  // the supervisor's client, connected or not: stop() closes it
   std::set<std::string> tools_, resources_, templates_, prompts_;  // what is mirrored now
-  std::vector<mcp::Context*> active_calls_;  // downstream calls in flight, newest last
+  struct ActiveCall {
+    std::uint64_t serial;
+    mcp::Context* ctx;
+  };
+  std::vector<ActiveCall> active_calls_;  // downstream calls in flight, newest last
+  std::uint64_t last_call_serial_ = 0;
   std::atomic<bool> stopped_{false};
   std::atomic<bool> broken_{false};
   std::atomic<bool> ready_{false};

@@ -87,11 +87,25 @@ class StdioClientTransport::Impl : public std::enable_shared_from_this<StdioClie
       ::close(to_child[1]);
       return Error{ErrorCode::kInternal, "pipe failed"};
     }
+    // Under the lock from the closing_ check to pid_ being set: a shutdown on another thread
+    // either comes first (and nothing is started) or sees the child it must stop.
+    std::lock_guard lock(mutex_);
+    if (closing_) {
+      ::close(to_child[0]);
+      ::close(to_child[1]);
+      ::close(from_child[0]);
+      ::close(from_child[1]);
+      return Error{ErrorCode::kPlatformUnavailable, "the stdio client was closed"};
+    }
     int err_fd = options_.forward_stderr ? 2 : ::open("/dev/null", O_WRONLY | O_CLOEXEC);
     pid_t parent = ::getpid();
     const char* dir = options_.working_dir.empty() ? nullptr : options_.working_dir.c_str();
     pid_t pid = ::fork();
-    if (pid < 0) return Error{ErrorCode::kInternal, "fork failed"};
+    if (pid < 0) {
+      for (int fd : {to_child[0], to_child[1], from_child[0], from_child[1]}) ::close(fd);
+      if (err_fd != 2 && err_fd >= 0) ::close(err_fd);
+      return Error{ErrorCode::kInternal, "fork failed"};
+    }
     if (pid == 0) {
       ::prctl(PR_SET_PDEATHSIG, SIGTERM);
       if (::getppid() != parent) ::_exit(127);  // the parent died before prctl
@@ -244,12 +258,14 @@ class StdioClientTransport::Impl : public std::enable_shared_from_this<StdioClie
   }
 
   static asio::awaitable<void> shutdown(std::shared_ptr<Impl> self) {
+    pid_t pid;
     {
       std::lock_guard lock(self->mutex_);
       if (self->closing_) co_return;
       self->closing_ = true;
+      pid = self->pid_;  // set under this lock by spawn(), if it ran first
     }
-    if (self->pid_ <= 0) co_return;
+    if (pid <= 0) co_return;
     auto grace = std::chrono::milliseconds(self->options_.shutdown_grace_ms);
     asio::post(self->strand_, [self] {
       boost::system::error_code ignored;
@@ -276,7 +292,7 @@ class StdioClientTransport::Impl : public std::enable_shared_from_this<StdioClie
   asio::posix::stream_descriptor input_;   // the child's stdin
   asio::posix::stream_descriptor output_;  // the child's stdout
   ClientTransport::Callbacks callbacks_;
-  pid_t pid_ = -1;
+  pid_t pid_ = -1;  // written once, under mutex_, by spawn()
   bool reaped_ = false;
   std::mutex mutex_;
   std::deque<std::string> queue_;  // guarded by mutex_
@@ -292,12 +308,14 @@ StdioClientTransport::StdioClientTransport(asio::any_io_executor executor, Stdio
 StdioClientTransport::~StdioClientTransport() {
   // Not closed: stop the child now, so the reader sees the end of its output and lets go.
   bool closing;
+  pid_t pid;
   {
     std::lock_guard lock(impl_->mutex_);
     closing = impl_->closing_;
     impl_->closing_ = true;
+    pid = impl_->pid_;
   }
-  if (!closing && impl_->pid_ > 0 && !impl_->reaped_) ::kill(impl_->pid_, SIGKILL);
+  if (!closing && pid > 0 && !impl_->reaped_) ::kill(pid, SIGKILL);
 }
 
 void StdioClientTransport::set_callbacks(Callbacks callbacks) { impl_->callbacks_ = std::move(callbacks); }

@@ -721,7 +721,9 @@ class HttpTransport::Impl : public std::enable_shared_from_this<HttpTransport::I
       if (m.is_request()) ++request_count;
       if (m.is_request() && m.method == "initialize") has_init = true;
     }
-    if (has_init && decoded.messages.size() > 1) {
+    // Not even as a batch of one: initialize "MUST NOT be part of a JSON-RPC batch", and a
+    // session made for one would be refused below and never known to its client.
+    if (has_init && (decoded.batch || decoded.messages.size() > 1)) {
       return rpc_error(400, rpc::kInvalidRequest, "Invalid Request: initialize must be sent on its own");
     }
     if (options_->stateless) {

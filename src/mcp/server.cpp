@@ -1185,11 +1185,11 @@ void Context::notify(std::string method, json::object params) {
   state_->session->send(Message::notification(std::move(method), std::move(params)), &state_->id);
 }
 
+// Not a coroutine: the awaitable it returns holds the request's state from the moment it
+// is made, so it may be made while the Context is known to be alive and awaited after.
 asio::awaitable<RpcResponse> Context::request(std::string method, json::object params,
                                               std::shared_ptr<CancelSource> cancel) {
-  auto state = state_;
-  auto op = state->session->call_client(state, std::move(method), std::move(params), std::move(cancel));
-  co_return co_await std::move(op);
+  return state_->session->call_client(state_, std::move(method), std::move(params), std::move(cancel));
 }
 
 asio::awaitable<RpcResponse> Context::create_message(json::object params) {

@@ -81,6 +81,7 @@ class Context {
   // has no way back to the client (stateless HTTP). Cancelling `cancel` (or this request
   // being cancelled, or a timeout) ends the wait and tells the client with
   // notifications/cancelled. A CancelSource serves one wait at a time (it has one hook).
+  // The awaitable holds what it needs of this Context from the moment it is returned.
   boost::asio::awaitable<RpcResponse> request(std::string method, json::object params,
                                               std::shared_ptr<CancelSource> cancel = nullptr);
   boost::asio::awaitable<RpcResponse> create_message(json::object params);  // sampling/createMessage

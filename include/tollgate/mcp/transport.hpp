@@ -22,8 +22,8 @@ namespace tollgate::mcp {
 
 // A longer input line is answered with a parse error and skipped.
 inline constexpr std::size_t kMaxStdioLineBytes = 4 << 20;
-// Output waiting for a slow reader of our stdout; past it, notifications are dropped
-// (responses never are).
+// Output waiting for a slow reader of our stdout; past it, everything but responses is
+// dropped: notifications, and requests to the client (which then fail at their timeout).
 inline constexpr std::size_t kMaxStdioQueuedBytes = 16 << 20;
 
 struct StdioOptions {
@@ -56,7 +56,8 @@ enum class ResponseMode {
   // comes first, or the answer takes longer than auto_sse_after_ms.
   kAuto,
   kSse,   // always SSE
-  kJson,  // always JSON; other messages for the request go to the session's GET stream
+  kJson,  // JSON answers; other messages for the request go to the session's GET stream (a
+          // request cancelled before its answer gets an empty SSE stream: there is no JSON)
 };
 
 struct HttpOptions {

@@ -397,6 +397,22 @@ TEST(McpClient, ServerCancellingItsRequestStopsTheHandlerAndItsAnswer) {
   io.run(client.close());
 }
 
+TEST(McpClient, AClosedClientStartsNothing) {
+  // A stop that comes while a client is being set up (the gateway's supervisor) closes it
+  // before connect(): no server process may be started then, since nobody would stop it.
+  IoThread io;
+  std::string marker = (std::filesystem::temp_directory_path() / ("tollgate-started-" + std::to_string(getpid()))).string();
+  StdioClientOptions options;
+  options.command = {"/bin/sh", "-c", "touch '" + marker + "'; exec cat"};
+  Client client(io.executor(), make_stdio_client_transport(io.executor(), options));
+  io.run(client.close());
+  auto connected = io.run(client.connect());
+  EXPECT_FALSE(connected.ok());
+  std::this_thread::sleep_for(200ms);  // a started shell would have made the file by now
+  EXPECT_FALSE(std::filesystem::exists(marker));
+  std::filesystem::remove(marker);
+}
+
 TEST(McpClient, InitializeThatTimesOutIsNotCancelled) {
   // "The initialize request MUST NOT be cancelled by clients": a server that never answers
   // gets the initialize request and nothing after it.

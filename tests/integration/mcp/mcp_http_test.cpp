@@ -210,6 +210,11 @@ TEST(McpHttp, FailedInitializeLeavesNoSession) {
     EXPECT_EQ(body_json(failed).at("error").at("code").as_int64(), rpc::kInvalidParams) << failed.body;
     EXPECT_FALSE(failed.headers.get("Mcp-Session-Id").has_value());
     EXPECT_EQ(t.transport().session_count(), 0u);
+    // Nor does initialize in a batch, even a batch of one.
+    auto batched = t.post("[" + init_body() + "]");
+    EXPECT_EQ(batched.status, 400u);
+    EXPECT_FALSE(batched.headers.get("Mcp-Session-Id").has_value());
+    EXPECT_EQ(t.transport().session_count(), 0u);
     auto ok = t.post(init_body());
     EXPECT_TRUE(ok.headers.get("Mcp-Session-Id").has_value());
     EXPECT_EQ(t.transport().session_count(), 1u);
