@@ -163,7 +163,7 @@ asio::awaitable<void> Upstream::supervise() {
                            -> asio::awaitable<mcp::RpcResponse> {
       auto s = weak.lock();
       if (!s) co_return mcp::RpcResponse::failure(mcp::rpc::kInternalError, "the gateway is stopping");
-      auto op = s->on_request(m, cancel);  // GCC 12: no temporaries inside the co_await
+      auto op = s->on_request(m, cancel);
       co_return co_await std::move(op);
     });
     {
@@ -194,7 +194,8 @@ asio::awaitable<void> Upstream::supervise() {
       std::lock_guard lock(mutex_);
       client_ = client;
     }
-    auto mirrored = co_await mirror(client);
+    auto first_mirror = mirror(client);
+    auto mirrored = co_await std::move(first_mirror);
     if (!mirrored.ok()) spdlog::warn("gateway: upstream '{}': {}", config_.name, mirrored.error().message);
     ready_ = true;
     delay_ms = kFirstReconnectDelayMs;
@@ -206,7 +207,8 @@ asio::awaitable<void> Upstream::supervise() {
       auto [ec] = co_await wake_.async_wait(asio::as_tuple(asio::use_awaitable));
       if (stopped_ || broken_) break;
       if (remirror_.exchange(false)) {
-        auto again = co_await mirror(client);
+        auto remirror = mirror(client);
+        auto again = co_await std::move(remirror);
         if (!again.ok()) spdlog::warn("gateway: upstream '{}': {}", config_.name, again.error().message);
         continue;
       }
@@ -255,7 +257,8 @@ asio::awaitable<Status> Upstream::mirror(std::shared_ptr<mcp::Client> client) {
       tool.handler = [weak, name](mcp::Context& ctx, const json::object& args) -> asio::awaitable<mcp::ToolResult> {
         auto s = weak.lock();
         if (!s) co_return mcp::ToolResult::error("UPSTREAM_ERROR: the gateway is stopping");
-        co_return co_await s->call_tool(ctx, name, args);
+        auto op = s->call_tool(ctx, name, args);
+        co_return co_await std::move(op);
       };
       facade_.remove_tool(name);
       if (auto st = facade_.add_tool(std::move(tool)); !st.ok()) {
@@ -279,7 +282,8 @@ asio::awaitable<Status> Upstream::mirror(std::shared_ptr<mcp::Client> client) {
       auto c = s ? s->current_client() : nullptr;
       if (!c) co_return Error{ErrorCode::kUpstreamError, "the upstream server is reconnecting"};
       std::string target = uri;
-      auto response = co_await c->read_resource(std::move(target));
+      auto op = c->read_resource(std::move(target));
+      auto response = co_await std::move(op);
       if (!response.ok()) co_return rpc_error(response);
       json::array contents;
       if (response.result.is_object()) {
@@ -300,7 +304,8 @@ asio::awaitable<Status> Upstream::mirror(std::shared_ptr<mcp::Client> client) {
       if (facade_.add_resource(std::move(resource)).ok()) resources_.insert(uri);
       if (subscribe) {
         std::string target = uri;
-        co_await client->subscribe(std::move(target));
+        auto op = client->subscribe(std::move(target));
+        co_await std::move(op);
       }
     }
     if (templates_.empty()) {
@@ -347,7 +352,8 @@ asio::awaitable<Status> Upstream::mirror(std::shared_ptr<mcp::Client> client) {
         json::object args;
         for (const auto& [k, v] : arguments) args[k] = v;
         std::string prompt_name = name;
-        auto response = co_await c->get_prompt(std::move(prompt_name), std::move(args));
+        auto op = c->get_prompt(std::move(prompt_name), std::move(args));
+        auto response = co_await std::move(op);
         if (!response.ok()) co_return rpc_error(response);
         if (!response.result.is_object()) co_return Error{ErrorCode::kUpstreamError, "prompts/get returned no object"};
         co_return response.result.as_object();
@@ -524,7 +530,8 @@ asio::awaitable<mcp::ToolResult> Upstream::call_tool(mcp::Context& ctx, const st
   ctx.on_cancel([cancel = options.cancel] { cancel->cancel("cancelled by the client of the gateway"); });
   std::string tool_name = name;
   json::object args = arguments;
-  auto response = co_await client->call_tool(std::move(tool_name), std::move(args), std::move(options));
+  auto call_op = client->call_tool(std::move(tool_name), std::move(args), std::move(options));
+  auto response = co_await std::move(call_op);
   if (!response.ok()) {
     // Not an upstream failure: the tool had started, so a paid call stays charged, as with a
     // cancelled call to an SDK server (and the client gets no answer either way).
