@@ -48,10 +48,11 @@ function startEverythingHttp(port) {
   }, 'server-everything over HTTP');
 }
 
-// A gateway of its own, for a test whose upstreams must not disturb the shared one.
-async function startGateway(toml) {
+// A gateway of its own, for a test whose upstreams must not disturb the shared one:
+// `upstreams` is the TOML of its [[upstream]] tables; it charges through the test platform.
+async function startGateway(upstreams) {
   const file = tempFile('gateway.toml');
-  fs.writeFileSync(file, toml);
+  fs.writeFileSync(file, `[platform]\nurl = "${platform.url}"\n\n${upstreams}`);
   return Server.start(TOLLGATE, ['gateway', '--config', file, '--listen', '127.0.0.1:0'],
     { TOLLGATE_API_KEY: world.providerKey });
 }
@@ -289,9 +290,6 @@ test("an upstream's log messages reach the agent whose call they are about, and 
   // passes them to the one caller with calls in flight.
   const conformanceHttp = await Server.start(path.join(BUILD_DIR, 'conformance_server'), ['--listen', '127.0.0.1:0']);
   const own = await startGateway(`
-[platform]
-url = "${platform.url}"
-
 [[upstream]]
 name = "conf-http"
 url = "${conformanceHttp.url}/mcp"
@@ -355,9 +353,6 @@ server.registerTool('ask', { description: 'asks, and waits 300 ms for an answer'
 await server.connect(new StdioServerTransport());
 `);
   const own = await startGateway(`
-[platform]
-url = "${platform.url}"
-
 [[upstream]]
 name = "impatient"
 command = ["${NODE}", "${upstreamScript}"]
@@ -387,9 +382,6 @@ test("SIGTERM the moment the gateway says it is listening stops it gracefully", 
   // "listening on" is printed once the signal handler is in place, so a script that stops
   // the gateway on seeing it gets a graceful stop (exit status 0), not a kill.
   const own = await startGateway(`
-[platform]
-url = "${platform.url}"
-
 [[upstream]]
 name = "weather"
 command = ["${WEATHER}", "--stdio", "--free"]
@@ -403,9 +395,6 @@ test('SIGTERM ends the gateway while an upstream has not answered initialize', a
   // The handshake would wait for its timeout (60 s); stopping ends it at once. The harness
   // kills with SIGKILL after 10 s, so an exit of its own, with status 0, is the proof.
   const own = await startGateway(`
-[platform]
-url = "${platform.url}"
-
 [[upstream]]
 name = "silent"
 command = ["/bin/sh", "-c", "cat > /dev/null"]
@@ -464,7 +453,7 @@ test('the agent key never reaches an HTTP upstream either: not in a header, not 
   const proxy = await recordingProxy(`${upstream.url}/mcp`);
   let gw;
   try {
-    gw = await startGateway(`[platform]\nurl = "${platform.url}"\n\n[[upstream]]\nname = "weather-http"\nurl = "${proxy.url}"\ndefault_price = "0.01"\n`);
+    gw = await startGateway(`[[upstream]]\nname = "weather-http"\nurl = "${proxy.url}"\ndefault_price = "0.01"\n`);
     await until(() => upstreamsReady(gw.url), 'the HTTP upstream behind the proxy', 60000);
     const before = await balanceMicros(platform, world.owner);
     const client = await httpClient(`${gw.url}/mcp/weather-http`, world.agentKey);
@@ -566,7 +555,7 @@ test('a crashed stdio upstream is restarted', async () => {
 test('a stdio upstream that keeps crashing is restarted with growing delays, not in a tight loop', async () => {
   // Exits at once, after noting when it started (ms since the epoch, one line per start).
   const starts = tempFile('starts.log');
-  const gw = await startGateway(`[platform]\nurl = "${platform.url}"\n\n[[upstream]]\nname = "crashy"\n` +
+  const gw = await startGateway(`[[upstream]]\nname = "crashy"\n` +
     `command = ["sh", "-c", "echo $(($(date +%s%N) / 1000000)) >> ${starts}; exit 1"]\n`);
   const times = () => (fs.existsSync(starts) ? fs.readFileSync(starts, 'utf8').split('\n').filter(Boolean).map(Number) : []);
   try {

@@ -136,6 +136,15 @@ ToolHandler text_tool(std::string text) {
   return [text](Context&, const json::object&) -> asio::awaitable<ToolResult> { co_return ToolResult::text(text); };
 }
 
+// Asks the client a form question (no mode given); "answered", or the refusal as an error.
+ToolHandler form_elicitation_tool() {
+  return [](Context& ctx, const json::object&) -> asio::awaitable<ToolResult> {
+    auto op = ctx.elicit(json::object{{"message", "hi"}, {"requestedSchema", {{"type", "object"}}}});
+    RpcResponse r = co_await std::move(op);
+    co_return r.ok() ? ToolResult::text("answered") : ToolResult::error(r.error->message);
+  };
+}
+
 const json::object& result_of(const Message& m) {
   EXPECT_EQ(m.kind, MessageKind::kResult) << encode(m);
   static const json::object empty;
@@ -525,11 +534,7 @@ TEST(McpAsync, OneShotTakesTheFirstDeliveryOnlyEvenAfterItWasTaken) {
 
 TEST(McpServer, RequestsToTheClientNeedTheCapability) {
   Harness h;
-  ASSERT_TRUE(h.server.add_tool(Tool{.name = "ask", .handler = [](Context& ctx, const json::object&) -> asio::awaitable<ToolResult> {
-    auto op = ctx.elicit(json::object{{"message", "hi"}, {"requestedSchema", {{"type", "object"}}}});
-    RpcResponse r = co_await std::move(op);
-    co_return r.ok() ? ToolResult::text("yes") : ToolResult::error(r.error->message);
-  }}).ok());
+  ASSERT_TRUE(h.server.add_tool(Tool{.name = "ask", .handler = form_elicitation_tool()}).ok());
   h.initialize("2025-11-25", json::object{{"sampling", json::object{}}});
   json::object r = result_of(h.call("tools/call", json::object{{"name", "ask"}}));
   EXPECT_TRUE(r.at("isError").as_bool());
@@ -570,11 +575,7 @@ TEST(McpServer, RequestsToTheClientNeedTheSubCapability) {
 
   // A client that declared only URL mode gets no form elicitation.
   Harness url_only;
-  ASSERT_TRUE(url_only.server.add_tool(Tool{.name = "ask", .handler = [](Context& ctx, const json::object&) -> asio::awaitable<ToolResult> {
-    auto op = ctx.elicit(json::object{{"message", "hi"}, {"requestedSchema", {{"type", "object"}}}});
-    RpcResponse r = co_await std::move(op);
-    co_return r.ok() ? ToolResult::text("answered") : ToolResult::error(r.error->message);
-  }}).ok());
+  ASSERT_TRUE(url_only.server.add_tool(Tool{.name = "ask", .handler = form_elicitation_tool()}).ok());
   url_only.initialize("2025-11-25", json::object{{"elicitation", json::object{{"url", json::object{}}}}});
   json::object r = result_of(url_only.call("tools/call", json::object{{"name", "ask"}}));
   EXPECT_TRUE(r.at("isError").as_bool());
