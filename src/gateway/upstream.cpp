@@ -260,8 +260,7 @@ asio::awaitable<Status> Upstream::mirror(std::shared_ptr<mcp::Client> client) {
         auto op = s->call_tool(ctx, name, args);
         co_return co_await std::move(op);
       };
-      facade_.remove_tool(name);
-      if (auto st = facade_.add_tool(std::move(tool)); !st.ok()) {
+      if (auto st = facade_.replace_tool(std::move(tool)); !st.ok()) {
         spdlog::warn("gateway: upstream '{}' tool '{}' skipped: {}", config_.name, name, st.error().message);
         continue;
       }

@@ -6,6 +6,7 @@
 #include <boost/asio/post.hpp>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "common/crypto.hpp"
@@ -280,13 +281,12 @@ bool erase_by(std::vector<std::shared_ptr<const T>>& items, Key key) {
 }
 }  // namespace
 
-Status ServerCore::add_tool(Tool tool) {
+Status ServerCore::add_tool(Tool tool) { return put_tool(std::move(tool), /*replace=*/false); }
+Status ServerCore::replace_tool(Tool tool) { return put_tool(std::move(tool), /*replace=*/true); }
+
+Status ServerCore::put_tool(Tool tool, bool replace) {
   if (tool.name.empty()) return Error{ErrorCode::kInvalidRequest, "a tool needs a name"};
   if (!tool.handler) return Error{ErrorCode::kInvalidRequest, "tool " + tool.name + " needs a handler"};
-  if (auto problem = tool_name_problem(tool.name)) {
-    spdlog::warn("mcp: tool name \"{}\" breaks MCP's naming rules: {}; clients may refuse or rename it", tool.name,
-                 *problem);
-  }
   if (tool.input_schema.empty()) tool.input_schema = json::object{{"type", "object"}};
   json::value input_schema(tool.input_schema);
   json::value output_schema = tool.output_schema ? json::value(*tool.output_schema) : json::value(nullptr);
@@ -298,17 +298,31 @@ Status ServerCore::add_tool(Tool tool) {
       return Error{ErrorCode::kInvalidRequest, "tool " + tool.name + " output schema: " + s.error().message};
     }
   }
+  std::string name = tool.name;
+  bool added = true;
+  bool changed = true;
   {
     std::unique_lock lock(registry_mutex_);
-    for (const auto& t : tools_) {
-      if (t->definition.name == tool.name) {
-        return Error{ErrorCode::kInvalidRequest, "tool " + tool.name + " is already registered"};
-      }
+    auto entry = std::make_shared<const ToolEntry>(ToolEntry{std::move(tool), std::move(input_schema), std::move(output_schema)});
+    auto it = std::find_if(tools_.begin(), tools_.end(), [&](const auto& t) { return t->definition.name == name; });
+    if (it == tools_.end()) {
+      tools_.push_back(std::move(entry));
+    } else if (!replace) {
+      return Error{ErrorCode::kInvalidRequest, "tool " + name + " is already registered"};
+    } else {
+      // In place: calls find the old tool or the new one, never none, and listing order
+      // (and so the pages clients hold cursors into) stays.
+      added = false;
+      changed = (*it)->definition.to_json() != entry->definition.to_json();
+      *it = std::move(entry);
     }
-    tools_.push_back(std::make_shared<const ToolEntry>(
-        ToolEntry{std::move(tool), std::move(input_schema), std::move(output_schema)}));
   }
-  broadcast_list_changed("tools");
+  // Once per name: a gateway re-mirroring its upstream replaces every tool each time.
+  if (auto problem = tool_name_problem(name); problem && added) {
+    spdlog::warn("mcp: tool name \"{}\" breaks MCP's naming rules: {}; clients may refuse or rename it", name,
+                 *problem);
+  }
+  if (changed) broadcast_list_changed("tools");
   return ok_status();
 }
 
@@ -556,14 +570,12 @@ void ServerSession::receive(Message&& message, std::shared_ptr<const RequestInfo
   }
 }
 
-asio::awaitable<std::optional<Message>> ServerSession::run_request(Message request,
-                                                                   std::shared_ptr<const RequestInfo> info) {
-  auto executor = co_await asio::this_coro::executor;
-  auto admitted = admit(request, std::move(info), executor);
-  if (auto* error = std::get_if<RpcError>(&admitted)) co_return Message::failure(request.id, std::move(*error));
-  auto state = std::get<0>(std::move(admitted));
-  auto op = execute(std::move(state), request);
-  co_return co_await std::move(op);
+asio::awaitable<std::optional<Message>> ServerSession::run_request(const Message& request,
+                                                                   std::shared_ptr<const RequestInfo> info,
+                                                                   asio::any_io_executor executor) {
+  auto admitted = admit(request, std::move(info), std::move(executor));
+  if (auto* error = std::get_if<RpcError>(&admitted)) return ready(Message::failure(request.id, std::move(*error)));
+  return execute(std::get<0>(std::move(admitted)), request);
 }
 
 std::variant<std::shared_ptr<RequestState>, RpcError> ServerSession::admit(const Message& request,
@@ -583,6 +595,9 @@ std::variant<std::shared_ptr<RequestState>, RpcError> ServerSession::admit(const
   state->executor = std::move(executor);
 
   std::lock_guard lock(mutex_);
+  // Checked under the lock close() takes after setting closed_: a request admitted here is
+  // either refused or among those close() cancels, never left running in a closed session.
+  if (closed_) return RpcError{rpc::kConnectionClosed, "The session was closed", nullptr};
   bool is_init = request.method == "initialize";
   if (is_init && initialized_) return RpcError{rpc::kInvalidRequest, "Invalid Request: the session is already initialized", nullptr};
   if (!is_init && !initialized_ && request.method != "ping") {
@@ -643,6 +658,7 @@ asio::awaitable<RpcResponse> ServerSession::dispatch(std::shared_ptr<RequestStat
 }
 
 asio::awaitable<RpcResponse> ServerSession::ready(RpcResponse response) { co_return response; }
+asio::awaitable<std::optional<Message>> ServerSession::ready(Message message) { co_return message; }
 
 RpcResponse ServerSession::answer_now(const std::string& m, const json::object& p) {
   if (m == "initialize") return handle_initialize(p);
@@ -1220,6 +1236,7 @@ Server::~Server() {
 }
 
 Status Server::add_tool(Tool tool) { return core_->add_tool(std::move(tool)); }
+Status Server::replace_tool(Tool tool) { return core_->replace_tool(std::move(tool)); }
 bool Server::remove_tool(std::string_view name) { return core_->remove_tool(name); }
 std::shared_ptr<const Tool> Server::find_tool(std::string_view name) const { return core_->find_tool(name); }
 std::vector<std::shared_ptr<const Tool>> Server::tools() const { return core_->tools(); }

@@ -63,6 +63,7 @@ class ServerCore : public std::enable_shared_from_this<ServerCore> {
 
   // Registry (copy-on-read: handlers run outside the lock on shared_ptrs they hold).
   Status add_tool(Tool tool);
+  Status replace_tool(Tool tool);
   bool remove_tool(std::string_view name);
   std::shared_ptr<const Tool> find_tool(std::string_view name) const;
   std::vector<std::shared_ptr<const Tool>> tools() const;
@@ -105,6 +106,8 @@ class ServerCore : public std::enable_shared_from_this<ServerCore> {
   void broadcast_list_changed(std::string_view kind);  // "tools" | "resources" | "prompts"
 
  private:
+  Status put_tool(Tool tool, bool replace);
+
   Implementation info_;
   ServerOptions options_;
   mutable std::shared_mutex registry_mutex_;
@@ -148,8 +151,12 @@ class ServerSession : public std::enable_shared_from_this<ServerSession> {
   // to the output. Notifications and responses are handled at once.
   void receive(Message&& message, std::shared_ptr<const RequestInfo> info, boost::asio::any_io_executor executor);
   // Runs one request to its answer (nullopt if cancelled) without going through the output;
-  // stateless HTTP awaits this directly.
-  boost::asio::awaitable<std::optional<Message>> run_request(Message request, std::shared_ptr<const RequestInfo> info);
+  // stateless HTTP, and JSON mode for a POST of one request, await this directly. Not a
+  // coroutine: `request` stays in the awaiting caller's frame, and the answer is handed up
+  // once, not through a frame of its own (each move of a Message costs a few hundred
+  // instructions).
+  boost::asio::awaitable<std::optional<Message>> run_request(const Message& request, std::shared_ptr<const RequestInfo> info,
+                                                             boost::asio::any_io_executor executor);
 
   // Stateless HTTP: a session per request that never saw initialize.
   void assume_initialized(std::string_view protocol_version);
@@ -183,13 +190,15 @@ class ServerSession : public std::enable_shared_from_this<ServerSession> {
                                                               boost::asio::any_io_executor executor);
   static boost::asio::awaitable<void> run_and_respond(std::shared_ptr<ServerSession> self,
                                                       std::shared_ptr<RequestState> state, Message request);
-  // `request` is the awaiting caller's (run_and_respond's or run_request's, in their
-  // frames): a message moved from frame to frame was a few hundred instructions each time.
+  // `request` is the awaiting caller's (run_and_respond's, or run_request's caller's, in
+  // their frames): a message moved from frame to frame was a few hundred instructions each
+  // time.
   boost::asio::awaitable<std::optional<Message>> execute(std::shared_ptr<RequestState> state, const Message& request);
   boost::asio::awaitable<RpcResponse> dispatch(std::shared_ptr<RequestState> state, const Message& request);
   // The methods answered without waiting for anything.
   RpcResponse answer_now(const std::string& method, const json::object& params);
   static boost::asio::awaitable<RpcResponse> ready(RpcResponse response);
+  static boost::asio::awaitable<std::optional<Message>> ready(Message message);
 
   RpcResponse handle_initialize(const json::object& params);
   RpcResponse handle_set_level(const json::object& params);

@@ -143,7 +143,8 @@ struct Tool {
 
 // Why `name` breaks the tool-name rules of MCP 2025-11-25 (1 to 128 characters, each of
 // A-Z a-z 0-9 _ - .), or nullopt. The rules are SHOULDs: Server::add_tool registers such a
-// tool anyway (a gateway mirrors what its upstream has) and logs this as a warning.
+// tool anyway (a gateway mirrors what its upstream has) and logs this as a warning, once per
+// name (replace_tool does not repeat it).
 std::optional<std::string> tool_name_problem(std::string_view name);
 
 // Runs after argument validation and before a tool's handler; a result returned here is the
@@ -238,6 +239,10 @@ class Server {
 
   // INVALID_REQUEST for an empty or duplicate name or a schema that is not an object schema.
   Status add_tool(Tool tool);
+  // add_tool, or when a tool of that name is registered, puts this one in its place in one
+  // step (a call finds one or the other); clients are told of the change only if what
+  // tools/list shows of it changed.
+  Status replace_tool(Tool tool);
   bool remove_tool(std::string_view name);
   std::shared_ptr<const Tool> find_tool(std::string_view name) const;
   std::vector<std::shared_ptr<const Tool>> tools() const;

@@ -503,27 +503,88 @@ TEST(McpHttp, ResumesAPolledStreamWithLastEventId) {
 // as JSON: the GET gets the answer, and the POST a 409 at once instead of waiting beside it
 // for the same wake-ups.
 TEST(McpHttp, AResumedStreamEndsThePostWaitingForItsJsonAnswer) {
-  for (ResponseMode mode : {ResponseMode::kJson, ResponseMode::kAuto}) {
-    HttpOptions options;
-    options.response_mode = mode;
-    options.auto_sse_after_ms = 10'000;
-    McpHttp t(options);
-    std::string session = t.open_session();
-    auto post = t.raw("POST", call_body(2, "slower"),
-                      {{"Accept", "application/json, text/event-stream"}, {"Mcp-Session-Id", session}});
-    // The call's stream (2) exists once the POST is received: until then the GET is a 400.
-    std::unique_ptr<RawConnection> get;
-    std::string head;
-    for (int attempt = 0; attempt < 100 && head.find(" 200 ") == std::string::npos; ++attempt) {
-      get = t.raw("GET", "", {{"Accept", "text/event-stream"}, {"Mcp-Session-Id", session}, {"Last-Event-ID", "2_0"}});
-      head = get->read_until([](const std::string& s) { return s.find("\r\n") != std::string::npos; });
-    }
-    ASSERT_NE(head.find(" 200 "), std::string::npos) << head;
-    std::string refused = post->read_until([](const std::string& s) { return s.find("another connection") != std::string::npos; });
-    EXPECT_EQ(refused.rfind("HTTP/1.1 409", 0), 0u) << refused;
-    std::string got = get->read_until([](const std::string& s) { return s.find("slower answer") != std::string::npos; });
-    EXPECT_NE(got.find("slower answer"), std::string::npos) << got;
+  HttpOptions options;
+  options.response_mode = ResponseMode::kAuto;
+  options.auto_sse_after_ms = 10'000;
+  McpHttp t(options);
+  std::string session = t.open_session();
+  auto post = t.raw("POST", call_body(2, "slower"),
+                    {{"Accept", "application/json, text/event-stream"}, {"Mcp-Session-Id", session}});
+  // The call's stream (2) exists once the POST is received: until then the GET is a 400.
+  std::unique_ptr<RawConnection> get;
+  std::string head;
+  for (int attempt = 0; attempt < 100 && head.find(" 200 ") == std::string::npos; ++attempt) {
+    get = t.raw("GET", "", {{"Accept", "text/event-stream"}, {"Mcp-Session-Id", session}, {"Last-Event-ID", "2_0"}});
+    head = get->read_until([](const std::string& s) { return s.find("\r\n") != std::string::npos; });
   }
+  ASSERT_NE(head.find(" 200 "), std::string::npos) << head;
+  std::string refused = post->read_until([](const std::string& s) { return s.find("another connection") != std::string::npos; });
+  EXPECT_EQ(refused.rfind("HTTP/1.1 409", 0), 0u) << refused;
+  std::string got = get->read_until([](const std::string& s) { return s.find("slower answer") != std::string::npos; });
+  EXPECT_NE(got.find("slower answer"), std::string::npos) << got;
+}
+
+// JSON mode: a call's other messages go to the GET stream, its answer to its POST. The call
+// runs in its POST's own coroutine, so these check that it can still wait for the client
+// (a server->client request answered by another POST), that DELETE ends it with 404, and
+// that an id in use is refused.
+TEST(McpHttp, JsonModeCallsAnswerOnTheirPostAndTalkOnTheGetStream) {
+  HttpOptions options;
+  options.response_mode = ResponseMode::kJson;
+  McpHttp t(options);
+  auto init = t.post(R"({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25",)"
+                     R"("capabilities":{"roots":{}},"clientInfo":{"name":"t","version":"1"}}})");
+  std::string session(init.headers.get("Mcp-Session-Id").value_or(""));
+  ASSERT_EQ(t.post(R"({"jsonrpc":"2.0","method":"notifications/initialized"})", session).status, 202u);
+  auto get = t.raw("GET", "", {{"Accept", "text/event-stream"}, {"Mcp-Session-Id", session}});
+
+  auto progress = t.post(R"({"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"progress","_meta":{"progressToken":9}}})",
+                         session);
+  EXPECT_EQ(progress.headers.get("Content-Type").value_or(""), "application/json");
+  EXPECT_EQ(progress.headers.get("Mcp-Session-Id").value_or(""), session);
+  EXPECT_EQ(body_json(progress).at("result").at("content").as_array()[0].at("text").as_string(), "done");
+  std::string streamed = get->read_until([](const std::string& s) { return s.find("notifications/progress") != std::string::npos; });
+  EXPECT_NE(streamed.find(R"("progressToken":9)"), std::string::npos) << streamed;
+
+  auto call = std::async(std::launch::async, [&] { return t.post(call_body(3, "ask"), session); });
+  std::string asked = get->read_until([](const std::string& s) { return s.find("roots/list") != std::string::npos; });
+  std::size_t data = asked.rfind("data: ", asked.find("roots/list"));
+  ASSERT_NE(data, std::string::npos) << asked;
+  json::value request = json::parse(asked.substr(data + 6, asked.find('\n', data) - data - 6));
+  // While "ask" waits, its id is taken.
+  auto taken = t.post(call_body(3, "echo"), session);
+  EXPECT_EQ(body_json(taken).at("error").at("code").as_int64(), rpc::kInvalidRequest) << taken.body;
+  json::object reply{{"jsonrpc", "2.0"}, {"id", request.at("id")}, {"result", json::object{{"roots", json::array{}}}}};
+  EXPECT_EQ(t.post(json::serialize(reply), session).status, 202u);
+  auto answered = call.get();
+  EXPECT_EQ(answered.headers.get("Content-Type").value_or(""), "application/json");
+  EXPECT_EQ(body_json(answered).at("result").at("content").as_array()[0].at("text").as_string(), "roots") << answered.body;
+
+  auto ended = std::async(std::launch::async, [&] { return t.post(call_body(4, "slower"), session); });
+  // The DELETE may come before the call is received (404 too): either way, no answer.
+  std::this_thread::sleep_for(100ms);
+  EXPECT_EQ(t.send("DELETE", session).status, 204u);
+  auto gone = ended.get();
+  EXPECT_EQ(gone.status, 404u) << gone.body;
+  EXPECT_EQ(body_json(gone).at("error").at("code").as_int64(), rpc::kSessionNotFound) << gone.body;
+}
+
+// In JSON mode a lone request runs in its POST (runs_in_post): it has no stream another
+// connection could take over, so a guessed Last-Event-ID is refused and the POST keeps its
+// answer.
+TEST(McpHttp, AJsonModeCallHasNoStreamToResume) {
+  HttpOptions options;
+  options.response_mode = ResponseMode::kJson;
+  McpHttp t(options);
+  std::string session = t.open_session();
+  auto post = t.raw("POST", call_body(2, "slow"),
+                    {{"Accept", "application/json, text/event-stream"}, {"Mcp-Session-Id", session}});
+  for (std::string id : {"2_0", "3_0"}) {
+    EXPECT_EQ(t.send("GET", session, {{"Accept", "text/event-stream"}, {"Last-Event-ID", id}}).status, 400u) << id;
+  }
+  std::string got = post->read_until([](const std::string& s) { return s.find("slow answer") != std::string::npos; });
+  EXPECT_EQ(got.rfind("HTTP/1.1 200", 0), 0u) << got;
+  EXPECT_NE(got.find("application/json"), std::string::npos) << got;
 }
 
 TEST(McpHttp, RetainedStreamsOnePast) {

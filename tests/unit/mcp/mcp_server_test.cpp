@@ -9,7 +9,11 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
+
 #include <condition_variable>
+#include <sstream>
 #include <thread>
 
 #include "mcp/async.hpp"
@@ -790,6 +794,40 @@ TEST(McpServer, ListChangedAfterInitialize) {
   ASSERT_EQ(sent.size(), 2u);
   EXPECT_EQ(sent[0].message.method, "notifications/tools/list_changed");
   EXPECT_FALSE(sent[0].related.has_value());
+}
+
+// replace_tool is how a gateway re-mirrors: in place, told to clients only when the
+// definition changed, and the naming warning is not repeated.
+TEST(McpServer, ReplaceToolSwapsInPlaceAndTellsOnlyOfChanges) {
+  std::ostringstream log;
+  auto previous = spdlog::default_logger();
+  spdlog::set_default_logger(std::make_shared<spdlog::logger>("capture", std::make_shared<spdlog::sinks::ostream_sink_mt>(log)));
+  Harness h;
+  h.initialize();
+  ASSERT_TRUE(h.server.add_tool(Tool{.name = "first", .handler = text_tool("1")}).ok());
+  ASSERT_TRUE(h.server.replace_tool(Tool{.name = "bad name", .description = "v1", .handler = text_tool("old")}).ok());
+  ASSERT_TRUE(h.server.add_tool(Tool{.name = "last", .handler = text_tool("3")}).ok());
+  EXPECT_EQ(h.output->sent().size(), 3u);  // three added
+  EXPECT_FALSE(h.server.add_tool(Tool{.name = "bad name", .handler = text_tool("x")}).ok());
+
+  // Same definition, new handler: the handler is swapped, clients are not told.
+  ASSERT_TRUE(h.server.replace_tool(Tool{.name = "bad name", .description = "v1", .handler = text_tool("new")}).ok());
+  EXPECT_EQ(h.output->sent().size(), 3u);
+  json::object called = result_of(h.call("tools/call", json::object{{"name", "bad name"}}));
+  EXPECT_EQ(called.at("content").as_array()[0].at("text"), "new");
+  // A changed description is a change; the tool keeps its place in the list.
+  ASSERT_TRUE(h.server.replace_tool(Tool{.name = "bad name", .description = "v2", .handler = text_tool("new")}).ok());
+  EXPECT_EQ(h.output->sent().size(), 4u);
+  json::array listed = result_of(h.call("tools/list")).at("tools").as_array();
+  ASSERT_EQ(listed.size(), 3u);
+  EXPECT_EQ(listed[1].at("name"), "bad name");
+  EXPECT_EQ(listed[1].at("description"), "v2");
+
+  spdlog::set_default_logger(previous);
+  std::string text = log.str();
+  auto first = text.find("\"bad name\" breaks");
+  EXPECT_NE(first, std::string::npos) << text;
+  EXPECT_EQ(text.find("\"bad name\" breaks", first + 1), std::string::npos) << "warned once: " << text;
 }
 
 TEST(McpServer, ContextCarriesTheCaller) {
