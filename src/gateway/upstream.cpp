@@ -292,21 +292,25 @@ asio::awaitable<Status> Upstream::mirror(std::shared_ptr<mcp::Client> client) {
     };
     auto listed = co_await client->list_resources();
     if (!listed) co_return listed.error();
-    for (const auto& old : resources_) facade_.remove_resource(old);
-    resources_.clear();
+    std::set<std::string> uris;
     for (const json::object& r : *listed) {
       mcp::Resource resource;
       resource.uri = string_field(r, "uri");
       copy_described(resource, r);
       resource.read = reader;
       std::string uri = resource.uri;
-      if (facade_.add_resource(std::move(resource)).ok()) resources_.insert(uri);
+      if (!facade_.replace_resource(std::move(resource)).ok()) continue;
+      uris.insert(uri);
       if (subscribe) {
         std::string target = uri;
         auto op = client->subscribe(std::move(target));
         co_await std::move(op);
       }
     }
+    for (const auto& old : resources_) {
+      if (!uris.contains(old)) facade_.remove_resource(old);
+    }
+    resources_ = std::move(uris);
     if (templates_.empty()) {
       // Templates are added once: the facade cannot remove them, and upstreams rarely change them.
       auto listed_templates = co_await client->list_resource_templates();
@@ -326,8 +330,7 @@ asio::awaitable<Status> Upstream::mirror(std::shared_ptr<mcp::Client> client) {
   if (caps.contains("prompts")) {
     auto listed = co_await client->list_prompts();
     if (!listed) co_return listed.error();
-    for (const auto& old : prompts_) facade_.remove_prompt(old);
-    prompts_.clear();
+    std::set<std::string> names;
     for (const json::object& p : *listed) {
       mcp::Prompt prompt;
       prompt.name = string_field(p, "name");
@@ -357,8 +360,12 @@ asio::awaitable<Status> Upstream::mirror(std::shared_ptr<mcp::Client> client) {
         if (!response.result.is_object()) co_return Error{ErrorCode::kUpstreamError, "prompts/get returned no object"};
         co_return response.result.as_object();
       };
-      if (facade_.add_prompt(std::move(prompt)).ok()) prompts_.insert(name);
+      if (facade_.replace_prompt(std::move(prompt)).ok()) names.insert(name);
     }
+    for (const auto& old : prompts_) {
+      if (!names.contains(old)) facade_.remove_prompt(old);
+    }
+    prompts_ = std::move(names);
   }
   co_return ok_status();
 }

@@ -139,15 +139,16 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
                          RpcResponse::failure(rpc::kRequestTimeout, method + " timed out after " + std::to_string(timeout_ms) + " ms"),
                          "timed out");
       });
+      std::uint64_t hook = 0;
       if (call->options.cancel) {
-        call->options.cancel->set_hook([weak_slot, gave_up, method](const std::string& reason) {
+        hook = call->options.cancel->add_hook([weak_slot, gave_up, method](const std::string& reason) {
           gave_up->give_up(weak_slot, RpcResponse::failure(rpc::kRequestCancelled, method + " was cancelled: " + reason), reason);
         });
       }
       auto take = slot->take();
       RpcResponse answer = co_await std::move(take);
       timer.cancel();
-      if (call->options.cancel) call->options.cancel->reset_hook();
+      if (call->options.cancel) call->options.cancel->remove_hook(hook);
       self->forget(id);
       // Tell the server to stop (cancellation spec); its late answer will be ignored. Except
       // for initialize, which "MUST NOT be cancelled by clients": the caller gives up on
@@ -261,7 +262,7 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
       std::lock_guard lock(self->mutex_);
       self->serving_.erase(request.id);
     }
-    cancel->reset_hook();
+    cancel->clear_hooks();  // the handler's own hooks may point into its ended frames
     // "Receivers of cancellation notifications SHOULD ... not send a response."
     if (cancel->cancelled()) co_return;
     Message reply = response.ok() ? Message::response(request.id, std::move(response.result))

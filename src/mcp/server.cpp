@@ -279,6 +279,26 @@ bool erase_by(std::vector<std::shared_ptr<const T>>& items, Key key) {
   std::erase_if(items, key);
   return items.size() != before;
 }
+
+enum class Put { kAdded, kChanged, kUnchanged, kDuplicate };
+
+// Appends `entry` when its key is new; else, with `replace`, puts it in place of the item
+// with that key, so readers find the old item or the new one, never neither, and listing
+// order (which pagination cursors count in) stays. kUnchanged: what the list shows of it
+// (`shown`) is the same, so clients need not be told.
+template <typename T, typename KeyOf, typename Shown>
+Put put_item(std::vector<std::shared_ptr<const T>>& items, std::shared_ptr<const T> entry, bool replace, KeyOf key_of,
+             Shown shown) {
+  auto it = std::find_if(items.begin(), items.end(), [&](const auto& item) { return key_of(*item) == key_of(*entry); });
+  if (it == items.end()) {
+    items.push_back(std::move(entry));
+    return Put::kAdded;
+  }
+  if (!replace) return Put::kDuplicate;
+  bool same = shown(**it) == shown(*entry);
+  *it = std::move(entry);
+  return same ? Put::kUnchanged : Put::kChanged;
+}
 }  // namespace
 
 Status ServerCore::add_tool(Tool tool) { return put_tool(std::move(tool), /*replace=*/false); }
@@ -299,30 +319,20 @@ Status ServerCore::put_tool(Tool tool, bool replace) {
     }
   }
   std::string name = tool.name;
-  bool added = true;
-  bool changed = true;
+  Put put;
   {
     std::unique_lock lock(registry_mutex_);
-    auto entry = std::make_shared<const ToolEntry>(ToolEntry{std::move(tool), std::move(input_schema), std::move(output_schema)});
-    auto it = std::find_if(tools_.begin(), tools_.end(), [&](const auto& t) { return t->definition.name == name; });
-    if (it == tools_.end()) {
-      tools_.push_back(std::move(entry));
-    } else if (!replace) {
-      return Error{ErrorCode::kInvalidRequest, "tool " + name + " is already registered"};
-    } else {
-      // In place: calls find the old tool or the new one, never none, and listing order
-      // (and so the pages clients hold cursors into) stays.
-      added = false;
-      changed = (*it)->definition.to_json() != entry->definition.to_json();
-      *it = std::move(entry);
-    }
+    put = put_item(tools_, std::make_shared<const ToolEntry>(ToolEntry{std::move(tool), std::move(input_schema), std::move(output_schema)}),
+                   replace, [](const ToolEntry& t) -> const std::string& { return t.definition.name; },
+                   [](const ToolEntry& t) { return t.definition.to_json(); });
   }
+  if (put == Put::kDuplicate) return Error{ErrorCode::kInvalidRequest, "tool " + name + " is already registered"};
   // Once per name: a gateway re-mirroring its upstream replaces every tool each time.
-  if (auto problem = tool_name_problem(name); problem && added) {
+  if (auto problem = tool_name_problem(name); problem && put == Put::kAdded) {
     spdlog::warn("mcp: tool name \"{}\" breaks MCP's naming rules: {}; clients may refuse or rename it", name,
                  *problem);
   }
-  if (changed) broadcast_list_changed("tools");
+  if (put != Put::kUnchanged) broadcast_list_changed("tools");
   return ok_status();
 }
 
@@ -379,17 +389,21 @@ std::shared_ptr<const CompletionHandler> ServerCore::completion_handler() const 
   return completion_handler_;
 }
 
-Status ServerCore::add_resource(Resource resource) {
+Status ServerCore::add_resource(Resource resource) { return put_resource(std::move(resource), /*replace=*/false); }
+Status ServerCore::replace_resource(Resource resource) { return put_resource(std::move(resource), /*replace=*/true); }
+
+Status ServerCore::put_resource(Resource resource, bool replace) {
   if (resource.uri.empty() || resource.name.empty()) return Error{ErrorCode::kInvalidRequest, "a resource needs a uri and a name"};
   if (!resource.read) return Error{ErrorCode::kInvalidRequest, "resource " + resource.uri + " needs a reader"};
+  std::string uri = resource.uri;
+  Put put;
   {
     std::unique_lock lock(registry_mutex_);
-    for (const auto& r : resources_) {
-      if (r->uri == resource.uri) return Error{ErrorCode::kInvalidRequest, "resource " + resource.uri + " is already registered"};
-    }
-    resources_.push_back(std::make_shared<const Resource>(std::move(resource)));
+    put = put_item(resources_, std::make_shared<const Resource>(std::move(resource)), replace,
+                   [](const Resource& r) -> const std::string& { return r.uri; }, [](const Resource& r) { return r.to_json(); });
   }
-  broadcast_list_changed("resources");
+  if (put == Put::kDuplicate) return Error{ErrorCode::kInvalidRequest, "resource " + uri + " is already registered"};
+  if (put != Put::kUnchanged) broadcast_list_changed("resources");
   return ok_status();
 }
 
@@ -418,17 +432,21 @@ Status ServerCore::add_template(ResourceTemplate resource_template) {
   return ok_status();
 }
 
-Status ServerCore::add_prompt(Prompt prompt) {
+Status ServerCore::add_prompt(Prompt prompt) { return put_prompt(std::move(prompt), /*replace=*/false); }
+Status ServerCore::replace_prompt(Prompt prompt) { return put_prompt(std::move(prompt), /*replace=*/true); }
+
+Status ServerCore::put_prompt(Prompt prompt, bool replace) {
   if (prompt.name.empty()) return Error{ErrorCode::kInvalidRequest, "a prompt needs a name"};
   if (!prompt.get) return Error{ErrorCode::kInvalidRequest, "prompt " + prompt.name + " needs a handler"};
+  std::string name = prompt.name;
+  Put put;
   {
     std::unique_lock lock(registry_mutex_);
-    for (const auto& p : prompts_) {
-      if (p->name == prompt.name) return Error{ErrorCode::kInvalidRequest, "prompt " + prompt.name + " is already registered"};
-    }
-    prompts_.push_back(std::make_shared<const Prompt>(std::move(prompt)));
+    put = put_item(prompts_, std::make_shared<const Prompt>(std::move(prompt)), replace,
+                   [](const Prompt& p) -> const std::string& { return p.name; }, [](const Prompt& p) { return p.to_json(); });
   }
-  broadcast_list_changed("prompts");
+  if (put == Put::kDuplicate) return Error{ErrorCode::kInvalidRequest, "prompt " + name + " is already registered"};
+  if (put != Put::kUnchanged) broadcast_list_changed("prompts");
   return ok_status();
 }
 
@@ -1065,15 +1083,16 @@ asio::awaitable<RpcResponse> ServerSession::call_client(std::shared_ptr<RequestS
   timer.async_wait([call, method](boost::system::error_code ec) {
     if (!ec) call.end(rpc::kRequestTimeout, "The client did not answer " + method + " in time", "timed out");
   });
+  std::uint64_t hook = 0;
   if (cancel) {
-    cancel->set_hook([call, method](const std::string& why) {
+    hook = cancel->add_hook([call, method](const std::string& why) {
       call.end(rpc::kRequestCancelled, method + " was cancelled: " + why, why);
     });
   }
   auto op = call.slot->take();
   RpcResponse response = co_await std::move(op);
   timer.cancel();
-  if (cancel) cancel->reset_hook();
+  if (cancel) cancel->remove_hook(hook);
   {
     std::lock_guard lock(mutex_);
     pending_calls_.erase(id);
@@ -1243,9 +1262,11 @@ std::vector<std::shared_ptr<const Tool>> Server::tools() const { return core_->t
 void Server::set_tool_interceptor(ToolInterceptor interceptor) { core_->set_interceptor(std::move(interceptor)); }
 void Server::set_completion_handler(CompletionHandler handler) { core_->set_completion_handler(std::move(handler)); }
 Status Server::add_resource(Resource resource) { return core_->add_resource(std::move(resource)); }
+Status Server::replace_resource(Resource resource) { return core_->replace_resource(std::move(resource)); }
 bool Server::remove_resource(std::string_view uri) { return core_->remove_resource(uri); }
 Status Server::add_resource_template(ResourceTemplate t) { return core_->add_template(std::move(t)); }
 Status Server::add_prompt(Prompt prompt) { return core_->add_prompt(std::move(prompt)); }
+Status Server::replace_prompt(Prompt prompt) { return core_->replace_prompt(std::move(prompt)); }
 bool Server::remove_prompt(std::string_view name) { return core_->remove_prompt(name); }
 const Implementation& Server::info() const { return core_->info(); }
 std::size_t Server::session_count() const { return core_->session_count(); }

@@ -81,9 +81,11 @@ class ServerCore : public std::enable_shared_from_this<ServerCore> {
   void set_completion_handler(CompletionHandler handler);
   std::shared_ptr<const CompletionHandler> completion_handler() const;
   Status add_resource(Resource resource);
+  Status replace_resource(Resource resource);
   bool remove_resource(std::string_view uri);
   Status add_template(ResourceTemplate resource_template);
   Status add_prompt(Prompt prompt);
+  Status replace_prompt(Prompt prompt);
   bool remove_prompt(std::string_view name);
 
   struct TemplateEntry {
@@ -107,6 +109,8 @@ class ServerCore : public std::enable_shared_from_this<ServerCore> {
 
  private:
   Status put_tool(Tool tool, bool replace);
+  Status put_resource(Resource resource, bool replace);
+  Status put_prompt(Prompt prompt, bool replace);
 
   Implementation info_;
   ServerOptions options_;

@@ -128,15 +128,16 @@ json::object prompt_message(std::string_view role, json::object content) {
 }
 
 void CancelSource::cancel(std::string reason) {
-  std::function<void(const std::string&)> hook;
+  std::vector<std::pair<std::uint64_t, Hook>> hooks;
   {
     std::lock_guard lock(mutex_);
     if (cancelled_) return;
     cancelled_ = true;
     reason_ = std::move(reason);
-    hook = hook_;
+    hooks.swap(hooks_);
   }
-  if (hook) hook(reason_);
+  // Outside the lock: a hook may add or remove hooks (or read cancelled()).
+  for (auto& [handle, hook] : hooks) hook(reason_);
 }
 
 bool CancelSource::cancelled() const {
@@ -144,18 +145,28 @@ bool CancelSource::cancelled() const {
   return cancelled_;
 }
 
-void CancelSource::set_hook(std::function<void(const std::string& reason)> hook) {
+std::uint64_t CancelSource::add_hook(Hook hook) {
+  std::uint64_t handle;
   {
     std::lock_guard lock(mutex_);
-    hook_ = hook;
-    if (!cancelled_) return;
+    handle = ++last_handle_;
+    if (!cancelled_) {
+      hooks_.emplace_back(handle, std::move(hook));
+      return handle;
+    }
   }
-  hook(reason_);
+  hook(reason_);  // reason_ is final once cancelled_
+  return handle;
 }
 
-void CancelSource::reset_hook() {
+void CancelSource::remove_hook(std::uint64_t handle) {
   std::lock_guard lock(mutex_);
-  hook_ = nullptr;
+  std::erase_if(hooks_, [handle](const auto& h) { return h.first == handle; });
+}
+
+void CancelSource::clear_hooks() {
+  std::lock_guard lock(mutex_);
+  hooks_.clear();
 }
 
 }  // namespace tollgate::mcp

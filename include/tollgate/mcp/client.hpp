@@ -98,7 +98,7 @@ struct InitializeResult {
 using NotificationHandler = std::function<void(const Message& notification)>;
 // Answers a server->client request (sampling/createMessage, elicitation/create, roots/list).
 // `cancel` is cancelled when the server cancels the request (notifications/cancelled, e.g.
-// it stopped waiting): the handler should stop (CancelSource::set_hook tells it at once),
+// it stopped waiting): the handler should stop (CancelSource::add_hook tells it at once),
 // and its answer is not sent.
 using ClientRequestHandler = std::function<boost::asio::awaitable<RpcResponse>(
     const Message& request, const std::shared_ptr<CancelSource>& cancel)>;

@@ -80,7 +80,7 @@ class Context {
   // RpcResponse error) when the client lacks the capability, on timeout, or if the session
   // has no way back to the client (stateless HTTP). Cancelling `cancel` (or this request
   // being cancelled, or a timeout) ends the wait and tells the client with
-  // notifications/cancelled. A CancelSource serves one wait at a time (it has one hook).
+  // notifications/cancelled.
   // The awaitable holds what it needs of this Context from the moment it is returned.
   boost::asio::awaitable<RpcResponse> request(std::string method, json::object params,
                                               std::shared_ptr<CancelSource> cancel = nullptr);
@@ -241,7 +241,7 @@ class Server {
   Status add_tool(Tool tool);
   // add_tool, or when a tool of that name is registered, puts this one in its place in one
   // step (a call finds one or the other); clients are told of the change only if what
-  // tools/list shows of it changed.
+  // tools/list shows of it changed. replace_resource and replace_prompt do the same.
   Status replace_tool(Tool tool);
   bool remove_tool(std::string_view name);
   std::shared_ptr<const Tool> find_tool(std::string_view name) const;
@@ -250,9 +250,11 @@ class Server {
   void set_completion_handler(CompletionHandler handler);
 
   Status add_resource(Resource resource);
+  Status replace_resource(Resource resource);
   bool remove_resource(std::string_view uri);
   Status add_resource_template(ResourceTemplate resource_template);
   Status add_prompt(Prompt prompt);
+  Status replace_prompt(Prompt prompt);
   bool remove_prompt(std::string_view name);
 
   // notifications/resources/updated to the sessions subscribed to `uri`.

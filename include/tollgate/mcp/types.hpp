@@ -5,6 +5,7 @@
 #include <boost/json.hpp>
 
 #include <array>
+#include <cstdint>
 #include <functional>
 #include <mutex>
 #include <optional>
@@ -42,16 +43,22 @@ class CancelSource {
   void cancel(std::string reason);
   bool cancelled() const;
 
-  // Runs `hook(reason)` once on cancel (at once if already cancelled). Another call
-  // replaces the hook; reset_hook() drops it when the request has ended.
-  void set_hook(std::function<void(const std::string& reason)> hook);
-  void reset_hook();
+  using Hook = std::function<void(const std::string& reason)>;
+  // Runs `hook(reason)` once on cancel (at once if already cancelled). Any number of waits
+  // can hook the same source (a handler's own timer, and the request it passes the source
+  // on to); each removes its hook with the returned handle when it ends.
+  std::uint64_t add_hook(Hook hook);
+  void remove_hook(std::uint64_t handle);
+  // Drops every hook: for the owner of the source, once the work it cancels has ended (a
+  // late cancel must not reach hooks into frames that are gone).
+  void clear_hooks();
 
  private:
   mutable std::mutex mutex_;
   bool cancelled_ = false;
   std::string reason_;
-  std::function<void(const std::string&)> hook_;
+  std::uint64_t last_handle_ = 0;
+  std::vector<std::pair<std::uint64_t, Hook>> hooks_;
 };
 
 struct Icon {

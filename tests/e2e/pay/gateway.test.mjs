@@ -378,6 +378,79 @@ command = ["${NODE}", "${upstreamScript}"]
   }
 });
 
+test("a list change an HTTP upstream sends on a call's stream re-mirrors it, and agents hear of it once", async () => {
+  // The upstream (the official SDK's low-level Server over Streamable HTTP, SSE answers)
+  // adds a tool while a call runs and says so on that call's own stream, as
+  // extra.sendNotification does, not on its GET stream. The gateway must take that as the
+  // upstream's news: re-mirror, and tell its agents. Re-mirroring replaces the tools it
+  // already has in place, so agents are told of the one new tool, not of every tool again.
+  const upstreamScript = tempFile('growing.mjs');
+  const sdkDir = path.join(SOURCE_DIR, 'tests/npm/node_modules/@modelcontextprotocol/sdk/dist/esm');
+  fs.writeFileSync(upstreamScript, `
+import http from 'node:http';
+import { randomUUID } from 'node:crypto';
+const { Server } = await import('${sdkDir}/server/index.js');
+const { StreamableHTTPServerTransport } = await import('${sdkDir}/server/streamableHttp.js');
+const { ListToolsRequestSchema, CallToolRequestSchema } = await import('${sdkDir}/types.js');
+const tools = [{ name: 'grow', description: 'adds the tool grown', inputSchema: { type: 'object' } }];
+function makeServer() {
+  const server = new Server({ name: 'growing', version: '1.0.0' }, { capabilities: { tools: { listChanged: true } } });
+  server.setRequestHandler(ListToolsRequestSchema, async () => ({ tools }));
+  server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
+    if (request.params.name === 'grow' && !tools.some((t) => t.name === 'grown')) {
+      tools.push({ name: 'grown', description: 'added by grow', inputSchema: { type: 'object' } });
+      await extra.sendNotification({ method: 'notifications/tools/list_changed' });
+    }
+    return { content: [{ type: 'text', text: 'ran ' + request.params.name }] };
+  });
+  return server;
+}
+const transports = new Map();
+const httpServer = http.createServer(async (req, res) => {
+  const chunks = [];
+  for await (const c of req) chunks.push(c);
+  const body = chunks.length ? JSON.parse(Buffer.concat(chunks).toString('utf8')) : undefined;
+  let transport = transports.get(req.headers['mcp-session-id']);
+  if (!transport) {
+    transport = new StreamableHTTPServerTransport({ sessionIdGenerator: () => randomUUID(),
+      onsessioninitialized: (id) => transports.set(id, transport) });
+    await makeServer().connect(transport);
+  }
+  await transport.handleRequest(req, res, body);
+});
+httpServer.listen(Number(process.argv[2]), '127.0.0.1');
+`);
+  const port = await freePort();
+  const upstream = spawn(NODE, [upstreamScript, String(port)], { stdio: ['ignore', 'ignore', 'inherit'] });
+  let own;
+  try {
+    own = await startGateway(`
+[[upstream]]
+name = "growing"
+url = "http://127.0.0.1:${port}/mcp"
+`);
+    await until(async () => upstreamsReady(own.url), 'upstreams', 60000);
+    const { ToolListChangedNotificationSchema } = await import(new URL('../../npm/node_modules/@modelcontextprotocol/sdk/dist/esm/types.js', import.meta.url));
+    const client = new Client({ name: 'watcher', version: '1.0.0' });
+    let changes = 0;
+    client.setNotificationHandler(ToolListChangedNotificationSchema, () => { changes += 1; });
+    await client.connect(new StreamableHTTPClientTransport(new URL(`${own.url}/mcp/growing`),
+      { requestInit: { headers: { Authorization: `Bearer ${world.agentKey}` } } }));
+    const names = async () => (await client.listTools()).tools.map((t) => t.name).sort();
+    assert.deepEqual(await names(), ['grow']);
+    assert.equal(text(await client.callTool({ name: 'grow', arguments: {} })), 'ran grow');
+    await until(async () => ((await names()).includes('grown') ? true : null), 'grown mirrored', 10000);
+    await until(async () => changes > 0 || null, 'list_changed reaches the agent', 5000);
+    assert.equal(text(await client.callTool({ name: 'grown', arguments: {} })), 'ran grown');
+    await new Promise((resolve) => setTimeout(resolve, 300));  // room for any further (wrong) notice
+    assert.equal(changes, 1, 'one notice for one new tool');
+    await client.close();
+  } finally {
+    await own?.stop();
+    await stop(upstream);
+  }
+});
+
 test("SIGTERM the moment the gateway says it is listening stops it gracefully", async () => {
   // "listening on" is printed once the signal handler is in place, so a script that stops
   // the gateway on seeing it gets a graceful stop (exit status 0), not a kill.

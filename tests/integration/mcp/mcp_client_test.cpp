@@ -377,7 +377,7 @@ TEST(McpClient, ServerCancellingItsRequestStopsTheHandlerAndItsAnswer) {
   client.on_request([&told](const Message&, const std::shared_ptr<CancelSource>& cancel) -> asio::awaitable<RpcResponse> {
     // Waits (at most 10 s) for the server to give up, then answers anyway.
     asio::steady_timer wake(co_await asio::this_coro::executor, 10s);
-    cancel->set_hook([&wake](const std::string&) { asio::post(wake.get_executor(), [&wake] { wake.cancel(); }); });
+    cancel->add_hook([&wake](const std::string&) { asio::post(wake.get_executor(), [&wake] { wake.cancel(); }); });
     co_await wake.async_wait(asio::as_tuple(asio::use_awaitable));
     told = cancel->cancelled();
     co_return RpcResponse::success(json::object{{"action", "accept"}, {"content", {{"name", "too late"}}}});

@@ -536,6 +536,29 @@ TEST(McpAsync, OneShotTakesTheFirstDeliveryOnlyEvenAfterItWasTaken) {
   EXPECT_FALSE(shot->deliver(3));
 }
 
+// A handler's own wait and the request it passes its CancelSource on to both hear of a
+// cancel: hooks add up, and each wait removes only its own.
+TEST(McpAsync, CancelSourceRunsEveryHookOnce) {
+  CancelSource source;
+  std::vector<std::string> ran;
+  source.add_hook([&](const std::string& why) { ran.push_back("first: " + why); });
+  auto removed = source.add_hook([&](const std::string&) { ran.push_back("removed"); });
+  source.add_hook([&](const std::string& why) { ran.push_back("third: " + why); });
+  source.remove_hook(removed);
+  source.cancel("stop");
+  source.cancel("again");  // once
+  EXPECT_EQ(ran, (std::vector<std::string>{"first: stop", "third: stop"}));
+  source.add_hook([&](const std::string& why) { ran.push_back("late: " + why); });  // at once
+  EXPECT_EQ(ran.back(), "late: stop");
+
+  CancelSource cleared;
+  cleared.add_hook([&](const std::string&) { ran.push_back("cleared"); });
+  cleared.clear_hooks();
+  cleared.cancel("x");
+  EXPECT_TRUE(cleared.cancelled());
+  EXPECT_EQ(ran.size(), 3u);
+}
+
 TEST(McpServer, RequestsToTheClientNeedTheCapability) {
   Harness h;
   ASSERT_TRUE(h.server.add_tool(Tool{.name = "ask", .handler = form_elicitation_tool()}).ok());
@@ -822,6 +845,26 @@ TEST(McpServer, ReplaceToolSwapsInPlaceAndTellsOnlyOfChanges) {
   ASSERT_EQ(listed.size(), 3u);
   EXPECT_EQ(listed[1].at("name"), "bad name");
   EXPECT_EQ(listed[1].at("description"), "v2");
+
+  // Resources and prompts the same way.
+  ASSERT_TRUE(h.server.replace_resource(Resource{.uri = "file:///r", .name = "r", .read = read_fixed}).ok());
+  ASSERT_TRUE(h.server.replace_resource(Resource{.uri = "file:///r", .name = "r", .read = read_fixed}).ok());
+  EXPECT_FALSE(h.server.add_resource(Resource{.uri = "file:///r", .name = "r", .read = read_fixed}).ok());
+  auto prompt = [](std::string description) {
+    return Prompt{.name = "p", .description = std::move(description),
+                  .get = [](Context&, const std::map<std::string, std::string>&) -> asio::awaitable<Result<json::object>> {
+                    co_return json::object{{"messages", json::array{}}};
+                  }};
+  };
+  ASSERT_TRUE(h.server.replace_prompt(prompt("a")).ok());
+  ASSERT_TRUE(h.server.replace_prompt(prompt("a")).ok());
+  ASSERT_TRUE(h.server.replace_prompt(prompt("b")).ok());
+  auto sent = h.output->sent();
+  ASSERT_EQ(sent.size(), 7u);  // the four tool notices, one resource added, a prompt added and changed
+  EXPECT_EQ(sent[4].message.method, "notifications/resources/list_changed");
+  EXPECT_EQ(sent[5].message.method, "notifications/prompts/list_changed");
+  EXPECT_EQ(sent[6].message.method, "notifications/prompts/list_changed");
+  EXPECT_EQ(result_of(h.call("prompts/list")).at("prompts").as_array()[0].at("description"), "b");
 
   spdlog::set_default_logger(previous);
   std::string text = log.str();
