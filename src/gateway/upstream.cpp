@@ -13,6 +13,29 @@ namespace json = boost::json;
 
 namespace {
 
+// The elicitationId of an elicitation/create in URL mode, else "".
+std::string url_elicitation_id(const mcp::Message& request) {
+  if (request.method != "elicitation/create") return "";
+  const json::value* mode = request.params.if_contains("mode");
+  const json::value* id = request.params.if_contains("elicitationId");
+  if (!mode || !id || !mode->is_string() || mode->get_string() != "url" || !id->is_string()) return "";
+  return std::string(id->get_string());
+}
+
+// The elicitationIds a URLElicitationRequiredError lists (its data.elicitations).
+std::vector<std::string> url_elicitation_ids(const json::value& data) {
+  std::vector<std::string> ids;
+  const json::object* o = data.if_object();
+  const json::value* list = o ? o->if_contains("elicitations") : nullptr;
+  if (!list || !list->is_array()) return ids;
+  for (const json::value& e : list->get_array()) {
+    const json::object* entry = e.if_object();
+    const json::value* id = entry ? entry->if_contains("elicitationId") : nullptr;
+    if (id && id->is_string()) ids.emplace_back(id->get_string());
+  }
+  return ids;
+}
+
 std::string string_field(const json::object& o, std::string_view key) {
   auto* v = o.if_contains(key);
   return v && v->is_string() ? std::string(v->as_string()) : std::string();
@@ -148,11 +171,11 @@ asio::awaitable<void> Upstream::supervise() {
     mcp::ClientOptions options;
     options.info = mcp::Implementation{.name = "tollgate-gateway", .version = "0.1.0"};
     // Offer the client features downstream clients may have; requests are forwarded, and one
-    // the agent's client did not declare is refused there (Context::request). Sampling with
-    // tools is a plain request and answer; elicitation in URL mode is not offered, since it
-    // also needs notifications/elicitation/complete passed on, which the gateway does not do.
+    // the agent's client did not declare is refused there (Context::request). URL-mode
+    // elicitation's later notifications/elicitation/complete goes to the agent the
+    // elicitation went to (remember_url_elicitation_locked).
     options.capabilities = json::object{{"sampling", json::object{{"tools", json::object{}}}},
-                                        {"elicitation", json::object{{"form", json::object{}}}},
+                                        {"elicitation", json::object{{"form", json::object{}}, {"url", json::object{}}}},
                                         {"roots", json::object{{"listChanged", true}}}};
     auto client = std::make_shared<mcp::Client>(executor_, make_transport(), options);
     std::weak_ptr<Upstream> weak = self;
@@ -379,6 +402,22 @@ void Upstream::on_notification(const mcp::Message& message) {
     if (auto* uri = message.params.if_contains("uri"); uri && uri->is_string()) {
       facade_.notify_resource_updated(std::string(uri->as_string()));
     }
+  } else if (method == "notifications/elicitation/complete") {
+    std::string id = string_field(message.params, "elicitationId");
+    mcp::SessionHandle to;
+    bool known = false;
+    {
+      std::lock_guard lock(mutex_);
+      if (auto it = url_elicitations_.find(id); it != url_elicitations_.end()) {
+        to = std::move(it->second.to);
+        url_elicitations_.erase(it);
+        known = true;
+      }
+    }
+    if (!known || !to.complete_elicitation(id)) {
+      spdlog::debug("gateway: upstream '{}' completed elicitation '{}', which no connected agent is waiting for",
+                    config_.name, id);
+    }
   } else if (method == "notifications/message") {
     // A log message that does not say which call it is about (a stdio upstream, or an HTTP
     // upstream's GET stream; those sent on a call's own stream went to that call). Logs are
@@ -433,7 +472,10 @@ asio::awaitable<mcp::RpcResponse> Upstream::on_request(const mcp::Message& messa
     to = attribute_locked();
     // The upstream cancelling its request cancels the downstream one: the agent's client
     // stops asking its user.
-    if (to.ctx && !to.ambiguous) asked.emplace(to.ctx->request(message.method, message.params, std::move(cancel)));
+    if (to.ctx && !to.ambiguous) {
+      if (auto id = url_elicitation_id(message); !id.empty()) remember_url_elicitation_locked(id, to.ctx->session());
+      asked.emplace(to.ctx->request(message.method, message.params, std::move(cancel)));
+    }
   }
   if (!to.ctx) {
     co_return mcp::RpcResponse::failure(mcp::rpc::kInternalError,
@@ -447,6 +489,20 @@ asio::awaitable<mcp::RpcResponse> Upstream::on_request(const mcp::Message& messa
                          "upstream ties each request to its call)");
   }
   co_return co_await std::move(*asked);
+}
+
+void Upstream::remember_url_elicitation_locked(const std::string& elicitation_id, mcp::SessionHandle to) {
+  std::uint64_t serial = ++last_url_elicitation_;
+  url_elicitations_.insert_or_assign(elicitation_id, UrlElicitation{serial, std::move(to)});
+  url_elicitation_order_.emplace_back(serial, elicitation_id);
+  // Past the bound the oldest goes, unless it completed or was remembered again since.
+  while (url_elicitation_order_.size() > kMaxUrlElicitations) {
+    auto& [oldest, id] = url_elicitation_order_.front();
+    if (auto it = url_elicitations_.find(id); it != url_elicitations_.end() && it->second.serial == oldest) {
+      url_elicitations_.erase(it);
+    }
+    url_elicitation_order_.pop_front();
+  }
 }
 
 mcp::ToolResult Upstream::upstream_error(const std::string& tool, const std::string& text) const {
@@ -513,7 +569,10 @@ asio::awaitable<mcp::ToolResult> Upstream::call_tool(mcp::Context& ctx, const st
     std::optional<asio::awaitable<mcp::RpcResponse>> asked;
     if (auto s = weak.lock()) {
       std::lock_guard lock(s->mutex_);
-      if (mcp::Context* ctx = s->active_locked(call)) asked.emplace(ctx->request(request.method, request.params, cancel));
+      if (mcp::Context* ctx = s->active_locked(call)) {
+        if (auto id = url_elicitation_id(request); !id.empty()) s->remember_url_elicitation_locked(id, ctx->session());
+        asked.emplace(ctx->request(request.method, request.params, cancel));
+      }
     }
     if (!asked) co_return mcp::RpcResponse::failure(mcp::rpc::kInvalidRequest, "the call this request belongs to has ended");
     co_return co_await std::move(*asked);
@@ -542,6 +601,15 @@ asio::awaitable<mcp::ToolResult> Upstream::call_tool(mcp::Context& ctx, const st
     // Not an upstream failure: the tool had started, so a paid call stays charged, as with a
     // cancelled call to an SDK server (and the client gets no answer either way).
     if (response.error->code == mcp::rpc::kRequestCancelled) co_return mcp::ToolResult::error(response.error->message);
+    if (response.error->code == mcp::rpc::kUrlElicitationRequired) {
+      // The upstream needs the agent's user to act first: the agent gets the error as it is
+      // (the payments interceptor refunds the call), and its elicitations' completions later.
+      {
+        std::lock_guard lock(mutex_);
+        for (const std::string& id : url_elicitation_ids(response.error->data)) remember_url_elicitation_locked(id, ctx.session());
+      }
+      throw mcp::ProtocolError(*response.error);
+    }
     if (response.error->code == mcp::rpc::kConnectionClosed) {
       broken_ = true;
       asio::post(executor_, [self] { self->wake_.cancel(); });

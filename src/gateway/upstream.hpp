@@ -14,6 +14,8 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include <atomic>
+#include <deque>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -30,6 +32,7 @@ namespace tollgate::gateway {
 inline constexpr int kFirstReconnectDelayMs = 500;
 inline constexpr int kMaxReconnectDelayMs = 30'000;
 inline constexpr int kHealthCheckIntervalMs = 10'000;  // a ping to a quiet upstream
+inline constexpr std::size_t kMaxUrlElicitations = 1'024;  // open URL-mode elicitations remembered per upstream
 
 class Upstream : public std::enable_shared_from_this<Upstream> {
  public:
@@ -70,6 +73,10 @@ class Upstream : public std::enable_shared_from_this<Upstream> {
   // A charged call that failed upstream (refunded by the payments interceptor).
   mcp::ToolResult upstream_failure(const std::string& tool, const std::string& detail) const;
   void schedule_mirror();
+  // A URL-mode elicitation this upstream started (an elicitation/create, or one listed by a
+  // -32042 error) went to `to`: its notifications/elicitation/complete goes there and to no
+  // other agent (mutex_ held).
+  void remember_url_elicitation_locked(const std::string& elicitation_id, mcp::SessionHandle to);
 
   boost::asio::any_io_executor executor_;
   UpstreamConfig config_;
@@ -85,6 +92,13 @@ class Upstream : public std::enable_shared_from_this<Upstream> {
     mcp::Context* ctx;
   };
   std::vector<ActiveCall> active_calls_;  // downstream calls in flight, newest last
+  struct UrlElicitation {
+    std::uint64_t serial;  // which remembering of this id (an upstream may reuse one)
+    mcp::SessionHandle to;
+  };
+  std::map<std::string, UrlElicitation> url_elicitations_;                    // by elicitationId; guarded by mutex_
+  std::deque<std::pair<std::uint64_t, std::string>> url_elicitation_order_;  // oldest first; guarded by mutex_
+  std::uint64_t last_url_elicitation_ = 0;                                    // guarded by mutex_
   std::uint64_t last_call_serial_ = 0;
   std::atomic<bool> stopped_{false};
   std::atomic<bool> broken_{false};

@@ -785,6 +785,7 @@ asio::awaitable<RpcResponse> ServerSession::handle_call_tool(std::shared_ptr<Req
 
   Context ctx(state);
   std::optional<ToolResult> result;
+  std::optional<RpcError> protocol_error;
   try {
     if (auto interceptor = core_->interceptor()) {
       auto op = (*interceptor)(ctx, *tool, arguments->get_object());
@@ -794,10 +795,13 @@ asio::awaitable<RpcResponse> ServerSession::handle_call_tool(std::shared_ptr<Req
       auto op = tool->handler(ctx, arguments->get_object());
       result = co_await std::move(op);
     }
+  } catch (const ProtocolError& e) {
+    protocol_error = e.error();
   } catch (const std::exception& e) {
     // A handler that throws is reported to the model like a returned error.
     result = ToolResult::error(e.what());
   }
+  if (protocol_error) co_return RpcResponse{nullptr, std::move(*protocol_error)};
   if (tool->output_schema && !result->is_error) {
     if (result->structured_content.is_null()) {
       co_return RpcResponse::failure(rpc::kInternalError, "Tool " + std::string(*name) + " has an outputSchema but returned no structuredContent");
@@ -1159,6 +1163,28 @@ const json::object& Context::client_capabilities() const { return state_->sessio
 const json::object& Context::client_info() const { return state_->session->client_info(); }
 bool Context::client_supports(std::string_view capability) const { return client_capabilities().contains(capability); }
 asio::any_io_executor Context::executor() const { return state_->executor; }
+SessionHandle Context::session() const { return SessionHandle(state_->session); }
+
+bool SessionHandle::notify(std::string method, json::object params) const {
+  auto session = session_.lock();
+  if (!session || session->closed() || !session->can_reach_client()) return false;
+  session->send(Message::notification(std::move(method), std::move(params)), nullptr);
+  return true;
+}
+
+bool SessionHandle::complete_elicitation(std::string_view elicitation_id) const {
+  auto session = session_.lock();
+  if (!session) return false;
+  const json::value* elicitation = session->client_capabilities().if_contains("elicitation");
+  const json::object* modes = elicitation ? elicitation->if_object() : nullptr;
+  if (!modes || !modes->contains("url")) return false;
+  return notify("notifications/elicitation/complete", json::object{{"elicitationId", elicitation_id}});
+}
+
+ProtocolError url_elicitation_required(json::array elicitations, std::string message) {
+  return ProtocolError(RpcError{rpc::kUrlElicitationRequired, std::move(message),
+                                json::object{{"elicitations", std::move(elicitations)}}});
+}
 bool Context::cancelled() const { return state_->cancelled.load(); }
 
 const std::string& Context::protocol_version() const {

@@ -169,6 +169,7 @@ class ServerSession : public std::enable_shared_from_this<ServerSession> {
 
   bool initialized() const { return initialized_.load(); }
   bool closed() const { return closed_.load(); }
+  bool can_reach_client() const { return output_->can_reach_client(); }
   std::string protocol_version() const;
   const json::object& client_capabilities() const { return client_capabilities_; }
   const json::object& client_info() const { return client_info_; }

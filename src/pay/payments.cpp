@@ -141,11 +141,28 @@ class Interceptor {
                                                               Receipt receipt) {
     // Emplaced, not assigned: the result keeps the arena the tool built it in.
     std::optional<mcp::ToolResult> result;
+    std::exception_ptr protocol_error;
     try {
       auto run = tool.handler(ctx, arguments);
       result.emplace(co_await std::move(run));
+    } catch (const mcp::ProtocolError&) {
+      protocol_error = std::current_exception();
     } catch (const std::exception& e) {
       result.emplace(mcp::ToolResult::error(e.what()));
+    }
+    if (protocol_error) {
+      // The call is answered with a JSON-RPC error (say, URL elicitation required): the tool
+      // did not do its work, and the agent gets no result to carry a receipt, so the money
+      // goes back before the error does.
+      auto refunding = charger_->refund(receipt.charge_id);
+      Status refunded = co_await std::move(refunding);
+      if (refunded.ok()) {
+        emit(PaymentEvent::Kind::kRefunded, tool.name, price, receipt.charge_id, ErrorCode::kChargeFailed, "");
+      } else {
+        emit(PaymentEvent::Kind::kRefundFailed, tool.name, price, receipt.charge_id, refunded.code(),
+             refunded.error().message);
+      }
+      std::rethrow_exception(protocol_error);
     }
     if (refund_due(*result)) {
       auto refunding = charger_->refund(receipt.charge_id);

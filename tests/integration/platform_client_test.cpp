@@ -426,6 +426,34 @@ TEST_F(PlatformClientTest, WithPaymentsRefundsAToolErrorWhenAskedAndKeepsTheChar
   EXPECT_EQ(before - balance(), 20'000) << "the failed call was refunded, the other one charged";
 }
 
+// A paid tool that answers with a protocol error (URL elicitation required: the user must
+// act first) did not do its work: the charge goes back, whatever refund_on_tool_error says,
+// and the agent gets the JSON-RPC error with its elicitations.
+TEST_F(PlatformClientTest, WithPaymentsRefundsACallAnsweredWithAProtocolError) {
+  add_a_dollar();
+  mcp::Server server(mcp::Implementation{.name = "linked", .version = "1"});
+  mcp::Tool tool;
+  tool.name = "linked";
+  tool.handler = [](mcp::Context&, const bj::object&) -> asio::awaitable<mcp::ToolResult> {
+    throw mcp::url_elicitation_required(bj::array{bj::object{
+        {"mode", "url"}, {"elicitationId", "e-1"}, {"url", "https://example.com/connect"}, {"message", "Connect first"}}});
+    co_return mcp::ToolResult::text("unreachable");
+  };
+  ASSERT_TRUE(server.add_tool(std::move(tool)).ok());
+  pay::PaymentsConfig config;
+  config.api_key = provider_key_;
+  config.platform_url = platform_->url();
+  config.pricing = {{"linked", "0.02"}};
+  ASSERT_TRUE(pay::with_payments(server, std::move(config)).ok());
+
+  std::int64_t before = balance();
+  auto answers = call_over_http(server, agent_key_, "linked", {bj::object{}});
+  ASSERT_TRUE(answers[0] && answers[0]->error);
+  EXPECT_EQ(answers[0]->error->code, mcp::rpc::kUrlElicitationRequired);
+  EXPECT_EQ(answers[0]->error->data.at("elicitations").as_array().at(0).at("elicitationId").as_string(), "e-1");
+  EXPECT_EQ(balance(), before) << "charged, then refunded";
+}
+
 // The refund of a tool error fails when the platform went away while the tool ran: the
 // call keeps its charge, the result carries the receipt (the agent did pay), and the
 // provider's logger gets refund_failed with the charge id to settle by hand. A platform of

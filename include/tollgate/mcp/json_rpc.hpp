@@ -36,6 +36,9 @@ inline constexpr int kSessionNotFound = -32001;  // Streamable HTTP: unknown or 
 inline constexpr int kResourceNotFound = -32002;
 inline constexpr int kConnectionClosed = -32000;
 inline constexpr int kRequestCancelled = -32800;  // the caller cancelled (CancelSource)
+// MCP 2025-11-25: the request needs the user to complete URL-mode elicitations first
+// (data.elicitations).
+inline constexpr int kUrlElicitationRequired = -32042;
 }  // namespace rpc
 
 // A request id: an integer or a string (MCP forbids null for requests).

@@ -18,6 +18,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -29,6 +30,7 @@ namespace tollgate::mcp {
 
 namespace detail {
 class ServerCore;
+class ServerSession;
 struct RequestState;
 }  // namespace detail
 
@@ -42,6 +44,43 @@ inline constexpr std::size_t kMaxCompletionValues = 100;            // completio
 inline constexpr std::size_t kMaxUriBytes = 8192;                   // resource URIs in resources/read and subscriptions
 
 // What a handler gets for one request.
+// The session a request came in on, usable after the request has ended: URL-mode
+// elicitation's notifications/elicitation/complete comes when the user is done, often after
+// the call that asked. Holds the session weakly: once it ends, nothing is sent.
+class SessionHandle {
+ public:
+  SessionHandle() = default;
+  explicit SessionHandle(std::weak_ptr<detail::ServerSession> session) : session_(std::move(session)) {}
+
+  // A notification on the session's own stream (the GET stream over HTTP); false when the
+  // session has ended or cannot reach its client (stateless HTTP).
+  bool notify(std::string method, json::object params) const;
+  // notifications/elicitation/complete for `elicitation_id`; false also when the client did
+  // not declare URL-mode elicitation (servers send it only to clients that did).
+  bool complete_elicitation(std::string_view elicitation_id) const;
+
+ private:
+  std::weak_ptr<detail::ServerSession> session_;
+};
+
+// Thrown by a tool handler (or the interceptor) to answer tools/call with a JSON-RPC error
+// instead of a tool result, for the errors MCP defines as such (url_elicitation_required).
+// Anything else a handler throws becomes a tool execution error (isError), which the model
+// reads.
+class ProtocolError : public std::runtime_error {
+ public:
+  explicit ProtocolError(RpcError error) : std::runtime_error(error.message), error_(std::move(error)) {}
+  const RpcError& error() const { return error_; }
+
+ private:
+  RpcError error_;
+};
+
+// URLElicitationRequiredError (-32042): the call needs the user to complete these URL-mode
+// elicitations first. Each is the params of an elicitation/create in URL mode ("mode":
+// "url", "elicitationId", "url", "message"); send complete_elicitation(id) when one is done.
+ProtocolError url_elicitation_required(json::array elicitations, std::string message = "URL elicitation required");
+
 class Context {
  public:
   explicit Context(std::shared_ptr<detail::RequestState> state);
@@ -61,6 +100,8 @@ class Context {
   const json::object& client_info() const;
   bool client_supports(std::string_view capability) const;
   boost::asio::any_io_executor executor() const;
+  // This request's session, for messages after the request has ended.
+  SessionHandle session() const;
 
   // Cancellation (notifications/cancelled, or the session ending).
   bool cancelled() const;

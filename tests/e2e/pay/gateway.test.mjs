@@ -451,6 +451,65 @@ url = "http://127.0.0.1:${port}/mcp"
   }
 });
 
+test('URL elicitation: the agent gets the -32042 error (refunded) and, later, the completion; no other agent does', async () => {
+  // An upstream written with the official SDK needs its user to connect an account first:
+  // its tool throws UrlElicitationRequiredError, and 200 ms later (the user is done) sends
+  // notifications/elicitation/complete, which names no call. The gateway must pass the
+  // error on as a JSON-RPC error (not bury it in UPSTREAM_ERROR), refund the charge, and
+  // send the completion to the agent whose call it was, not to every agent.
+  const upstreamScript = tempFile('linking.mjs');
+  const sdkDir = path.join(SOURCE_DIR, 'tests/npm/node_modules/@modelcontextprotocol/sdk/dist/esm');
+  fs.writeFileSync(upstreamScript, `
+const { McpServer } = await import('${sdkDir}/server/mcp.js');
+const { StdioServerTransport } = await import('${sdkDir}/server/stdio.js');
+const { UrlElicitationRequiredError } = await import('${sdkDir}/types.js');
+const server = new McpServer({ name: 'linking', version: '1.0.0' });
+server.registerTool('connect', { description: 'needs a connected account' }, async () => {
+  const done = server.server.createElicitationCompletionNotifier('e-42');
+  setTimeout(() => done().catch(() => {}), 200);
+  throw new UrlElicitationRequiredError([{ mode: 'url', elicitationId: 'e-42', url: 'https://example.com/connect',
+    message: 'Connect your account' }]);
+});
+await server.connect(new StdioServerTransport());
+`);
+  const own = await startGateway(`
+[[upstream]]
+name = "linking"
+command = ["${NODE}", "${upstreamScript}"]
+[upstream.prices]
+connect = "0.03"
+`);
+  try {
+    await until(async () => upstreamsReady(own.url), 'upstreams', 60000);
+    const { ElicitationCompleteNotificationSchema } = await import(new URL('../../npm/node_modules/@modelcontextprotocol/sdk/dist/esm/types.js', import.meta.url));
+    const agent = async (name, heard) => {
+      const client = new Client({ name, version: '1.0.0' }, { capabilities: { elicitation: { url: {} } } });
+      client.setNotificationHandler(ElicitationCompleteNotificationSchema, (n) => heard.push(n.params.elicitationId));
+      await client.connect(new StreamableHTTPClientTransport(new URL(`${own.url}/mcp/linking`),
+        { requestInit: { headers: { Authorization: `Bearer ${world.agentKey}` } } }));
+      return client;
+    };
+    const heard = [], bystanderHeard = [];
+    const client = await agent('connector', heard);
+    const bystander = await agent('bystander', bystanderHeard);
+    const before = await balanceMicros(platform, world.owner);
+    const failure = await client.callTool({ name: 'connect', arguments: {} }).then(() => null, (e) => e);
+    assert.ok(failure, 'the call is answered with a JSON-RPC error');
+    assert.equal(failure.code, -32042, String(failure));
+    assert.equal(failure.data?.elicitations?.[0]?.elicitationId, 'e-42');
+    assert.equal(failure.data.elicitations[0].url, 'https://example.com/connect');
+    await until(async () => (heard.length ? true : null), 'the completion reaches the agent', 5000);
+    assert.deepEqual(heard, ['e-42']);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.deepEqual(bystanderHeard, [], 'another agent never hears of it');
+    assert.equal(await balanceMicros(platform, world.owner), before, 'charged, then refunded');
+    await client.close();
+    await bystander.close();
+  } finally {
+    await own.stop();
+  }
+});
+
 test("SIGTERM the moment the gateway says it is listening stops it gracefully", async () => {
   // "listening on" is printed once the signal handler is in place, so a script that stops
   // the gateway on seeing it gets a graceful stop (exit status 0), not a kill.

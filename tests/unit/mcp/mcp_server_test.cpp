@@ -873,6 +873,40 @@ TEST(McpServer, ReplaceToolSwapsInPlaceAndTellsOnlyOfChanges) {
   EXPECT_EQ(text.find("\"bad name\" breaks", first + 1), std::string::npos) << "warned once: " << text;
 }
 
+// URL-mode elicitation: a tool answers tools/call with URLElicitationRequiredError (-32042)
+// and its elicitations; when the user is done, possibly long after the call ended, the
+// server tells that session (and only a client that declared URL mode).
+TEST(McpServer, UrlElicitationRequiredAndItsCompletionLater) {
+  for (bool url_mode : {true, false}) {
+    Harness h;
+    auto handle = std::make_shared<SessionHandle>();
+    ASSERT_TRUE(h.server.add_tool(Tool{.name = "connect", .handler = [handle](Context& ctx, const json::object&) -> asio::awaitable<ToolResult> {
+      *handle = ctx.session();
+      throw url_elicitation_required(json::array{json::object{
+          {"mode", "url"}, {"elicitationId", "e-7"}, {"url", "https://example.com/oauth"}, {"message", "Sign in"}}});
+      co_return ToolResult::text("unreachable");
+    }}).ok());
+    h.initialize("2025-11-25", url_mode ? json::object{{"elicitation", {{"url", json::object{}}}}} : json::object{{"elicitation", json::object{}}});
+    Message answer = h.call("tools/call", json::object{{"name", "connect"}});
+    ASSERT_EQ(answer.kind, MessageKind::kError);
+    EXPECT_EQ(answer.error.code, rpc::kUrlElicitationRequired);
+    EXPECT_EQ(answer.error.data.at("elicitations").as_array()[0].at("elicitationId"), "e-7");
+
+    EXPECT_EQ(handle->complete_elicitation("e-7"), url_mode);
+    auto sent = h.output->sent();
+    if (url_mode) {
+      ASSERT_EQ(sent.size(), 1u);
+      EXPECT_EQ(sent[0].message.method, "notifications/elicitation/complete");
+      EXPECT_EQ(sent[0].message.params.at("elicitationId"), "e-7");
+      EXPECT_FALSE(sent[0].related.has_value()) << "the session's own stream, not the ended call's";
+    } else {
+      EXPECT_TRUE(sent.empty());
+    }
+    h.session->close();
+    EXPECT_FALSE(handle->notify("notifications/message", json::object{}));
+  }
+}
+
 TEST(McpServer, ContextCarriesTheCaller) {
   Harness h;
   std::string seen;
