@@ -36,6 +36,26 @@ std::vector<std::string> url_elicitation_ids(const json::value& data) {
   return ids;
 }
 
+// "message (url)" for each elicitation a URLElicitationRequiredError lists, for a model to
+// read; its message when it lists none.
+std::string describe_url_elicitations(const mcp::RpcError& error) {
+  std::string out;
+  const json::object* data = error.data.if_object();
+  const json::value* list = data ? data->if_contains("elicitations") : nullptr;
+  if (list && list->is_array()) {
+    for (const json::value& e : list->get_array()) {
+      const json::object* entry = e.if_object();
+      if (!entry) continue;
+      const json::value* message = entry->if_contains("message");
+      const json::value* url = entry->if_contains("url");
+      if (!out.empty()) out += "; ";
+      out += message && message->is_string() ? std::string(message->get_string()) : std::string("open");
+      if (url && url->is_string()) out += " (" + std::string(url->get_string()) + ")";
+    }
+  }
+  return out.empty() ? error.message : out;
+}
+
 std::string string_field(const json::object& o, std::string_view key) {
   auto* v = o.if_contains(key);
   return v && v->is_string() ? std::string(v->as_string()) : std::string();
@@ -410,6 +430,7 @@ void Upstream::on_notification(const mcp::Message& message) {
       std::lock_guard lock(mutex_);
       if (auto it = url_elicitations_.find(id); it != url_elicitations_.end()) {
         to = std::move(it->second.to);
+        url_elicitation_order_.erase(it->second.age);
         url_elicitations_.erase(it);
         known = true;
       }
@@ -492,15 +513,16 @@ asio::awaitable<mcp::RpcResponse> Upstream::on_request(const mcp::Message& messa
 }
 
 void Upstream::remember_url_elicitation_locked(const std::string& elicitation_id, mcp::SessionHandle to) {
-  std::uint64_t serial = ++last_url_elicitation_;
-  url_elicitations_.insert_or_assign(elicitation_id, UrlElicitation{serial, std::move(to)});
-  url_elicitation_order_.emplace_back(serial, elicitation_id);
-  // Past the bound the oldest goes, unless it completed or was remembered again since.
-  while (url_elicitation_order_.size() > kMaxUrlElicitations) {
-    auto& [oldest, id] = url_elicitation_order_.front();
-    if (auto it = url_elicitations_.find(id); it != url_elicitations_.end() && it->second.serial == oldest) {
-      url_elicitations_.erase(it);
-    }
+  if (auto it = url_elicitations_.find(elicitation_id); it != url_elicitations_.end()) {
+    // Asked again (the upstream reuses its id): the newest asking counts.
+    url_elicitation_order_.splice(url_elicitation_order_.end(), url_elicitation_order_, it->second.age);
+    it->second.to = std::move(to);
+    return;
+  }
+  auto age = url_elicitation_order_.insert(url_elicitation_order_.end(), elicitation_id);
+  url_elicitations_.emplace(elicitation_id, UrlElicitation{age, std::move(to)});
+  if (url_elicitations_.size() > kMaxUrlElicitations) {  // never completed: the oldest goes
+    url_elicitations_.erase(url_elicitation_order_.front());
     url_elicitation_order_.pop_front();
   }
 }
@@ -602,8 +624,16 @@ asio::awaitable<mcp::ToolResult> Upstream::call_tool(mcp::Context& ctx, const st
     // cancelled call to an SDK server (and the client gets no answer either way).
     if (response.error->code == mcp::rpc::kRequestCancelled) co_return mcp::ToolResult::error(response.error->message);
     if (response.error->code == mcp::rpc::kUrlElicitationRequired) {
-      // The upstream needs the agent's user to act first: the agent gets the error as it is
-      // (the payments interceptor refunds the call), and its elicitations' completions later.
+      // The upstream needs the agent's user to act first. An agent whose client does URL
+      // mode gets the error as it is (the payments interceptor refunds the call), and the
+      // completions later; to the others it says, in words the model can pass on, what to
+      // do (refunded as UPSTREAM_ERROR: the tool could not do its work).
+      if (!ctx.client_supports("elicitation", "url")) {
+        co_return upstream_error(name, fmt::format("The MCP server behind this gateway ('{}') needs the user to do this "
+                                                   "first, then call again: {}",
+                                                   config_.name, describe_url_elicitations(*response.error)));
+      }
+      // A completion cannot come before the agent has the URL, so it finds the id here.
       {
         std::lock_guard lock(mutex_);
         for (const std::string& id : url_elicitation_ids(response.error->data)) remember_url_elicitation_locked(id, ctx.session());

@@ -14,7 +14,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include <atomic>
-#include <deque>
+#include <list>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -93,12 +93,11 @@ class Upstream : public std::enable_shared_from_this<Upstream> {
   };
   std::vector<ActiveCall> active_calls_;  // downstream calls in flight, newest last
   struct UrlElicitation {
-    std::uint64_t serial;  // which remembering of this id (an upstream may reuse one)
+    std::list<std::string>::iterator age;  // its place in url_elicitation_order_
     mcp::SessionHandle to;
   };
-  std::map<std::string, UrlElicitation> url_elicitations_;                    // by elicitationId; guarded by mutex_
-  std::deque<std::pair<std::uint64_t, std::string>> url_elicitation_order_;  // oldest first; guarded by mutex_
-  std::uint64_t last_url_elicitation_ = 0;                                    // guarded by mutex_
+  std::map<std::string, UrlElicitation> url_elicitations_;  // open ones, by elicitationId; guarded by mutex_
+  std::list<std::string> url_elicitation_order_;            // the same ids, oldest first; guarded by mutex_
   std::uint64_t last_call_serial_ = 0;
   std::atomic<bool> stopped_{false};
   std::atomic<bool> broken_{false};

@@ -280,6 +280,17 @@ bool erase_by(std::vector<std::shared_ptr<const T>>& items, Key key) {
   return items.size() != before;
 }
 
+// Whether `capabilities` (a client's) declare `capability`, and with `sub` non-empty that
+// sub-capability; "elicitation": {} means form mode only.
+bool declares_capability(const json::object& capabilities, std::string_view capability, std::string_view sub) {
+  const json::value* declared = capabilities.if_contains(capability);
+  if (!declared) return false;
+  if (sub.empty()) return true;
+  const json::object* subs = declared->if_object();
+  bool form_by_default = capability == "elicitation" && sub == "form" && (!subs || subs->empty());
+  return form_by_default || (subs && subs->contains(sub));
+}
+
 enum class Put { kAdded, kChanged, kUnchanged, kDuplicate };
 
 // Appends `entry` when its key is new; else, with `replace`, puts it in place of the item
@@ -1038,12 +1049,10 @@ std::optional<std::string> ServerSession::missing_client_capability(std::string_
     capability = "roots";
   }
   if (capability.empty()) return std::nullopt;
-  const json::value* declared = client_capabilities_.if_contains(capability);
-  if (!declared) return "The client does not support " + std::string(capability) + " (needed for " + std::string(method) + ")";
-  if (sub.empty()) return std::nullopt;
-  const json::object* subs = declared->if_object();
-  bool form_by_default = capability == "elicitation" && sub == "form" && (!subs || subs->empty());
-  if (form_by_default || (subs && subs->contains(sub))) return std::nullopt;
+  if (!declares_capability(client_capabilities_, capability, "")) {
+    return "The client does not support " + std::string(capability) + " (needed for " + std::string(method) + ")";
+  }
+  if (declares_capability(client_capabilities_, capability, sub)) return std::nullopt;
   return "The client does not support " + std::string(capability) + "." + std::string(sub) + " (needed for " +
          std::string(method) + ")";
 }
@@ -1161,30 +1170,11 @@ const std::optional<std::string>& Context::bearer_token() const { return state_-
 const json::object& Context::meta() const { return state_->meta; }
 const json::object& Context::client_capabilities() const { return state_->session->client_capabilities(); }
 const json::object& Context::client_info() const { return state_->session->client_info(); }
-bool Context::client_supports(std::string_view capability) const { return client_capabilities().contains(capability); }
+bool Context::client_supports(std::string_view capability, std::string_view sub) const {
+  return detail::declares_capability(client_capabilities(), capability, sub);
+}
 asio::any_io_executor Context::executor() const { return state_->executor; }
 SessionHandle Context::session() const { return SessionHandle(state_->session); }
-
-bool SessionHandle::notify(std::string method, json::object params) const {
-  auto session = session_.lock();
-  if (!session || session->closed() || !session->can_reach_client()) return false;
-  session->send(Message::notification(std::move(method), std::move(params)), nullptr);
-  return true;
-}
-
-bool SessionHandle::complete_elicitation(std::string_view elicitation_id) const {
-  auto session = session_.lock();
-  if (!session) return false;
-  const json::value* elicitation = session->client_capabilities().if_contains("elicitation");
-  const json::object* modes = elicitation ? elicitation->if_object() : nullptr;
-  if (!modes || !modes->contains("url")) return false;
-  return notify("notifications/elicitation/complete", json::object{{"elicitationId", elicitation_id}});
-}
-
-ProtocolError url_elicitation_required(json::array elicitations, std::string message) {
-  return ProtocolError(RpcError{rpc::kUrlElicitationRequired, std::move(message),
-                                json::object{{"elicitations", std::move(elicitations)}}});
-}
 bool Context::cancelled() const { return state_->cancelled.load(); }
 
 const std::string& Context::protocol_version() const {
@@ -1269,6 +1259,28 @@ asio::awaitable<RpcResponse> Context::list_roots() {
 }
 
 void Context::close_sse_stream() { state_->session->close_stream(state_->id); }
+
+// ---------------------------------------------------------------------------------------
+// After the request: SessionHandle, and the errors a tool answers with.
+
+
+bool SessionHandle::notify(std::string method, json::object params) const {
+  auto session = session_.lock();
+  if (!session || session->closed() || !session->can_reach_client()) return false;
+  session->send(Message::notification(std::move(method), std::move(params)), nullptr);
+  return true;
+}
+
+bool SessionHandle::complete_elicitation(std::string_view elicitation_id) const {
+  auto session = session_.lock();
+  if (!session || !detail::declares_capability(session->client_capabilities(), "elicitation", "url")) return false;
+  return notify("notifications/elicitation/complete", json::object{{"elicitationId", elicitation_id}});
+}
+
+ProtocolError url_elicitation_required(json::array elicitations, std::string message) {
+  return ProtocolError(RpcError{rpc::kUrlElicitationRequired, std::move(message),
+                                json::object{{"elicitations", std::move(elicitations)}}});
+}
 
 // ---------------------------------------------------------------------------------------
 // Server.

@@ -158,7 +158,8 @@ class ServerSession : public std::enable_shared_from_this<ServerSession> {
   // stateless HTTP, and JSON mode for a POST of one request, await this directly. Not a
   // coroutine: `request` stays in the awaiting caller's frame, and the answer is handed up
   // once, not through a frame of its own (each move of a Message costs a few hundred
-  // instructions).
+  // instructions). The request is admitted (its id in use) when this is called, so the
+  // awaitable must be awaited.
   boost::asio::awaitable<std::optional<Message>> run_request(const Message& request, std::shared_ptr<const RequestInfo> info,
                                                              boost::asio::any_io_executor executor);
 

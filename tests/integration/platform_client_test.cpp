@@ -444,6 +444,12 @@ TEST_F(PlatformClientTest, WithPaymentsRefundsACallAnsweredWithAProtocolError) {
   config.api_key = provider_key_;
   config.platform_url = platform_->url();
   config.pricing = {{"linked", "0.02"}};
+  std::vector<pay::PaymentEvent> events;
+  std::mutex events_mutex;
+  config.logger = [&](const pay::PaymentEvent& e) {
+    std::lock_guard lock(events_mutex);
+    events.push_back(e);
+  };
   ASSERT_TRUE(pay::with_payments(server, std::move(config)).ok());
 
   std::int64_t before = balance();
@@ -451,7 +457,12 @@ TEST_F(PlatformClientTest, WithPaymentsRefundsACallAnsweredWithAProtocolError) {
   ASSERT_TRUE(answers[0] && answers[0]->error);
   EXPECT_EQ(answers[0]->error->code, mcp::rpc::kUrlElicitationRequired);
   EXPECT_EQ(answers[0]->error->data.at("elicitations").as_array().at(0).at("elicitationId").as_string(), "e-1");
-  EXPECT_EQ(balance(), before) << "charged, then refunded";
+  EXPECT_EQ(balance(), before);
+  std::lock_guard lock(events_mutex);
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[0].kind, pay::PaymentEvent::Kind::kCharged);
+  EXPECT_EQ(events[1].kind, pay::PaymentEvent::Kind::kRefunded) << "charged, then refunded";
+  EXPECT_EQ(events[1].charge_id, events[0].charge_id);
 }
 
 // The refund of a tool error fails when the platform went away while the tool ran: the

@@ -43,7 +43,6 @@ inline constexpr std::size_t kMaxSubscriptionsPerSession = 1'000;   // resources
 inline constexpr std::size_t kMaxCompletionValues = 100;            // completion/complete values (the spec's cap)
 inline constexpr std::size_t kMaxUriBytes = 8192;                   // resource URIs in resources/read and subscriptions
 
-// What a handler gets for one request.
 // The session a request came in on, usable after the request has ended: URL-mode
 // elicitation's notifications/elicitation/complete comes when the user is done, often after
 // the call that asked. Holds the session weakly: once it ends, nothing is sent.
@@ -81,6 +80,7 @@ class ProtocolError : public std::runtime_error {
 // "url", "elicitationId", "url", "message"); send complete_elicitation(id) when one is done.
 ProtocolError url_elicitation_required(json::array elicitations, std::string message = "URL elicitation required");
 
+// What a handler gets for one request.
 class Context {
  public:
   explicit Context(std::shared_ptr<detail::RequestState> state);
@@ -98,7 +98,8 @@ class Context {
   const std::string& protocol_version() const;
   const json::object& client_capabilities() const;
   const json::object& client_info() const;
-  bool client_supports(std::string_view capability) const;
+  // With `sub`, that sub-capability too: ("elicitation", "url"), ("sampling", "tools").
+  bool client_supports(std::string_view capability, std::string_view sub = {}) const;
   boost::asio::any_io_executor executor() const;
   // This request's session, for messages after the request has ended.
   SessionHandle session() const;

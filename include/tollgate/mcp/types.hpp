@@ -49,8 +49,9 @@ class CancelSource {
   // on to); each removes its hook with the returned handle when it ends.
   std::uint64_t add_hook(Hook hook);
   void remove_hook(std::uint64_t handle);
-  // Drops every hook: for the owner of the source, once the work it cancels has ended (a
-  // late cancel must not reach hooks into frames that are gone).
+  // Drops every hook: for the owner of the source, once the work it cancels has ended, so
+  // that a later cancel runs none of them (they may point into frames that are gone). A
+  // cancel already running its hooks finishes them.
   void clear_hooks();
 
  private:

@@ -451,7 +451,7 @@ url = "http://127.0.0.1:${port}/mcp"
   }
 });
 
-test('URL elicitation: the agent gets the -32042 error (refunded) and, later, the completion; no other agent does', async () => {
+test('URL elicitation: the agent gets the -32042 error (refunded) and, later, the completion; no other agent does; a client without URL mode gets the URL in words', async () => {
   // An upstream written with the official SDK needs its user to connect an account first:
   // its tool throws UrlElicitationRequiredError, and 200 ms later (the user is done) sends
   // notifications/elicitation/complete, which names no call. The gateway must pass the
@@ -503,6 +503,16 @@ connect = "0.03"
     await new Promise((resolve) => setTimeout(resolve, 300));
     assert.deepEqual(bystanderHeard, [], 'another agent never hears of it');
     assert.equal(await balanceMicros(platform, world.owner), before, 'charged, then refunded');
+
+    // A client without URL mode cannot act on -32042: it gets the URL in words instead.
+    const plain = new Client({ name: 'plain', version: '1.0.0' }, { capabilities: { elicitation: {} } });
+    await plain.connect(new StreamableHTTPClientTransport(new URL(`${own.url}/mcp/linking`),
+      { requestInit: { headers: { Authorization: `Bearer ${world.agentKey}` } } }));
+    const told = await plain.callTool({ name: 'connect', arguments: {} });
+    assert.equal(errorCode(told), 'UPSTREAM_ERROR', text(told));
+    assert.match(text(told), /Connect your account \(https:\/\/example\.com\/connect\)/);
+    assert.equal(await balanceMicros(platform, world.owner), before, 'refunded too');
+    await plain.close();
     await client.close();
     await bystander.close();
   } finally {

@@ -560,9 +560,13 @@ TEST(McpHttp, JsonModeCallsAnswerOnTheirPostAndTalkOnTheGetStream) {
   EXPECT_EQ(answered.headers.get("Content-Type").value_or(""), "application/json");
   EXPECT_EQ(body_json(answered).at("result").at("content").as_array()[0].at("text").as_string(), "roots") << answered.body;
 
-  auto ended = std::async(std::launch::async, [&] { return t.post(call_body(4, "slower"), session); });
-  // The DELETE may come before the call is received (404 too): either way, no answer.
-  std::this_thread::sleep_for(100ms);
+  // A DELETE while a call waits (for the client, here) ends it: its POST gets 404.
+  auto ended = std::async(std::launch::async, [&] { return t.post(call_body(4, "ask"), session); });
+  auto twice = [](const std::string& s) {
+    auto first = s.find("roots/list");
+    return first != std::string::npos && s.find("roots/list", first + 1) != std::string::npos;
+  };
+  ASSERT_TRUE(twice(get->read_until(twice))) << "the second call is waiting";
   EXPECT_EQ(t.send("DELETE", session).status, 204u);
   auto gone = ended.get();
   EXPECT_EQ(gone.status, 404u) << gone.body;
@@ -570,19 +574,30 @@ TEST(McpHttp, JsonModeCallsAnswerOnTheirPostAndTalkOnTheGetStream) {
 }
 
 // In JSON mode a lone request runs in its POST (runs_in_post): it has no stream another
-// connection could take over, so a guessed Last-Event-ID is refused and the POST keeps its
+// connection could take over, so a guessed Last-Event-ID is refused while the call runs (it
+// waits for the client's answer, whose request is on the GET stream), and the POST keeps its
 // answer.
 TEST(McpHttp, AJsonModeCallHasNoStreamToResume) {
   HttpOptions options;
   options.response_mode = ResponseMode::kJson;
   McpHttp t(options);
-  std::string session = t.open_session();
-  auto post = t.raw("POST", call_body(2, "slow"),
+  auto init = t.post(R"({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25",)"
+                     R"("capabilities":{"roots":{}},"clientInfo":{"name":"t","version":"1"}}})");
+  std::string session(init.headers.get("Mcp-Session-Id").value_or(""));
+  ASSERT_EQ(t.post(R"({"jsonrpc":"2.0","method":"notifications/initialized"})", session).status, 202u);
+  auto get = t.raw("GET", "", {{"Accept", "text/event-stream"}, {"Mcp-Session-Id", session}});
+  auto post = t.raw("POST", call_body(2, "ask"),
                     {{"Accept", "application/json, text/event-stream"}, {"Mcp-Session-Id", session}});
-  for (std::string id : {"2_0", "3_0"}) {
+  std::string asked = get->read_until([](const std::string& s) { return s.find("roots/list") != std::string::npos; });
+  std::size_t data = asked.rfind("data: ", asked.find("roots/list"));
+  ASSERT_NE(data, std::string::npos) << asked;
+  json::value request = json::parse(asked.substr(data + 6, asked.find('\n', data) - data - 6));
+  for (std::string id : {"1_0", "2_0", "3_0"}) {
     EXPECT_EQ(t.send("GET", session, {{"Accept", "text/event-stream"}, {"Last-Event-ID", id}}).status, 400u) << id;
   }
-  std::string got = post->read_until([](const std::string& s) { return s.find("slow answer") != std::string::npos; });
+  json::object reply{{"jsonrpc", "2.0"}, {"id", request.at("id")}, {"result", json::object{{"roots", json::array{}}}}};
+  EXPECT_EQ(t.post(json::serialize(reply), session).status, 202u);
+  std::string got = post->read_until([](const std::string& s) { return s.find("\"roots\"") != std::string::npos; });
   EXPECT_EQ(got.rfind("HTTP/1.1 200", 0), 0u) << got;
   EXPECT_NE(got.find("application/json"), std::string::npos) << got;
 }

@@ -823,8 +823,15 @@ TEST(McpServer, ListChangedAfterInitialize) {
 // definition changed, and the naming warning is not repeated.
 TEST(McpServer, ReplaceToolSwapsInPlaceAndTellsOnlyOfChanges) {
   std::ostringstream log;
-  auto previous = spdlog::default_logger();
-  spdlog::set_default_logger(std::make_shared<spdlog::logger>("capture", std::make_shared<spdlog::sinks::ostream_sink_mt>(log)));
+  // Restored however the test ends (an ASSERT returns early): the sink writes into `log`.
+  struct Capture {
+    std::shared_ptr<spdlog::logger> previous = spdlog::default_logger();
+    explicit Capture(std::ostringstream& out) {
+      spdlog::set_default_logger(std::make_shared<spdlog::logger>("capture", std::make_shared<spdlog::sinks::ostream_sink_mt>(out)));
+    }
+    ~Capture() { spdlog::set_default_logger(previous); }
+  };
+  auto capture = std::make_unique<Capture>(log);
   Harness h;
   h.initialize();
   ASSERT_TRUE(h.server.add_tool(Tool{.name = "first", .handler = text_tool("1")}).ok());
@@ -866,7 +873,7 @@ TEST(McpServer, ReplaceToolSwapsInPlaceAndTellsOnlyOfChanges) {
   EXPECT_EQ(sent[6].message.method, "notifications/prompts/list_changed");
   EXPECT_EQ(result_of(h.call("prompts/list")).at("prompts").as_array()[0].at("description"), "b");
 
-  spdlog::set_default_logger(previous);
+  capture.reset();
   std::string text = log.str();
   auto first = text.find("\"bad name\" breaks");
   EXPECT_NE(first, std::string::npos) << text;
