@@ -39,6 +39,25 @@ T run_sync(std::function<asio::awaitable<T>(asio::io_context&)> body) {
   return std::move(*out);
 }
 
+// The payment events with_payments reports, in order (its logger runs on the server's thread).
+class PaymentEvents {
+ public:
+  std::function<void(const pay::PaymentEvent&)> logger() {
+    return [this](const pay::PaymentEvent& e) {
+      std::lock_guard lock(mutex_);
+      events_.push_back(e);
+    };
+  }
+  std::vector<pay::PaymentEvent> seen() {
+    std::lock_guard lock(mutex_);
+    return events_;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::vector<pay::PaymentEvent> events_;
+};
+
 // Serves `server` over Streamable HTTP and calls `tool` once per entry of `calls` through a
 // real MCP client sending `agent_key` as its bearer token (none when empty); returns the
 // answers in order.
@@ -162,6 +181,15 @@ class PlatformClientTest : public ::testing::Test {
       std::string t = token, tool = "echo", key = idem;
       co_return co_await client->charge(std::move(t), std::move(tool), amount, std::move(key));
     });
+  }
+
+  // with_payments on this platform with the provider's key, at `pricing`.
+  static pay::PaymentsConfig payments_config(std::map<std::string, std::string> pricing) {
+    pay::PaymentsConfig config;
+    config.api_key = provider_key_;
+    config.platform_url = platform_->url();
+    config.pricing = std::move(pricing);
+    return config;
   }
 
   static void add_a_dollar() {
@@ -396,10 +424,7 @@ TEST_F(PlatformClientTest, WithPaymentsRefundsAToolErrorWhenAskedAndKeepsTheChar
     co_return mcp::ToolResult::text("divided");
   };
   ASSERT_TRUE(server.add_tool(std::move(tool)).ok());
-  pay::PaymentsConfig config;
-  config.api_key = provider_key_;
-  config.platform_url = platform_->url();
-  config.pricing = {{"divide", "0.02"}};
+  pay::PaymentsConfig config = payments_config({{"divide", "0.02"}});
   config.refund_on_tool_error = true;
   ASSERT_TRUE(pay::with_payments(server, std::move(config)).ok());
 
@@ -440,16 +465,9 @@ TEST_F(PlatformClientTest, WithPaymentsRefundsACallAnsweredWithAProtocolError) {
     co_return mcp::ToolResult::text("unreachable");
   };
   ASSERT_TRUE(server.add_tool(std::move(tool)).ok());
-  pay::PaymentsConfig config;
-  config.api_key = provider_key_;
-  config.platform_url = platform_->url();
-  config.pricing = {{"linked", "0.02"}};
-  std::vector<pay::PaymentEvent> events;
-  std::mutex events_mutex;
-  config.logger = [&](const pay::PaymentEvent& e) {
-    std::lock_guard lock(events_mutex);
-    events.push_back(e);
-  };
+  pay::PaymentsConfig config = payments_config({{"linked", "0.02"}});
+  PaymentEvents recorded;
+  config.logger = recorded.logger();
   ASSERT_TRUE(pay::with_payments(server, std::move(config)).ok());
 
   std::int64_t before = balance();
@@ -458,7 +476,7 @@ TEST_F(PlatformClientTest, WithPaymentsRefundsACallAnsweredWithAProtocolError) {
   EXPECT_EQ(answers[0]->error->code, mcp::rpc::kUrlElicitationRequired);
   EXPECT_EQ(answers[0]->error->data.at("elicitations").as_array().at(0).at("elicitationId").as_string(), "e-1");
   EXPECT_EQ(balance(), before);
-  std::lock_guard lock(events_mutex);
+  std::vector<pay::PaymentEvent> events = recorded.seen();
   ASSERT_EQ(events.size(), 2u);
   EXPECT_EQ(events[0].kind, pay::PaymentEvent::Kind::kCharged);
   EXPECT_EQ(events[1].kind, pay::PaymentEvent::Kind::kRefunded) << "charged, then refunded";
@@ -485,8 +503,7 @@ TEST_F(PlatformClientTest, WithPaymentsKeepsTheChargeAndReportsItWhenTheRefundFa
     co_return mcp::ToolResult::error("the tool failed");
   };
   ASSERT_TRUE(server.add_tool(std::move(tool)).ok());
-  std::vector<pay::PaymentEvent> events;
-  std::mutex events_mutex;
+  PaymentEvents recorded;
   pay::PaymentsConfig config;
   config.api_key = provider_key;
   config.platform_url = platform->url();
@@ -494,10 +511,7 @@ TEST_F(PlatformClientTest, WithPaymentsKeepsTheChargeAndReportsItWhenTheRefundFa
   config.refund_on_tool_error = true;
   config.timeout_ms = 2'000;
   config.retries = 1;
-  config.logger = [&](const pay::PaymentEvent& e) {
-    std::lock_guard lock(events_mutex);
-    events.push_back(e);
-  };
+  config.logger = recorded.logger();
   ASSERT_TRUE(pay::with_payments(server, std::move(config)).ok());
 
   auto answers = call_over_http(server, agent_key, "fragile", {bj::object{}});
@@ -513,7 +527,7 @@ TEST_F(PlatformClientTest, WithPaymentsKeepsTheChargeAndReportsItWhenTheRefundFa
   std::string charge_id(receipt.at("charge_id").as_string());
 
   {
-    std::lock_guard lock(events_mutex);
+    std::vector<pay::PaymentEvent> events = recorded.seen();
     ASSERT_EQ(events.size(), 2u);
     EXPECT_EQ(events[0].kind, pay::PaymentEvent::Kind::kCharged);
     EXPECT_EQ(events[1].kind, pay::PaymentEvent::Kind::kRefundFailed);

@@ -17,7 +17,7 @@ import path from 'node:path';
 import { spawn, execFileSync } from 'node:child_process';
 import {
   Platform, SOURCE_DIR, until, makeWorld, balanceMicros, Server, httpClient, tempFile, ranCount, cancelledCount, errorCode, text,
-  BUILD_DIR, NODE, Client, StreamableHTTPClientTransport,
+  BUILD_DIR, NODE,
 } from './pay_harness.mjs';
 
 const EVERYTHING = path.join(SOURCE_DIR, 'tests/npm/node_modules/@modelcontextprotocol/server-everything/dist/index.js');
@@ -56,6 +56,11 @@ async function startGateway(upstreams) {
   return Server.start(TOLLGATE, ['gateway', '--config', file, '--listen', '127.0.0.1:0'],
     { TOLLGATE_API_KEY: world.providerKey });
 }
+
+// The official SDK's ESM build (for upstream scripts written with it) and its schemas (for
+// the handlers of an agent's client).
+const SDK_DIR = path.join(SOURCE_DIR, 'tests/npm/node_modules/@modelcontextprotocol/sdk/dist/esm');
+const sdkTypes = () => import(new URL('../../npm/node_modules/@modelcontextprotocol/sdk/dist/esm/types.js', import.meta.url));
 
 // A plain HTTP proxy to `target` (an MCP endpoint) that records every request the upstream
 // behind it receives: method, path, headers as sent, and body. Responses (SSE streams too)
@@ -207,12 +212,10 @@ test("a tool without a price of its own costs the upstream's default_price; one 
 });
 
 test('progress and sampling requests are forwarded both ways', async () => {
-  const client = new Client({ name: 'sampler', version: '1.0.0' }, { capabilities: { sampling: {} } });
-  const { CreateMessageRequestSchema } = await import(new URL('../../npm/node_modules/@modelcontextprotocol/sdk/dist/esm/types.js', import.meta.url));
-  client.setRequestHandler(CreateMessageRequestSchema, async () => ({
-    role: 'assistant', model: 'test-model', content: { type: 'text', text: 'sampled by the agent' } }));
-  await client.connect(new StreamableHTTPClientTransport(new URL(mcp('everything')),
-    { requestInit: { headers: { Authorization: `Bearer ${world.agentKey}` } } }));
+  const { CreateMessageRequestSchema } = await sdkTypes();
+  const client = await httpClient(mcp('everything'), world.agentKey, { name: 'sampler', capabilities: { sampling: {} },
+    prepare: (c) => c.setRequestHandler(CreateMessageRequestSchema, async () => ({
+      role: 'assistant', model: 'test-model', content: { type: 'text', text: 'sampled by the agent' } })) });
   const progress = [];
   const long = await client.callTool({ name: 'trigger-long-running-operation', arguments: { duration: 1, steps: 3 } },
     undefined, { onprogress: (p) => progress.push(p) });
@@ -232,26 +235,23 @@ test("a stdio upstream's request never reaches another agent's client", async ()
     const credit = await platform.api('POST', '/api/v1/admin/credits', { token: world.owner, body: { email, amount: '0.10' } });
     assert.equal(credit.status, 201, credit.text);
   }
-  const { CreateMessageRequestSchema } = await import(new URL('../../npm/node_modules/@modelcontextprotocol/sdk/dist/esm/types.js', import.meta.url));
+  const { CreateMessageRequestSchema } = await sdkTypes();
   // A client that records the prompts it is asked, and answers once `release()` is called.
-  const sampler = async (key) => {
-    const client = new Client({ name: 'sampler', version: '1.0.0' }, { capabilities: { sampling: {} } });
-    client.asked = [];
-    let release;
-    const released = new Promise((resolve) => { release = resolve; });
-    let asked;
-    client.firstAsked = new Promise((resolve) => { asked = resolve; });
-    client.release = release;
-    client.setRequestHandler(CreateMessageRequestSchema, async (request) => {
-      client.asked.push(request.params.messages.map((m) => m.content.text).join(' '));
-      asked();
-      await released;
-      return { role: 'assistant', model: 'test-model', content: { type: 'text', text: 'sampled by the agent' } };
-    });
-    await client.connect(new StreamableHTTPClientTransport(new URL(mcp('everything')),
-      { requestInit: { headers: { Authorization: `Bearer ${key}` } } }));
-    return client;
-  };
+  const sampler = (key) => httpClient(mcp('everything'), key, { name: 'sampler', capabilities: { sampling: {} },
+    prepare: (client) => {
+      client.asked = [];
+      let release;
+      const released = new Promise((resolve) => { release = resolve; });
+      let asked;
+      client.firstAsked = new Promise((resolve) => { asked = resolve; });
+      client.release = release;
+      client.setRequestHandler(CreateMessageRequestSchema, async (request) => {
+        client.asked.push(request.params.messages.map((m) => m.content.text).join(' '));
+        asked();
+        await released;
+        return { role: 'assistant', model: 'test-model', content: { type: 'text', text: 'sampled by the agent' } };
+      });
+    } });
   const sample = (client, prompt) =>
     client.callTool({ name: 'trigger-sampling-request', arguments: { prompt, maxTokens: 10 } });
 
@@ -300,16 +300,15 @@ command = ["${path.join(BUILD_DIR, 'conformance_server')}", "--stdio"]
 `);
   const otherOwner = await platform.signup('logs@example.com');
   const otherKey = (await platform.api('POST', '/api/v1/keys', { token: otherOwner, body: { name: 'log reader' } })).body.key;
-  const { LoggingMessageNotificationSchema } = await import(new URL('../../npm/node_modules/@modelcontextprotocol/sdk/dist/esm/types.js', import.meta.url));
+  const { LoggingMessageNotificationSchema } = await sdkTypes();
   try {
     await until(async () => upstreamsReady(own.url), 'upstreams', 60000);
     for (const upstream of ['conf-http', 'conf-stdio']) {
       const listener = async (key) => {
-        const client = new Client({ name: 'log reader', version: '1.0.0' });
-        client.logs = [];
-        client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => { client.logs.push(n.params.data); });
-        await client.connect(new StreamableHTTPClientTransport(new URL(`${own.url}/mcp/${upstream}`),
-          { requestInit: { headers: { Authorization: `Bearer ${key}` } } }));
+        const logs = [];
+        const client = await httpClient(`${own.url}/mcp/${upstream}`, key, { name: 'log reader',
+          prepare: (c) => c.setNotificationHandler(LoggingMessageNotificationSchema, (n) => { logs.push(n.params.data); }) });
+        client.logs = logs;
         return client;
       };
       const a = await listener(world.agentKey);
@@ -334,11 +333,10 @@ test("an upstream withdrawing its question withdraws it from the agent's client 
   // after 300 ms: the SDK sends notifications/cancelled. The gateway passes that on, so the
   // agent's client sees its own request aborted instead of a prompt left open.
   const upstreamScript = tempFile('impatient.mjs');
-  const sdkDir = path.join(SOURCE_DIR, 'tests/npm/node_modules/@modelcontextprotocol/sdk/dist/esm');
   fs.writeFileSync(upstreamScript, `
-const { McpServer } = await import('${sdkDir}/server/mcp.js');
-const { StdioServerTransport } = await import('${sdkDir}/server/stdio.js');
-const { ElicitResultSchema } = await import('${sdkDir}/types.js');
+const { McpServer } = await import('${SDK_DIR}/server/mcp.js');
+const { StdioServerTransport } = await import('${SDK_DIR}/server/stdio.js');
+const { ElicitResultSchema } = await import('${SDK_DIR}/types.js');
 const server = new McpServer({ name: 'impatient', version: '1.0.0' });
 server.registerTool('ask', { description: 'asks, and waits 300 ms for an answer' }, async () => {
   try {
@@ -359,16 +357,14 @@ command = ["${NODE}", "${upstreamScript}"]
 `);
   try {
     await until(async () => upstreamsReady(own.url), 'upstreams', 60000);
-    const { ElicitRequestSchema } = await import(new URL('../../npm/node_modules/@modelcontextprotocol/sdk/dist/esm/types.js', import.meta.url));
-    const client = new Client({ name: 'slow human', version: '1.0.0' }, { capabilities: { elicitation: {} } });
+    const { ElicitRequestSchema } = await sdkTypes();
     let aborted = false;
-    client.setRequestHandler(ElicitRequestSchema, (request, extra) => new Promise((resolve) => {
-      const give = () => resolve({ action: 'decline' });
-      extra.signal.addEventListener('abort', () => { aborted = true; give(); });
-      setTimeout(give, 10000);
-    }));
-    await client.connect(new StreamableHTTPClientTransport(new URL(`${own.url}/mcp/impatient`),
-      { requestInit: { headers: { Authorization: `Bearer ${world.agentKey}` } } }));
+    const client = await httpClient(`${own.url}/mcp/impatient`, world.agentKey, { name: 'slow human', capabilities: { elicitation: {} },
+      prepare: (c) => c.setRequestHandler(ElicitRequestSchema, (request, extra) => new Promise((resolve) => {
+        const give = () => resolve({ action: 'decline' });
+        extra.signal.addEventListener('abort', () => { aborted = true; give(); });
+        setTimeout(give, 10000);
+      })) });
     const result = await client.callTool({ name: 'ask', arguments: {} });
     assert.match(text(result), /^gave up/, text(result));
     await until(async () => aborted || null, "the agent's elicitation aborted", 5000);
@@ -385,13 +381,12 @@ test("a list change an HTTP upstream sends on a call's stream re-mirrors it, and
   // upstream's news: re-mirror, and tell its agents. Re-mirroring replaces the tools it
   // already has in place, so agents are told of the one new tool, not of every tool again.
   const upstreamScript = tempFile('growing.mjs');
-  const sdkDir = path.join(SOURCE_DIR, 'tests/npm/node_modules/@modelcontextprotocol/sdk/dist/esm');
   fs.writeFileSync(upstreamScript, `
 import http from 'node:http';
 import { randomUUID } from 'node:crypto';
-const { Server } = await import('${sdkDir}/server/index.js');
-const { StreamableHTTPServerTransport } = await import('${sdkDir}/server/streamableHttp.js');
-const { ListToolsRequestSchema, CallToolRequestSchema } = await import('${sdkDir}/types.js');
+const { Server } = await import('${SDK_DIR}/server/index.js');
+const { StreamableHTTPServerTransport } = await import('${SDK_DIR}/server/streamableHttp.js');
+const { ListToolsRequestSchema, CallToolRequestSchema } = await import('${SDK_DIR}/types.js');
 const tools = [{ name: 'grow', description: 'adds the tool grown', inputSchema: { type: 'object' } }];
 function makeServer() {
   const server = new Server({ name: 'growing', version: '1.0.0' }, { capabilities: { tools: { listChanged: true } } });
@@ -430,12 +425,10 @@ name = "growing"
 url = "http://127.0.0.1:${port}/mcp"
 `);
     await until(async () => upstreamsReady(own.url), 'upstreams', 60000);
-    const { ToolListChangedNotificationSchema } = await import(new URL('../../npm/node_modules/@modelcontextprotocol/sdk/dist/esm/types.js', import.meta.url));
-    const client = new Client({ name: 'watcher', version: '1.0.0' });
+    const { ToolListChangedNotificationSchema } = await sdkTypes();
     let changes = 0;
-    client.setNotificationHandler(ToolListChangedNotificationSchema, () => { changes += 1; });
-    await client.connect(new StreamableHTTPClientTransport(new URL(`${own.url}/mcp/growing`),
-      { requestInit: { headers: { Authorization: `Bearer ${world.agentKey}` } } }));
+    const client = await httpClient(`${own.url}/mcp/growing`, world.agentKey, { name: 'watcher',
+      prepare: (c) => c.setNotificationHandler(ToolListChangedNotificationSchema, () => { changes += 1; }) });
     const names = async () => (await client.listTools()).tools.map((t) => t.name).sort();
     assert.deepEqual(await names(), ['grow']);
     assert.equal(text(await client.callTool({ name: 'grow', arguments: {} })), 'ran grow');
@@ -458,11 +451,10 @@ test('URL elicitation: the agent gets the -32042 error (refunded) and, later, th
   // error on as a JSON-RPC error (not bury it in UPSTREAM_ERROR), refund the charge, and
   // send the completion to the agent whose call it was, not to every agent.
   const upstreamScript = tempFile('linking.mjs');
-  const sdkDir = path.join(SOURCE_DIR, 'tests/npm/node_modules/@modelcontextprotocol/sdk/dist/esm');
   fs.writeFileSync(upstreamScript, `
-const { McpServer } = await import('${sdkDir}/server/mcp.js');
-const { StdioServerTransport } = await import('${sdkDir}/server/stdio.js');
-const { UrlElicitationRequiredError } = await import('${sdkDir}/types.js');
+const { McpServer } = await import('${SDK_DIR}/server/mcp.js');
+const { StdioServerTransport } = await import('${SDK_DIR}/server/stdio.js');
+const { UrlElicitationRequiredError } = await import('${SDK_DIR}/types.js');
 const server = new McpServer({ name: 'linking', version: '1.0.0' });
 server.registerTool('connect', { description: 'needs a connected account' }, async () => {
   const done = server.server.createElicitationCompletionNotifier('e-42');
@@ -481,14 +473,9 @@ connect = "0.03"
 `);
   try {
     await until(async () => upstreamsReady(own.url), 'upstreams', 60000);
-    const { ElicitationCompleteNotificationSchema } = await import(new URL('../../npm/node_modules/@modelcontextprotocol/sdk/dist/esm/types.js', import.meta.url));
-    const agent = async (name, heard) => {
-      const client = new Client({ name, version: '1.0.0' }, { capabilities: { elicitation: { url: {} } } });
-      client.setNotificationHandler(ElicitationCompleteNotificationSchema, (n) => heard.push(n.params.elicitationId));
-      await client.connect(new StreamableHTTPClientTransport(new URL(`${own.url}/mcp/linking`),
-        { requestInit: { headers: { Authorization: `Bearer ${world.agentKey}` } } }));
-      return client;
-    };
+    const { ElicitationCompleteNotificationSchema } = await sdkTypes();
+    const agent = (name, heard) => httpClient(`${own.url}/mcp/linking`, world.agentKey, { name, capabilities: { elicitation: { url: {} } },
+      prepare: (c) => c.setNotificationHandler(ElicitationCompleteNotificationSchema, (n) => heard.push(n.params.elicitationId)) });
     const heard = [], bystanderHeard = [];
     const client = await agent('connector', heard);
     const bystander = await agent('bystander', bystanderHeard);
@@ -505,9 +492,7 @@ connect = "0.03"
     assert.equal(await balanceMicros(platform, world.owner), before, 'charged, then refunded');
 
     // A client without URL mode cannot act on -32042: it gets the URL in words instead.
-    const plain = new Client({ name: 'plain', version: '1.0.0' }, { capabilities: { elicitation: {} } });
-    await plain.connect(new StreamableHTTPClientTransport(new URL(`${own.url}/mcp/linking`),
-      { requestInit: { headers: { Authorization: `Bearer ${world.agentKey}` } } }));
+    const plain = await httpClient(`${own.url}/mcp/linking`, world.agentKey, { name: 'plain', capabilities: { elicitation: {} } });
     const told = await plain.callTool({ name: 'connect', arguments: {} });
     assert.equal(errorCode(told), 'UPSTREAM_ERROR', text(told));
     assert.match(text(told), /Connect your account \(https:\/\/example\.com\/connect\)/);

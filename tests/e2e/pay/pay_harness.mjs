@@ -79,9 +79,11 @@ export async function startWeather(platform, providerKey, { auditLog, extraArgs 
     { TOLLGATE_URL: platform.url, TOLLGATE_API_KEY: providerKey });
 }
 
-// An SDK client over Streamable HTTP; `token` goes in the Authorization header.
-export async function httpClient(url, token) {
-  const client = new Client({ name: 'tollgate-e2e', version: '1.0.0' });
+// An SDK client over Streamable HTTP; `token` goes in the Authorization header. `prepare(client)`
+// sets its handlers before it connects.
+export async function httpClient(url, token, { name = 'tollgate-e2e', capabilities = {}, prepare = () => {} } = {}) {
+  const client = new Client({ name, version: '1.0.0' }, { capabilities });
+  prepare(client);
   const headers = token ? { Authorization: `Bearer ${token}` } : {};
   await client.connect(new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers } }));
   return client;

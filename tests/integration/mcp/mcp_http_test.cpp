@@ -67,9 +67,22 @@ class RawConnection {
   bool closed_ = false;
 };
 
-std::string init_body(std::string_view version = "2025-11-25") {
+std::string init_body(std::string_view version = "2025-11-25", std::string_view capabilities = "{}") {
   return R"({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":")" + std::string(version) +
-         R"(","capabilities":{},"clientInfo":{"name":"t","version":"1"}}})";
+         R"(","capabilities":)" + std::string(capabilities) + R"(,"clientInfo":{"name":"t","version":"1"}}})";
+}
+
+// The message of the SSE event in `text` that carries `method` (null when there is none).
+json::value sse_message_with(const std::string& text, std::string_view method) {
+  std::size_t at = text.find(method);
+  std::size_t data = at == std::string::npos ? std::string::npos : text.rfind("data: ", at);
+  if (data == std::string::npos) return nullptr;
+  return json::parse(text.substr(data + 6, text.find('\n', data) - data - 6));
+}
+
+// The client's answer to a server's roots/list: no roots.
+std::string no_roots_answer(const json::value& request) {
+  return json::serialize(json::object{{"jsonrpc", "2.0"}, {"id", request.at("id")}, {"result", json::object{{"roots", json::array{}}}}});
 }
 
 class McpHttp {
@@ -118,8 +131,8 @@ class McpHttp {
   }
 
   // Initializes a session and returns its id.
-  std::string open_session(std::string_view version = "2025-11-25") {
-    auto r = post(init_body(version));
+  std::string open_session(std::string_view version = "2025-11-25", std::string_view capabilities = "{}") {
+    auto r = post(init_body(version, capabilities));
     EXPECT_EQ(r.status, 200u) << r.body;
     std::string id(r.headers.get("Mcp-Session-Id").value_or(""));
     EXPECT_FALSE(id.empty());
@@ -280,22 +293,17 @@ TEST(McpHttp, SessionLifecycle) {
 // way and changes nothing.
 TEST(McpHttp, AClientsAnswerToAServerRequestIsAcceptedWith202) {
   McpHttp t;
-  auto init = t.post(R"({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25",)"
-                     R"("capabilities":{"roots":{}},"clientInfo":{"name":"t","version":"1"}}})");
-  ASSERT_EQ(init.status, 200u);
-  std::string session(init.headers.get("Mcp-Session-Id").value_or(""));
-  ASSERT_EQ(t.post(R"({"jsonrpc":"2.0","method":"notifications/initialized"})", session).status, 202u);
+  std::string session = t.open_session("2025-11-25", R"({"roots":{}})");  // checks 200, then 202
+  ASSERT_FALSE(session.empty());
 
   auto call = t.raw("POST", call_body(2, "ask"),
                     {{"Accept", "application/json, text/event-stream"}, {"Mcp-Session-Id", session}});
   std::string asked = call->read_until([](const std::string& s) { return s.find("roots/list") != std::string::npos; });
-  std::size_t data = asked.rfind("data: ", asked.find("roots/list"));
-  ASSERT_NE(data, std::string::npos) << asked;
-  json::value request = json::parse(asked.substr(data + 6, asked.find('\n', data) - data - 6));
+  json::value request = sse_message_with(asked, "roots/list");
+  ASSERT_TRUE(request.is_object()) << asked;
   ASSERT_EQ(request.at("method"), "roots/list") << asked;
 
-  json::object answer{{"jsonrpc", "2.0"}, {"id", request.at("id")}, {"result", json::object{{"roots", json::array{}}}}};
-  auto accepted = t.post(json::serialize(answer), session);
+  auto accepted = t.post(no_roots_answer(request), session);
   EXPECT_EQ(accepted.status, 202u);
   EXPECT_EQ(accepted.body, "");
   std::string rest = call->read_until([](const std::string& s) { return s.find("\"roots\"") != std::string::npos; });
@@ -532,10 +540,7 @@ TEST(McpHttp, JsonModeCallsAnswerOnTheirPostAndTalkOnTheGetStream) {
   HttpOptions options;
   options.response_mode = ResponseMode::kJson;
   McpHttp t(options);
-  auto init = t.post(R"({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25",)"
-                     R"("capabilities":{"roots":{}},"clientInfo":{"name":"t","version":"1"}}})");
-  std::string session(init.headers.get("Mcp-Session-Id").value_or(""));
-  ASSERT_EQ(t.post(R"({"jsonrpc":"2.0","method":"notifications/initialized"})", session).status, 202u);
+  std::string session = t.open_session("2025-11-25", R"({"roots":{}})");
   auto get = t.raw("GET", "", {{"Accept", "text/event-stream"}, {"Mcp-Session-Id", session}});
 
   auto progress = t.post(R"({"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"progress","_meta":{"progressToken":9}}})",
@@ -548,14 +553,12 @@ TEST(McpHttp, JsonModeCallsAnswerOnTheirPostAndTalkOnTheGetStream) {
 
   auto call = std::async(std::launch::async, [&] { return t.post(call_body(3, "ask"), session); });
   std::string asked = get->read_until([](const std::string& s) { return s.find("roots/list") != std::string::npos; });
-  std::size_t data = asked.rfind("data: ", asked.find("roots/list"));
-  ASSERT_NE(data, std::string::npos) << asked;
-  json::value request = json::parse(asked.substr(data + 6, asked.find('\n', data) - data - 6));
+  json::value request = sse_message_with(asked, "roots/list");
+  ASSERT_TRUE(request.is_object()) << asked;
   // While "ask" waits, its id is taken.
   auto taken = t.post(call_body(3, "echo"), session);
   EXPECT_EQ(body_json(taken).at("error").at("code").as_int64(), rpc::kInvalidRequest) << taken.body;
-  json::object reply{{"jsonrpc", "2.0"}, {"id", request.at("id")}, {"result", json::object{{"roots", json::array{}}}}};
-  EXPECT_EQ(t.post(json::serialize(reply), session).status, 202u);
+  EXPECT_EQ(t.post(no_roots_answer(request), session).status, 202u);
   auto answered = call.get();
   EXPECT_EQ(answered.headers.get("Content-Type").value_or(""), "application/json");
   EXPECT_EQ(body_json(answered).at("result").at("content").as_array()[0].at("text").as_string(), "roots") << answered.body;
@@ -581,22 +584,17 @@ TEST(McpHttp, AJsonModeCallHasNoStreamToResume) {
   HttpOptions options;
   options.response_mode = ResponseMode::kJson;
   McpHttp t(options);
-  auto init = t.post(R"({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25",)"
-                     R"("capabilities":{"roots":{}},"clientInfo":{"name":"t","version":"1"}}})");
-  std::string session(init.headers.get("Mcp-Session-Id").value_or(""));
-  ASSERT_EQ(t.post(R"({"jsonrpc":"2.0","method":"notifications/initialized"})", session).status, 202u);
+  std::string session = t.open_session("2025-11-25", R"({"roots":{}})");
   auto get = t.raw("GET", "", {{"Accept", "text/event-stream"}, {"Mcp-Session-Id", session}});
   auto post = t.raw("POST", call_body(2, "ask"),
                     {{"Accept", "application/json, text/event-stream"}, {"Mcp-Session-Id", session}});
   std::string asked = get->read_until([](const std::string& s) { return s.find("roots/list") != std::string::npos; });
-  std::size_t data = asked.rfind("data: ", asked.find("roots/list"));
-  ASSERT_NE(data, std::string::npos) << asked;
-  json::value request = json::parse(asked.substr(data + 6, asked.find('\n', data) - data - 6));
+  json::value request = sse_message_with(asked, "roots/list");
+  ASSERT_TRUE(request.is_object()) << asked;
   for (std::string id : {"1_0", "2_0", "3_0"}) {
     EXPECT_EQ(t.send("GET", session, {{"Accept", "text/event-stream"}, {"Last-Event-ID", id}}).status, 400u) << id;
   }
-  json::object reply{{"jsonrpc", "2.0"}, {"id", request.at("id")}, {"result", json::object{{"roots", json::array{}}}}};
-  EXPECT_EQ(t.post(json::serialize(reply), session).status, 202u);
+  EXPECT_EQ(t.post(no_roots_answer(request), session).status, 202u);
   std::string got = post->read_until([](const std::string& s) { return s.find("\"roots\"") != std::string::npos; });
   EXPECT_EQ(got.rfind("HTTP/1.1 200", 0), 0u) << got;
   EXPECT_NE(got.find("application/json"), std::string::npos) << got;
